@@ -1,0 +1,27 @@
+// Adds up vitest JSON reports into the single line CI reads: "N passed, N failed".
+// Exits non-zero when a test failed or no test ran at all.
+import { existsSync, readFileSync } from 'node:fs';
+
+let passed = 0;
+let failed = 0;
+for (const file of process.argv.slice(2)) {
+  if (!existsSync(file)) continue;
+  const report = JSON.parse(readFileSync(file, 'utf8'));
+  passed += report.numPassedTests ?? 0;
+  // A suite that failed to load has no failed test but did fail.
+  failed +=
+    (report.numFailedTests ?? 0) +
+    (report.numFailedTestSuites ?? 0) -
+    countFailedSuitesWithFailedTests(report);
+}
+
+function countFailedSuitesWithFailedTests(report) {
+  return (report.testResults ?? []).filter(
+    (suite) =>
+      suite.status === 'failed' &&
+      (suite.assertionResults ?? []).some((t) => t.status === 'failed'),
+  ).length;
+}
+
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed === 0 && passed > 0 ? 0 : 1);

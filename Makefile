@@ -1,0 +1,72 @@
+# Tessera: the two commands a newcomer needs are `make run` and `make test`.
+# Every target installs and builds first when needed; turbo's cache keeps repeats quick.
+
+PNPM_VERSION := 10.34.9
+TOOLS        := $(CURDIR)/.tools
+export PATH  := $(TOOLS)/node_modules/.bin:$(CURDIR)/node_modules/.bin:$(PATH)
+export TURBO_TELEMETRY_DISABLED := 1
+export DO_NOT_TRACK := 1
+
+PNPM      := $(TOOLS)/node_modules/.bin/pnpm
+INSTALLED := node_modules/.modules.yaml
+MANIFESTS := package.json pnpm-lock.yaml pnpm-workspace.yaml $(wildcard packages/*/package.json apps/*/package.json)
+
+INGESTOR := node apps/ingestor/dist/main.js
+API      := node apps/api/dist/main.js
+SIM      := node apps/provider-sim/dist/main.js
+
+.PHONY: install build run ingest api demo dev test lint typecheck bench clean
+
+# pnpm is pinned and installed into .tools with npm: corepack is not needed.
+$(PNPM):
+	@node -e 'const [a,b]=process.versions.node.split(".").map(Number); if (a<20||(a===20&&b<19)) { console.error("Tessera needs Node >= 20.19, found "+process.version); process.exit(1) }'
+	npm install --prefix $(TOOLS) --no-save --no-audit --no-fund --loglevel=error pnpm@$(PNPM_VERSION)
+
+$(INSTALLED): $(PNPM) $(MANIFESTS)
+	$(PNPM) install  # frozen automatically when CI=true
+	@touch $(INSTALLED)
+
+install: $(INSTALLED)
+
+build: install
+	turbo run build --output-logs=errors-only
+
+# Ingestor and API together in the foreground; Ctrl-C or SIGTERM stops both cleanly.
+run: build
+	@bash -c '$(INGESTOR) & i=$$!; $(API) & a=$$!; \
+	  stop() { kill -TERM $$i $$a 2>/dev/null; wait $$i $$a; exit 0; }; \
+	  trap stop INT TERM; wait -n; stop'
+
+# One poll, a one-line summary, exit 0 on success.
+ingest: build
+	@$(INGESTOR) --once
+
+api: build
+	@$(API)
+
+# Simulator + ingestor + API: data on a machine without network.
+demo: build
+	@bash -c 'export PROVIDER_URL=$${PROVIDER_URL:-http://127.0.0.1:$${SIM_PORT:-8080}/api/events} POLL_INTERVAL_MS=$${POLL_INTERVAL_MS:-5000}; \
+	  $(SIM) & s=$$!; sleep 0.5; $(INGESTOR) & i=$$!; $(API) & a=$$!; \
+	  stop() { kill -TERM $$i $$a $$s 2>/dev/null; wait $$i $$a $$s; exit 0; }; \
+	  trap stop INT TERM; wait -n; stop'
+
+dev: install
+	turbo run dev
+
+lint: install
+	biome check .
+
+typecheck: build
+	turbo run typecheck --output-logs=errors-only
+
+test: build
+	biome check .
+	turbo run typecheck test --output-logs=new-only
+
+bench: build
+	turbo run bench --concurrency=1 --output-logs=full
+
+clean:
+	rm -rf node_modules packages/*/node_modules apps/*/node_modules packages/*/dist apps/*/dist \
+	  packages/*/reports apps/*/reports .turbo packages/*/.turbo apps/*/.turbo $(TOOLS)

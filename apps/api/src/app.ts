@@ -1,0 +1,135 @@
+import Router from '@koa/router';
+import type { EventStore } from '@tessera/store';
+import Koa from 'koa';
+import type { Logger } from 'pino';
+import { loadDocsAssets, loadOpenApi } from './api-docs.js';
+import { ApiError } from './api-error.js';
+import { errorEnvelope } from './error-envelope.js';
+import { matchesIfNoneMatch } from './etag.js';
+import { createMetrics, type Metrics } from './metrics.js';
+import { parseSearchQuery } from './search-query.js';
+import { createSearchResponder } from './search-response.js';
+
+export interface AppDeps {
+  store: EventStore;
+  log: Logger;
+  metrics?: Metrics;
+  cacheMaxBytes?: number;
+  cacheMaxEntryBytes?: number;
+  staleAfterMs?: number;
+  now?: () => number;
+  /** Returns the Prometheus text; defaults to this process's registry (see cluster.ts). */
+  renderMetrics?: () => Promise<string>;
+}
+
+const JSON_HEADERS = {
+  'X-Content-Type-Options': 'nosniff',
+  'X-Frame-Options': 'DENY',
+  'Referrer-Policy': 'no-referrer',
+  'Content-Security-Policy': "default-src 'none'; frame-ancestors 'none'",
+};
+const DOCS_CSP =
+  "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'";
+
+export function createApp(deps: AppDeps): Koa {
+  const { store, log } = deps;
+  const now = deps.now ?? Date.now;
+  const metrics = deps.metrics ?? createMetrics(store);
+  const renderMetrics = deps.renderMetrics ?? (() => metrics.registry.metrics());
+  const search = createSearchResponder({
+    store,
+    cacheMaxBytes: deps.cacheMaxBytes ?? 64 * 1024 ** 2,
+    cacheMaxEntryBytes: deps.cacheMaxEntryBytes ?? 1024 ** 2,
+  });
+  const staleAfterMs = deps.staleAfterMs ?? 300_000;
+  const openApi = loadOpenApi();
+  const docs = loadDocsAssets();
+
+  const app = new Koa();
+  app.proxy = false;
+  app.silent = true;
+
+  app.use(async (ctx, next) => {
+    const started = performance.now();
+    ctx.set(JSON_HEADERS);
+    try {
+      await next();
+    } finally {
+      // Unknown paths share one label, so that scanners cannot blow up the series count.
+      const route = (ctx as { _matchedRoute?: string })._matchedRoute ?? 'unmatched';
+      metrics.observe(String(route), ctx.status, (performance.now() - started) / 1000);
+    }
+  });
+  app.use(errorEnvelope(log));
+
+  const router = new Router();
+
+  router.get('/search', (ctx) => {
+    const window = parseSearchQuery(ctx.query);
+    const etag = search.etagFor(window);
+    ctx.set('ETag', etag);
+    ctx.set('Cache-Control', 'no-cache');
+    ctx.type = 'application/json';
+    if (matchesIfNoneMatch(ctx.get('If-None-Match'), etag)) {
+      ctx.status = 304;
+      return;
+    }
+    ctx.body = search.respond(window, etag).body;
+  });
+
+  router.get('/health', (ctx) => {
+    ctx.type = 'application/json';
+    ctx.body = '{"data":{"status":"ok"},"error":null}';
+  });
+
+  router.get('/ready', (ctx) => {
+    let state: ReturnType<EventStore['state']>;
+    let events: number;
+    try {
+      state = store.state();
+      events = store.count();
+    } catch (cause) {
+      throw new ApiError('store_unavailable', 'the store cannot be read', { cause });
+    }
+    const ageMs = state.lastSuccessAt === null ? null : Math.max(0, now() - state.lastSuccessAt);
+    ctx.body = {
+      data: {
+        status: 'ready',
+        events,
+        version: store.version(),
+        fresh: ageMs !== null && ageMs <= staleAfterMs,
+        last_success_at:
+          state.lastSuccessAt === null ? null : new Date(state.lastSuccessAt).toISOString(),
+        age_seconds: ageMs === null ? null : Math.round(ageMs / 1000),
+        last_attempt_at:
+          state.lastAttemptAt === null ? null : new Date(state.lastAttemptAt).toISOString(),
+        consecutive_failures: state.consecutiveFailures,
+        last_error_code: state.lastErrorCode,
+      },
+      error: null,
+    };
+  });
+
+  router.get('/metrics', async (ctx) => {
+    ctx.type = metrics.registry.contentType;
+    ctx.body = await renderMetrics();
+  });
+
+  router.get('/openapi.json', (ctx) => {
+    ctx.type = 'application/json';
+    ctx.body = openApi;
+  });
+
+  router.get(['/docs', '/docs/:asset'], (ctx) => {
+    const asset = docs.get(ctx.params.asset ?? '');
+    if (asset === undefined) throw new ApiError('not_found', `no such resource: ${ctx.path}`);
+    ctx.set('Content-Security-Policy', DOCS_CSP);
+    ctx.set('Cache-Control', 'public, max-age=3600');
+    ctx.type = asset.type;
+    ctx.body = asset.body;
+  });
+
+  app.use(router.routes());
+  app.use(router.allowedMethods());
+  return app;
+}

@@ -1,0 +1,105 @@
+import cluster, { type Worker } from 'node:cluster';
+import type { Logger } from 'pino';
+import { AggregatorRegistry, type Registry } from 'prom-client';
+
+const METRICS_REQUEST = 'tessera:metrics-request';
+const METRICS_RESPONSE = 'tessera:metrics-response';
+
+interface MetricsMessage {
+  type: string;
+  id: number;
+  text?: string;
+  error?: string;
+}
+
+export interface PrimaryOptions {
+  workers: number;
+  log: Logger;
+}
+
+/**
+ * The cluster primary serves nothing itself: it forks the workers that share the port, replaces
+ * a worker that dies unexpectedly, aggregates metrics across workers for whichever worker was
+ * asked for /metrics, and on SIGTERM stops the workers and waits for them.
+ */
+export function runPrimary({ workers, log }: PrimaryOptions): void {
+  const aggregator = new AggregatorRegistry();
+  let stopping = false;
+  const recentDeaths: number[] = [];
+
+  const fork = (): Worker => {
+    const worker = cluster.fork();
+    worker.on('message', (message: MetricsMessage) => {
+      if (message?.type !== METRICS_REQUEST) return;
+      aggregator.clusterMetrics().then(
+        (text) => worker.send({ type: METRICS_RESPONSE, id: message.id, text }),
+        (error: Error) =>
+          worker.send({ type: METRICS_RESPONSE, id: message.id, error: error.message }),
+      );
+    });
+    return worker;
+  };
+
+  cluster.on('exit', (worker, code, signal) => {
+    if (stopping) return;
+    const now = Date.now();
+    recentDeaths.push(now);
+    while (recentDeaths.length > 0 && recentDeaths[0]! < now - 60_000) recentDeaths.shift();
+    log.error({ worker: worker.process.pid, code, signal }, 'api worker died');
+    if (recentDeaths.length > workers * 5) {
+      log.fatal('api workers keep dying; giving up');
+      process.exit(1);
+    }
+    fork();
+  });
+
+  for (let i = 0; i < workers; i++) fork();
+  log.info({ workers }, 'api primary started');
+
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'api primary stopping workers');
+    const alive = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined);
+    let remaining = alive.length;
+    if (remaining === 0) process.exit(0);
+    for (const worker of alive) {
+      worker.once('exit', () => {
+        remaining--;
+        if (remaining === 0) process.exit(0);
+      });
+      worker.process.kill('SIGTERM');
+    }
+  };
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.once('SIGINT', () => stop('SIGINT'));
+}
+
+/** In a worker: /metrics asks the primary for every worker's metrics, aggregated. */
+export function clusterMetricsRenderer(registry: Registry): () => Promise<string> {
+  // Registers the worker's side of prom-client's aggregation protocol.
+  new AggregatorRegistry();
+  AggregatorRegistry.setRegistries([registry]);
+  let next = 0;
+  const pending = new Map<
+    number,
+    { resolve: (text: string) => void; reject: (e: Error) => void }
+  >();
+  process.on('message', (message: MetricsMessage) => {
+    if (message?.type !== METRICS_RESPONSE) return;
+    const waiter = pending.get(message.id);
+    if (waiter === undefined) return;
+    pending.delete(message.id);
+    if (message.text !== undefined) waiter.resolve(message.text);
+    else waiter.reject(new Error(message.error ?? 'metrics aggregation failed'));
+  });
+  return () =>
+    new Promise<string>((resolve, reject) => {
+      const id = next++;
+      pending.set(id, { resolve, reject });
+      process.send?.({ type: METRICS_REQUEST, id });
+      setTimeout(() => {
+        if (pending.delete(id)) reject(new Error('metrics aggregation timed out'));
+      }, 5_000).unref();
+    });
+}

@@ -1,0 +1,47 @@
+import type { Middleware } from 'koa';
+import type { Logger } from 'pino';
+import { ApiError } from './api-error.js';
+
+/** Serializes an error in the envelope every response of this API uses. */
+export function errorBody(code: string, message: string): string {
+  return JSON.stringify({ error: { code, message }, data: null });
+}
+
+/**
+ * The one place errors become responses: known errors keep their code, anything else is a 500
+ * whose details go to the log only. No stack trace or internal message leaves the process.
+ */
+export function errorEnvelope(log: Logger): Middleware {
+  return async (ctx, next) => {
+    try {
+      await next();
+      // Nothing answered (404), or the router found the path under other methods (405/501).
+      if (ctx.body == null && ctx.status === 404) {
+        throw new ApiError('not_found', `no such resource: ${ctx.path}`);
+      }
+      if (ctx.body == null && (ctx.status === 405 || ctx.status === 501)) {
+        throw new ApiError('method_not_allowed', `${ctx.method} is not allowed on ${ctx.path}`);
+      }
+    } catch (cause) {
+      const error = toApiError(cause);
+      if (error.status >= 500) log.error({ err: cause, path: ctx.path }, 'request failed');
+      ctx.status = error.status;
+      ctx.type = 'application/json';
+      ctx.body = errorBody(error.code, error.message);
+    }
+  };
+}
+
+function toApiError(cause: unknown): ApiError {
+  if (cause instanceof ApiError) return cause;
+  const status = (cause as { status?: unknown })?.status;
+  // Errors thrown by Koa and the router carry an HTTP status; expose only their category.
+  if (status === 405 || status === 501)
+    return new ApiError('method_not_allowed', 'method not allowed');
+  if (status === 404) return new ApiError('not_found', 'not found');
+  if (status === 406) return new ApiError('not_acceptable', 'not acceptable');
+  if (typeof status === 'number' && status >= 400 && status < 500) {
+    return new ApiError('invalid_parameter', 'the request is malformed');
+  }
+  return new ApiError('internal_error', 'internal error', { cause });
+}

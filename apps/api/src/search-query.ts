@@ -1,0 +1,26 @@
+import { MAX_DATETIME_LENGTH, parseQueryWindow, type QueryWindow } from '@tessera/core';
+import { z } from 'zod';
+import { ApiError } from './api-error.js';
+
+const bound = (name: string) =>
+  z
+    .string({ error: `${name} must be given at most once` })
+    .max(MAX_DATETIME_LENGTH, `${name} is longer than ${MAX_DATETIME_LENGTH} characters`)
+    .optional();
+
+/** The /search query string. Unknown parameters are ignored, as HTTP clients expect. */
+export const SearchQuerySchema = z.object({
+  starts_at: bound('starts_at'),
+  ends_at: bound('ends_at'),
+});
+
+export function parseSearchQuery(query: Record<string, unknown>): QueryWindow {
+  const parsed = SearchQuerySchema.safeParse(query);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new ApiError('invalid_parameter', issue?.message ?? 'invalid query');
+  }
+  const result = parseQueryWindow(parsed.data.starts_at, parsed.data.ends_at);
+  if (!result.ok) throw new ApiError('invalid_parameter', result.error.message);
+  return result.window;
+}

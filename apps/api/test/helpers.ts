@@ -1,0 +1,69 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type EventRecord, eventIdFor, type NormalizedEvent, toEventRecord } from '@tessera/core';
+import { type EventStore, openStore } from '@tessera/store';
+import { pino } from 'pino';
+import { type AppDeps, createApp } from '../src/app.js';
+
+export const silent = pino({ level: 'silent' });
+
+/** A real store in a temp dir and the Koa app served on an ephemeral port through app.callback(). */
+export async function startApp(options: Partial<AppDeps> = {}) {
+  const dir = mkdtempSync(join(tmpdir(), 'tessera-api-'));
+  const store = options.store ?? openStore({ path: dir });
+  const app = createApp({ store, log: silent, ...options });
+  const server: Server = createServer(app.callback());
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return {
+    store,
+    base,
+    get: (path: string, init?: RequestInit) => fetch(`${base}${path}`, init),
+    async close() {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+let n = 0;
+export function event(
+  start: string,
+  end: string,
+  overrides: Partial<NormalizedEvent> = {},
+): EventRecord {
+  const eventId = String(++n);
+  return toEventRecord({
+    id: eventIdFor('test', '1', eventId),
+    provider: 'test',
+    baseId: '1',
+    eventId,
+    title: `event ${start}`,
+    startDate: start.slice(0, 10),
+    startTime: start.slice(11, 19),
+    endDate: end.slice(0, 10),
+    endTime: end.slice(11, 19),
+    startsAt: Date.parse(`${start}Z`),
+    endsAt: Date.parse(`${end}Z`),
+    minPrice: 10,
+    maxPrice: 20,
+    ...overrides,
+  });
+}
+
+export function fill(store: EventStore, records: EventRecord[], at = Date.now()): void {
+  store.applyFeed(records, {
+    at,
+    validators: { url: null, etag: null, lastModified: null, hash: String(at) },
+  });
+}
+
+/** Response bodies in tests are checked field by field, so they are typed loosely on purpose. */
+// biome-ignore lint/suspicious/noExplicitAny: test-only access to arbitrary JSON
+export async function json(res: Response): Promise<any> {
+  return res.json();
+}

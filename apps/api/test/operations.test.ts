@@ -1,0 +1,113 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { event, fill, json, startApp } from './helpers.js';
+
+type Running = Awaited<ReturnType<typeof startApp>>;
+let api: Running;
+const NOW = Date.parse('2026-01-01T12:00:00Z');
+
+beforeEach(async () => {
+  api = await startApp({ now: () => NOW, staleAfterMs: 60_000 });
+});
+afterEach(async () => {
+  await api.close();
+});
+
+describe('errors', () => {
+  it('answers 404 with the envelope for an unknown path', async () => {
+    const res = await api.get('/nope');
+    expect(res.status).toBe(404);
+    expect(await json(res)).toEqual({
+      error: { code: 'not_found', message: 'no such resource: /nope' },
+      data: null,
+    });
+  });
+
+  it('answers 405 with the envelope and Allow for a wrong method', async () => {
+    const res = await api.get('/search', { method: 'POST' });
+    expect(res.status).toBe(405);
+    expect(res.headers.get('allow')).toContain('GET');
+    expect(await json(res)).toEqual({
+      error: { code: 'method_not_allowed', message: 'POST is not allowed on /search' },
+      data: null,
+    });
+  });
+
+  it('answers 500 without internals when the store fails', async () => {
+    const broken = await startApp();
+    broken.store.scan = () => {
+      throw new Error('secret internal detail at /var/lib/x');
+    };
+    const res = await broken.get('/search');
+    expect(res.status).toBe(500);
+    const text = await res.text();
+    expect(JSON.parse(text)).toEqual({
+      error: { code: 'internal_error', message: 'internal error' },
+      data: null,
+    });
+    expect(text).not.toContain('secret');
+    expect(text).not.toContain('at ');
+    await broken.close();
+  });
+});
+
+describe('operations', () => {
+  it('GET /health is live', async () => {
+    const res = await api.get('/health');
+    expect(res.status).toBe(200);
+    expect((await json(res)).data.status).toBe('ok');
+  });
+
+  it('GET /ready reports freshness before and after an ingest', async () => {
+    let body = await json(await api.get('/ready'));
+    expect(body.data).toMatchObject({
+      status: 'ready',
+      events: 0,
+      fresh: false,
+      last_success_at: null,
+    });
+    fill(api.store, [event('2021-01-01T10:00:00', '2021-01-01T11:00:00')], NOW - 30_000);
+    api.store.recordPoll({ ok: false, at: NOW - 1000, code: 'provider_status', message: '503' });
+    body = await json(await api.get('/ready'));
+    expect(body.data).toMatchObject({
+      events: 1,
+      fresh: true,
+      age_seconds: 30,
+      consecutive_failures: 1,
+      last_error_code: 'provider_status',
+      last_success_at: new Date(NOW - 30_000).toISOString(),
+    });
+  });
+
+  it('GET /metrics exposes requests, latency, events and freshness', async () => {
+    fill(api.store, [event('2021-01-01T10:00:00', '2021-01-01T11:00:00')], NOW);
+    await api.get('/search');
+    await api.get('/search?starts_at=bad');
+    const res = await api.get('/metrics');
+    expect(res.headers.get('content-type')).toContain('text/plain');
+    const text = await res.text();
+    expect(text).toMatch(/http_requests_total\{route="\/search",status="200"\} 1/);
+    expect(text).toMatch(/http_requests_total\{route="\/search",status="400"\} 1/);
+    expect(text).toContain('http_request_duration_seconds_bucket');
+    expect(text).toMatch(/tessera_events_stored 1/);
+    expect(text).toContain(`tessera_last_ingest_success_timestamp_seconds ${NOW / 1000}`);
+  });
+
+  it('GET /openapi.json serves the contract', async () => {
+    const spec = await json(await api.get('/openapi.json'));
+    expect(spec.paths['/search'].get.operationId).toBe('searchEvents');
+    expect(spec.components.schemas.EventSummary.required).toHaveLength(8);
+  });
+
+  it('GET /docs serves a readable page and its assets from installed packages', async () => {
+    const page = await api.get('/docs');
+    expect(page.headers.get('content-type')).toContain('text/html');
+    const html = await page.text();
+    expect(html).toContain('/docs/swagger-ui-bundle.js');
+    expect(html).not.toMatch(/https?:\/\//);
+    const bundle = await api.get('/docs/swagger-ui-bundle.js');
+    expect(bundle.status).toBe(200);
+    expect((await bundle.text()).length).toBeGreaterThan(100_000);
+    expect((await api.get('/docs/init.js')).status).toBe(200);
+    expect((await api.get('/docs/nope.js')).status).toBe(404);
+  });
+});

@@ -1,0 +1,46 @@
+import { createTimeZone, LOG_LEVELS, parseSettings } from '@tessera/core';
+import { z } from 'zod';
+
+const ms = (fallback: number) => z.coerce.number().int().min(1).default(fallback);
+const bytes = (fallback: number) => z.coerce.number().int().min(1024).default(fallback);
+
+export const IngestorConfigSchema = z.object({
+  PROVIDER_URL: z
+    .url({ protocol: /^https?$/ })
+    .default('https://provider.code-challenge.feverup.com/api/events'),
+  /** Part of every event's identity: two providers may reuse the same ids. */
+  PROVIDER_ID: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9_-]{0,63}$/)
+    .default('feverup'),
+  PROVIDER_TIMEZONE: z
+    .string()
+    .default('UTC')
+    .refine((name) => {
+      try {
+        createTimeZone(name);
+        return true;
+      } catch {
+        return false;
+      }
+    }, 'not an IANA time zone'),
+  DATA_DIR: z.string().min(1).default('./data'),
+  LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
+  POLL_INTERVAL_MS: ms(30_000),
+  BACKOFF_BASE_MS: ms(1_000),
+  BACKOFF_MAX_MS: ms(300_000),
+  CONNECT_TIMEOUT_MS: ms(5_000),
+  HEADERS_TIMEOUT_MS: ms(15_000),
+  BODY_IDLE_TIMEOUT_MS: ms(15_000),
+  POLL_DEADLINE_MS: ms(600_000),
+  MAX_FEED_BYTES: bytes(2 * 1024 ** 3),
+  PARSE_THREADS: z.coerce.number().int().min(1).max(64).default(2),
+  CHUNK_BYTES: bytes(1024 ** 2),
+  MAX_ELEMENT_BYTES: bytes(16 * 1024 ** 2),
+});
+
+export type IngestorConfig = z.infer<typeof IngestorConfigSchema>;
+
+export function loadConfig(env: Readonly<Record<string, string | undefined>>): IngestorConfig {
+  return parseSettings(IngestorConfigSchema, env);
+}

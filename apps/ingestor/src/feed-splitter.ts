@@ -1,0 +1,116 @@
+import { IngestError } from './ingest-error.js';
+
+export interface SplitterOptions {
+  /** Target size of a chunk handed to a worker. */
+  chunkBytes: number;
+  /** Largest single base element (and so the largest carry) accepted. */
+  maxElementBytes: number;
+}
+
+const BASE_START = /<base_(event|plan)[\s/>]/;
+
+/**
+ * Cuts the feed's byte stream into chunks of whole base elements, so that workers can parse
+ * chunks independently. What precedes the first base element (prolog, root, `<output>`) is the
+ * head and what follows the last one is the tail; the caller checks both as one document
+ * (see `checkEnvelope`). Cuts fall right after a closing tag, which is ASCII, so a UTF-8
+ * character is never split. Memory is bounded by chunkBytes + maxElementBytes.
+ */
+export class FeedSplitter {
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  private closeTag: Buffer | undefined;
+  head: Buffer = Buffer.alloc(0);
+  tail: Buffer = Buffer.alloc(0);
+
+  constructor(private readonly options: SplitterOptions) {}
+
+  push(piece: Buffer): Buffer[] {
+    this.pending.push(piece);
+    this.pendingBytes += piece.length;
+    if (this.closeTag === undefined) {
+      if (!this.findHead()) {
+        if (this.pendingBytes > this.options.maxElementBytes) {
+          throw new IngestError(
+            'feed_malformed',
+            'no base element within the first bytes of the feed',
+          );
+        }
+        return [];
+      }
+    }
+    if (this.pendingBytes < this.options.chunkBytes) return [];
+    return this.cut(false);
+  }
+
+  end(): Buffer[] {
+    if (this.closeTag === undefined) {
+      // No base element at all: the whole document is head (an empty feed, or not a feed).
+      this.head = Buffer.concat(this.pending);
+      this.pending = [];
+      this.pendingBytes = 0;
+      return [];
+    }
+    return this.cut(true);
+  }
+
+  private findHead(): boolean {
+    const joined = this.joinPending();
+    const match = BASE_START.exec(joined.toString('latin1'));
+    if (match === null) return false;
+    this.head = Buffer.from(joined.subarray(0, match.index));
+    this.closeTag = Buffer.from(`</base_${match[1]}>`, 'latin1');
+    this.replacePending(joined.subarray(match.index));
+    return true;
+  }
+
+  private cut(last: boolean): Buffer[] {
+    const joined = this.joinPending();
+    const tag = this.closeTag!;
+    const at = joined.lastIndexOf(tag);
+    if (at === -1) {
+      if (last) {
+        this.tail = Buffer.from(joined);
+        this.replacePending(Buffer.alloc(0));
+      } else if (joined.length > this.options.maxElementBytes) {
+        throw new IngestError(
+          'feed_malformed',
+          `a base element exceeds MAX_ELEMENT_BYTES (${this.options.maxElementBytes} bytes)`,
+        );
+      }
+      return [];
+    }
+    const end = at + tag.length;
+    const chunk = ownBuffer(joined.subarray(0, end));
+    const rest = joined.subarray(end);
+    if (last) {
+      this.tail = Buffer.from(rest);
+      this.replacePending(Buffer.alloc(0));
+    } else {
+      this.replacePending(Buffer.from(rest));
+    }
+    return [chunk];
+  }
+
+  private joinPending(): Buffer {
+    if (this.pending.length === 1) return this.pending[0]!;
+    const joined = Buffer.concat(this.pending, this.pendingBytes);
+    this.pending = [joined];
+    return joined;
+  }
+
+  private replacePending(rest: Buffer): void {
+    this.pending = rest.length === 0 ? [] : [rest];
+    this.pendingBytes = rest.length;
+  }
+}
+
+/**
+ * A copy with an ArrayBuffer of its own, safe to transfer to a worker: small Buffers share
+ * Node's pool, and transferring the pool would detach every other Buffer in it.
+ */
+function ownBuffer(bytes: Uint8Array): Buffer {
+  const copy = new Uint8Array(new ArrayBuffer(bytes.length));
+  copy.set(bytes);
+  return Buffer.from(copy.buffer, 0, copy.length);
+}

@@ -1,0 +1,114 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { EventStore } from '@tessera/store';
+import type { Logger } from 'pino';
+import { type BackoffPolicy, backoffDelay } from './backoff.js';
+import type { FeedFetcher } from './feed-fetcher.js';
+import { type PollDeps, type PollReport, pollFeed } from './feed-poll.js';
+import type { ParserPool } from './parser-pool.js';
+
+export interface IngestorDeps {
+  store: EventStore;
+  fetcher: FeedFetcher;
+  pool: ParserPool;
+  log: Logger;
+  provider: string;
+  timeZone: string;
+  chunkBytes: number;
+  maxElementBytes: number;
+  deadlineMs: number;
+  pollIntervalMs: number;
+  backoff: BackoffPolicy;
+  random?: () => number;
+  onProgress?: PollDeps['onProgress'];
+}
+
+export interface Ingestor {
+  /** One poll, logged; resolves with its report. Never two at once. */
+  pollOnce(): Promise<PollReport>;
+  /** Polls until stop(): every interval after a success, with backoff after failures. */
+  run(): Promise<void>;
+  /** Stops polling; an in-flight poll is aborted (its transaction, if begun, completes). */
+  stop(): Promise<void>;
+}
+
+export function createIngestor(deps: IngestorDeps): Ingestor {
+  const stopping = new AbortController();
+  let current: Promise<PollReport> | undefined;
+  let running: Promise<void> | undefined;
+  let failures = 0;
+
+  const pollOnce = (): Promise<PollReport> => {
+    if (current !== undefined) return current;
+    current = pollFeed(deps, stopping.signal)
+      .then((report) => {
+        logReport(deps.log, report);
+        failures = report.outcome === 'failed' ? failures + 1 : 0;
+        return report;
+      })
+      .finally(() => {
+        current = undefined;
+      });
+    return current;
+  };
+
+  const loop = async (): Promise<void> => {
+    while (!stopping.signal.aborted) {
+      const report = await pollOnce();
+      if (stopping.signal.aborted) break;
+      const delay =
+        report.outcome === 'failed'
+          ? backoffDelay(deps.backoff, failures, report.retryAfterMs, deps.random)
+          : deps.pollIntervalMs;
+      if (report.outcome === 'failed') deps.log.info({ retryInMs: delay, failures }, 'backing off');
+      try {
+        await sleep(delay, undefined, { signal: stopping.signal });
+      } catch {
+        break;
+      }
+    }
+  };
+
+  return {
+    pollOnce,
+    run() {
+      running ??= loop();
+      return running;
+    },
+    async stop() {
+      stopping.abort();
+      await current?.catch(() => {});
+      await running;
+    },
+  };
+}
+
+function logReport(log: Logger, report: PollReport): void {
+  const line = {
+    outcome: report.outcome,
+    bytes: report.bytes,
+    durationMs: report.durationMs,
+    events: report.events,
+    counts: report.counts,
+    rejected: report.rejected,
+    offline: report.offline,
+    error: report.error,
+  };
+  if (report.outcome === 'failed') log.warn(line, `poll failed: ${report.error?.code}`);
+  else log.info(line, `poll ${report.outcome}`);
+}
+
+/** The one-line summary printed by `--once`. */
+export function formatSummary(report: PollReport): string {
+  const mb = (report.bytes / 1024 / 1024).toFixed(2);
+  const rejected = Object.entries(report.rejected)
+    .map(([code, n]) => `${code}=${n}`)
+    .join(',');
+  const c = report.counts;
+  const counts =
+    c === null
+      ? 'none'
+      : `inserted=${c.inserted} updated=${c.updated} moved=${c.moved} unchanged=${c.unchanged}`;
+  const error =
+    report.error === null ? '' : ` error=${report.error.code} (${report.error.message})`;
+  return `${report.outcome}: ${mb} MB, events ${counts}, rejected ${rejected === '' ? 0 : rejected}, offline ${report.offline}, ${report.durationMs} ms${error}`;
+}

@@ -1,0 +1,32 @@
+import { fileURLToPath } from 'node:url';
+import { Piscina } from 'piscina';
+import type { ParseResult, ParseTask } from './parse-worker.js';
+
+/**
+ * The compiled worker. Resolved against the package root so that it is the same file whether
+ * this module runs from dist/ or, under vitest, from src/ (tests run after `build`).
+ */
+const WORKER_FILE = fileURLToPath(new URL('../dist/parse-worker.js', import.meta.url));
+
+export interface ParserPool {
+  readonly threads: number;
+  parse(task: ParseTask, signal?: AbortSignal): Promise<ParseResult>;
+  close(): Promise<void>;
+}
+
+export function createParserPool(threads: number): ParserPool {
+  const pool = new Piscina<ParseTask, ParseResult>({
+    filename: WORKER_FILE,
+    minThreads: threads,
+    maxThreads: threads,
+    idleTimeout: 60_000,
+  });
+  return {
+    threads,
+    parse(task, signal) {
+      // The chunk's buffer is moved, not copied, to the worker.
+      return pool.run(task, { transferList: [task.chunk.buffer as ArrayBuffer], signal });
+    },
+    close: () => pool.destroy(),
+  };
+}

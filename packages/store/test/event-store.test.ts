@@ -1,0 +1,190 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type EventRecord, eventIdFor, type QueryWindow } from '@tessera/core';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { type EventStore, openStore } from '../src/event-store.js';
+import { StoreError } from '../src/store-error.js';
+
+const H = 3_600_000;
+const T0 = Date.parse('2021-06-01T00:00:00Z');
+
+function record(
+  eventId: string,
+  startH: number,
+  endH: number,
+  title = `event ${eventId}`,
+): EventRecord {
+  const id = eventIdFor('test', '1', eventId);
+  return {
+    id,
+    startsAt: T0 + startH * H,
+    endsAt: T0 + endH * H,
+    summary: JSON.stringify({ id, title }),
+  };
+}
+
+const commit = (at = 1) => ({
+  at,
+  validators: { url: null, etag: null, lastModified: null, hash: `h${at}` },
+});
+const all: QueryWindow = { startsAt: null, endsAt: null };
+
+function titles(store: EventStore, window: QueryWindow = all): string[] {
+  return [...store.scan(window)].map((b) => JSON.parse(b.toString('utf8')).title);
+}
+
+let dir: string;
+let store: EventStore;
+
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'tessera-store-'));
+  store = openStore({ path: dir });
+});
+
+afterEach(async () => {
+  await store.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('openStore', () => {
+  it('starts empty at version 0 with no freshness recorded', () => {
+    expect(store.count()).toBe(0);
+    expect(store.version()).toBe(0);
+    expect(store.state()).toMatchObject({ lastSuccessAt: null, consecutiveFailures: 0 });
+    expect(titles(store)).toEqual([]);
+  });
+
+  it('yields events in start order whatever the write order, ties broken by id', () => {
+    const tieA = record('a', 5, 6);
+    const tieB = record('b', 5, 7);
+    store.applyFeed([record('late', 10, 11), tieB, record('early', 1, 2), tieA], commit());
+    const expectedTies = [tieA, tieB]
+      .sort((x, y) => (x.id < y.id ? -1 : 1))
+      .map((r) => JSON.parse(r.summary).title);
+    expect(titles(store)).toEqual(['event early', ...expectedTies, 'event late']);
+  });
+
+  it('treats both bounds as inclusive: start >= starts_at and end <= ends_at', () => {
+    store.applyFeed(
+      [record('1', 1, 2), record('2', 2, 3), record('3', 3, 4), record('4', 3, 5)],
+      commit(),
+    );
+    const w = (s: number | null, e: number | null): QueryWindow => ({
+      startsAt: s === null ? null : T0 + s * H,
+      endsAt: e === null ? null : T0 + e * H,
+    });
+    expect(titles(store, w(2, 4))).toEqual(['event 2', 'event 3']);
+    expect(titles(store, w(2, null))).toEqual(['event 2', 'event 3', 'event 4']);
+    expect(titles(store, w(null, 3))).toEqual(['event 1', 'event 2']);
+    expect(titles(store, w(3, 3))).toEqual([]);
+    expect(titles(store, { startsAt: T0 + 2 * H + 1, endsAt: null })).toEqual([
+      'event 3',
+      'event 4',
+    ]);
+    expect(titles(store, { startsAt: null, endsAt: T0 + 3 * H - 1 })).toEqual(['event 1']);
+  });
+
+  it('moves an event whose start changed instead of duplicating it', () => {
+    store.applyFeed([record('x', 1, 2, 'before')], commit(1));
+    const counts = store.applyFeed([record('x', 8, 9, 'after')], commit(2));
+    expect(counts).toEqual({ inserted: 0, updated: 0, moved: 1, unchanged: 0 });
+    expect(store.count()).toBe(1);
+    expect(titles(store)).toEqual(['after']);
+    expect(titles(store, { startsAt: T0, endsAt: T0 + 3 * H })).toEqual([]);
+  });
+
+  it('is idempotent: re-applying the same feed changes nothing and keeps the version', () => {
+    const feed = [record('1', 1, 2), record('2', 2, 3)];
+    expect(store.applyFeed(feed, commit(1))).toEqual({
+      inserted: 2,
+      updated: 0,
+      moved: 0,
+      unchanged: 0,
+    });
+    expect(store.version()).toBe(1);
+    expect(store.applyFeed(feed, commit(2))).toEqual({
+      inserted: 0,
+      updated: 0,
+      moved: 0,
+      unchanged: 2,
+    });
+    expect(store.version()).toBe(1);
+    expect(store.state().lastSuccessAt).toBe(2);
+    expect(store.state().lastChangeAt).toBe(1);
+    expect(store.classify(feed[0]!)).toBe('unchanged');
+  });
+
+  it('updates changed values in place and bumps the version', () => {
+    store.applyFeed([record('1', 1, 2, 'old')], commit(1));
+    expect(store.classify(record('1', 1, 2, 'new'))).toBe('updated');
+    expect(store.applyFeed([record('1', 1, 2, 'new')], commit(2)).updated).toBe(1);
+    expect(titles(store)).toEqual(['new']);
+    expect(store.version()).toBe(2);
+  });
+
+  it('never deletes: events missing from a later feed stay', () => {
+    store.applyFeed([record('1', 1, 2), record('2', 2, 3)], commit(1));
+    store.applyFeed([record('2', 2, 3)], commit(2));
+    expect(titles(store)).toEqual(['event 1', 'event 2']);
+  });
+
+  it('leaves the store unchanged when a write aborts midway', () => {
+    store.applyFeed([record('1', 1, 2, 'kept')], commit(1));
+    const before = { version: store.version(), state: store.state(), titles: titles(store) };
+    function* failing(): Generator<EventRecord> {
+      yield record('1', 1, 2, 'overwritten');
+      yield record('2', 2, 3);
+      throw new Error('document fault after two records');
+    }
+    expect(() => store.applyFeed(failing(), commit(2))).toThrow(StoreError);
+    expect({ version: store.version(), state: store.state(), titles: titles(store) }).toEqual(
+      before,
+    );
+    expect(store.count()).toBe(1);
+  });
+
+  it('refuses a malformed record and rolls back the whole feed', () => {
+    const bad = { ...record('2', 5, 6), startsAt: 1.5 };
+    expect(() => store.applyFeed([record('1', 1, 2), bad], commit(1))).toThrow(/malformed/);
+    expect(store.count()).toBe(0);
+  });
+
+  it('records poll outcomes without touching events or the version', () => {
+    store.applyFeed([record('1', 1, 2)], commit(1));
+    store.recordPoll({ ok: false, at: 5, code: 'provider_unavailable', message: '503' });
+    store.recordPoll({ ok: false, at: 6, code: 'provider_timeout', message: 'slow' });
+    expect(store.state()).toMatchObject({
+      lastAttemptAt: 6,
+      lastSuccessAt: 1,
+      lastErrorCode: 'provider_timeout',
+      consecutiveFailures: 2,
+    });
+    store.recordPoll({ ok: true, at: 7 });
+    expect(store.state()).toMatchObject({
+      lastSuccessAt: 7,
+      consecutiveFailures: 0,
+      lastErrorCode: null,
+    });
+    expect(store.state().validators.hash).toBe('h1');
+    expect(store.version()).toBe(1);
+  });
+
+  it('keeps everything across a close and reopen', async () => {
+    store.applyFeed([record('1', 1, 2), record('2', 2, 3)], commit(1));
+    await store.close();
+    store = openStore({ path: dir });
+    expect(titles(store)).toEqual(['event 1', 'event 2']);
+    expect(store.version()).toBe(1);
+    expect(store.state().validators.hash).toBe('h1');
+  });
+
+  it('serves values that stay valid while the scan goes on', () => {
+    const many = Array.from({ length: 500 }, (_, i) => record(String(i), i, i + 1));
+    store.applyFeed(many, commit());
+    const chunks = [...store.scan(all)];
+    expect(chunks).toHaveLength(500);
+    expect(JSON.parse(chunks[0]!.toString()).title).toBe('event 0');
+    expect(JSON.parse(chunks[499]!.toString()).title).toBe('event 499');
+  });
+});
