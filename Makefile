@@ -62,7 +62,7 @@ typecheck: build
 
 test: build
 	biome check .
-	turbo run typecheck test --output-logs=new-only
+	turbo run typecheck test --continue --output-logs=new-only
 
 bench: build
 	turbo run bench --concurrency=1 --output-logs=full

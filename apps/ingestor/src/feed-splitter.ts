@@ -67,29 +67,34 @@ export class FeedSplitter {
   private cut(last: boolean): Buffer[] {
     const joined = this.joinPending();
     const tag = this.closeTag!;
-    const at = joined.lastIndexOf(tag);
-    if (at === -1) {
-      if (last) {
-        this.tail = Buffer.from(joined);
-        this.replacePending(Buffer.alloc(0));
-      } else if (joined.length > this.options.maxElementBytes) {
-        throw new IngestError(
-          'feed_malformed',
-          `a base element exceeds MAX_ELEMENT_BYTES (${this.options.maxElementBytes} bytes)`,
-        );
-      }
-      return [];
+    const { chunkBytes, maxElementBytes } = this.options;
+    const chunks: Buffer[] = [];
+    let from = 0;
+    // Whole-element chunks of at most about chunkBytes, however large the piece that arrived.
+    while (last ? from < joined.length : joined.length - from >= chunkBytes) {
+      // The last closing tag within chunkBytes or, for an element larger than that, the first.
+      const limit = Math.min(from + chunkBytes, joined.length) - tag.length;
+      let at = limit >= from ? joined.lastIndexOf(tag, limit) : -1;
+      if (at < from) at = joined.indexOf(tag, from);
+      if (at === -1) break;
+      const end = at + tag.length;
+      chunks.push(ownBuffer(joined.subarray(from, end)));
+      from = end;
     }
-    const end = at + tag.length;
-    const chunk = ownBuffer(joined.subarray(0, end));
-    const rest = joined.subarray(end);
+    const rest = joined.subarray(from);
     if (last) {
       this.tail = Buffer.from(rest);
       this.replacePending(Buffer.alloc(0));
     } else {
-      this.replacePending(Buffer.from(rest));
+      if (rest.length > maxElementBytes) {
+        throw new IngestError(
+          'feed_malformed',
+          `a base element exceeds MAX_ELEMENT_BYTES (${maxElementBytes} bytes)`,
+        );
+      }
+      this.replacePending(from === 0 ? rest : Buffer.from(rest));
     }
-    return [chunk];
+    return chunks;
   }
 
   private joinPending(): Buffer {

@@ -47,6 +47,9 @@ function fromZod<T>(result: z.ZodSafeParseResult<T>, names: Record<string, strin
   if (issue?.code === 'invalid_type' && issue.input === undefined) {
     return { ok: false, rejection: reject('missing_attribute', `missing ${field}`, field) };
   }
+  if (issue?.code === 'too_big') {
+    return { ok: false, rejection: reject('attribute_too_long', `${field} is too long`, field) };
+  }
   return { ok: false, rejection: reject('invalid_id', `invalid ${field}`, field) };
 }
 

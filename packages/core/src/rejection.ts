@@ -5,6 +5,7 @@
 export const REJECTION_CODES = [
   'missing_attribute',
   'invalid_id',
+  'attribute_too_long',
   'invalid_datetime',
   'end_before_start',
   'invalid_price',

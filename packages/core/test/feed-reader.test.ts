@@ -122,6 +122,15 @@ describe('createFeedReader on flawed records', () => {
     });
   });
 
+  it('rejects the events of a base whose title is over-long', () => {
+    const reading = readFeedText(
+      ctx,
+      feed(online(item(good), `base_event_id="1" sell_mode="online" title="${'x'.repeat(2000)}"`)),
+    );
+    expect(reading.records).toEqual([]);
+    expect(reading.rejections[0]).toMatchObject({ code: 'attribute_too_long', field: 'title' });
+  });
+
   it('keeps an event without zones with null prices', () => {
     const reading = readFeedText(ctx, feed(online(item(good, ''))));
     expect(JSON.parse(reading.records[0]?.summary ?? '{}')).toMatchObject({

@@ -53,6 +53,8 @@ export interface EventStore {
   version(): number;
   state(): StoreState;
   count(): number;
+  /** LMDB's last committed transaction id: lets tests and diagnostics see whether a write happened. */
+  lastTransactionId(): number;
   close(): Promise<void>;
 }
 
@@ -193,6 +195,7 @@ export function openStore(options: OpenStoreOptions): EventStore {
     version: readVersion,
     state: readState,
     count: () => (events.getStats() as { entryCount: number }).entryCount,
+    lastTransactionId: () => (root.getStats() as { lastTxnId: number }).lastTxnId,
     close: () => root.close(),
   };
 }

@@ -1,0 +1,76 @@
+import { describe, expect, it } from 'vitest';
+import { FeedSplitter } from '../src/feed-splitter.js';
+import { IngestError } from '../src/ingest-error.js';
+
+const head = '<?xml version="1.0"?>\n<planList><output>';
+const tail = '</output></planList>\n';
+const base = (i: number, pad = 0) =>
+  `<base_plan base_plan_id="${i}" sell_mode="online" title="Ñandú ${'é'.repeat(pad)}"><plan plan_id="1"/></base_plan>`;
+
+function split(text: string, pieceBytes: number, chunkBytes: number) {
+  const s = new FeedSplitter({ chunkBytes, maxElementBytes: 4096 });
+  const bytes = Buffer.from(text);
+  const chunks: Buffer[] = [];
+  for (let i = 0; i < bytes.length; i += pieceBytes)
+    chunks.push(...s.push(bytes.subarray(i, i + pieceBytes)));
+  chunks.push(...s.end());
+  return { chunks, head: s.head.toString(), tail: s.tail.toString() };
+}
+
+describe('FeedSplitter', () => {
+  it.each([1, 7, 64, 10_000])(
+    'cuts at base boundaries whatever the piece size (%i bytes)',
+    (piece) => {
+      const bases = Array.from({ length: 40 }, (_, i) => base(i, i % 5));
+      const { chunks, head: h, tail: t } = split(head + bases.join('\n') + tail, piece, 200);
+      expect(h).toBe(head);
+      expect(t).toBe(tail);
+      expect(chunks.length).toBeGreaterThan(1);
+      const text = chunks.map((c) => c.toString('utf8')).join('');
+      expect(text).toBe(bases.join('\n'));
+      for (const c of chunks) {
+        const s = c.toString('utf8');
+        expect(s.trimStart().startsWith('<base_plan')).toBe(true);
+        expect(s.endsWith('</base_plan>')).toBe(true);
+        expect(s).not.toContain('\uFFFD');
+      }
+    },
+  );
+
+  it('gives every chunk an ArrayBuffer of its own, safe to transfer', () => {
+    const { chunks } = split(head + base(1) + base(2) + tail, 5, 10);
+    for (const c of chunks) {
+      expect(c.byteOffset).toBe(0);
+      expect(c.buffer.byteLength).toBe(c.length);
+    }
+  });
+
+  it('treats a document without base elements as all head', () => {
+    const { chunks, head: h, tail: t } = split('<planList><output/></planList>', 3, 100);
+    expect(chunks).toEqual([]);
+    expect(h).toBe('<planList><output/></planList>');
+    expect(t).toBe('');
+  });
+
+  it('leaves a truncated last element in the tail, for the envelope check to refuse', () => {
+    const truncated = head + base(1) + base(2).slice(0, 30);
+    const { chunks, tail: t } = split(truncated, 16, 10);
+    expect(chunks.map((c) => c.toString()).join('')).toBe(base(1));
+    expect(t).toBe(base(2).slice(0, 30));
+  });
+
+  it('refuses an element larger than maxElementBytes', () => {
+    const s = new FeedSplitter({ chunkBytes: 100, maxElementBytes: 1000 });
+    s.push(Buffer.from(head + base(1)));
+    const huge = Buffer.from(base(2, 2000));
+    expect(() => {
+      for (let i = 0; i < huge.length - 20; i += 100)
+        s.push(huge.subarray(i, Math.min(i + 100, huge.length - 20)));
+    }).toThrow(IngestError);
+  });
+
+  it('refuses a head with no base element within maxElementBytes', () => {
+    const s = new FeedSplitter({ chunkBytes: 100, maxElementBytes: 1000 });
+    expect(() => s.push(Buffer.alloc(2000, 0x20))).toThrow(/no base element/);
+  });
+});

@@ -1,0 +1,92 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { eventIdFor } from '@tessera/core';
+import {
+  createProviderSim,
+  type FaultPlan,
+  type ProviderSim,
+  type Source,
+} from '@tessera/provider-sim';
+import { type EventStore, openStore } from '@tessera/store';
+import { pino } from 'pino';
+import { createFeedFetcher, type FeedFetcher, type FetcherOptions } from '../src/feed-fetcher.js';
+import { type PollDeps, pollFeed } from '../src/feed-poll.js';
+import { createParserPool, type ParserPool } from '../src/parser-pool.js';
+
+export const silent = pino({ level: 'silent' });
+
+export interface Harness {
+  sim: ProviderSim;
+  store: EventStore;
+  pool: ParserPool;
+  fetcher: FeedFetcher;
+  deps: PollDeps;
+  poll(): ReturnType<typeof pollFeed>;
+  titles(): string[];
+  summaries(): Array<Record<string, unknown>>;
+  close(): Promise<void>;
+}
+
+export interface HarnessOptions {
+  source?: Source;
+  plan?: FaultPlan;
+  fetcher?: Partial<FetcherOptions>;
+  poll?: Partial<PollDeps>;
+  compress?: boolean;
+  threads?: number;
+}
+
+/** A real simulator on an ephemeral port, a real LMDB in a temp dir, real worker threads. */
+export async function createHarness(options: HarnessOptions = {}): Promise<Harness> {
+  const dir = mkdtempSync(join(tmpdir(), 'tessera-ingest-'));
+  const sim = createProviderSim({
+    source: options.source,
+    plan: options.plan,
+    compress: options.compress ?? true,
+  });
+  const url = await sim.listen();
+  const store = openStore({ path: dir });
+  const pool = createParserPool(options.threads ?? 2);
+  const fetcher = createFeedFetcher({
+    url,
+    connectTimeoutMs: 2_000,
+    headersTimeoutMs: 2_000,
+    bodyIdleTimeoutMs: 2_000,
+    maxFeedBytes: 64 * 1024 * 1024,
+    ...options.fetcher,
+  });
+  const deps: PollDeps = {
+    store,
+    fetcher,
+    pool,
+    log: silent,
+    provider: 'feverup',
+    timeZone: 'UTC',
+    chunkBytes: 64 * 1024,
+    maxElementBytes: 4 * 1024 * 1024,
+    deadlineMs: 10_000,
+    ...options.poll,
+  };
+  const summaries = () =>
+    [...store.scan({ startsAt: null, endsAt: null })].map(
+      (b) => JSON.parse(b.toString('utf8')) as Record<string, unknown>,
+    );
+  return {
+    sim,
+    store,
+    pool,
+    fetcher,
+    deps,
+    poll: () => pollFeed(deps, new AbortController().signal),
+    summaries,
+    titles: () => summaries().map((s) => String(s.title)),
+    async close() {
+      await Promise.allSettled([sim.close(), pool.close(), fetcher.close()]);
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export const idOf = (baseId: string, eventId: string) => eventIdFor('feverup', baseId, eventId);

@@ -1,0 +1,80 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { createIngestor, type Ingestor } from '../src/ingestor.js';
+import { createHarness, type Harness } from './harness.js';
+
+let h: Harness | undefined;
+let ingestor: Ingestor | undefined;
+afterEach(async () => {
+  await ingestor?.stop();
+  await h?.close();
+  h = undefined;
+  ingestor = undefined;
+});
+
+async function waitFor(check: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > until) throw new Error('condition not reached in time');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+describe('createIngestor', () => {
+  it('backs off after failures, honours Retry-After, and returns to the interval after a success', async () => {
+    h = await createHarness({
+      plan: {
+        steps: [
+          { kind: 'status', status: 503 },
+          { kind: 'status', status: 429, retryAfterSeconds: 1 },
+        ],
+        afterwards: 'none',
+      },
+    });
+    const times: number[] = [];
+    h.sim.server.on('request', () => times.push(Date.now()));
+    ingestor = createIngestor({
+      ...h.deps,
+      pollIntervalMs: 600,
+      backoff: { baseMs: 100, maxMs: 5_000 },
+      random: () => 0, // jitter drawn at its floor: the Retry-After alone sets the wait
+    });
+    void ingestor.run();
+    await waitFor(() => times.length >= 5);
+    const gaps = times.slice(1).map((t, i) => t - times[i]!);
+    expect(gaps[0]).toBeLessThan(400); // 503: jittered backoff, here 0 ms
+    expect(gaps[1]).toBeGreaterThanOrEqual(950); // 429 with Retry-After: 1
+    expect(gaps[2]).toBeGreaterThanOrEqual(550); // success: the normal interval
+    expect(gaps[3]).toBeGreaterThanOrEqual(550);
+    expect(h.store.state().consecutiveFailures).toBe(0);
+  });
+
+  it('keeps at most one poll in flight', async () => {
+    h = await createHarness({ plan: { steps: [{ kind: 'delay', ms: 300 }], afterwards: 'none' } });
+    ingestor = createIngestor({
+      ...h.deps,
+      pollIntervalMs: 60_000,
+      backoff: { baseMs: 100, maxMs: 1_000 },
+    });
+    const [a, b] = [ingestor.pollOnce(), ingestor.pollOnce()];
+    expect(a).toBe(b);
+    await a;
+    expect(h.sim.state().requests).toBe(1);
+  });
+
+  it('stops promptly, aborting a poll in flight without writing it', async () => {
+    h = await createHarness({
+      plan: { steps: [{ kind: 'drip', bytesPerTick: 10, intervalMs: 100 }], afterwards: 'none' },
+    });
+    ingestor = createIngestor({
+      ...h.deps,
+      pollIntervalMs: 60_000,
+      backoff: { baseMs: 100, maxMs: 1_000 },
+    });
+    void ingestor.run();
+    await waitFor(() => h!.sim.state().requests === 1);
+    const started = Date.now();
+    await ingestor.stop();
+    expect(Date.now() - started).toBeLessThan(1_000);
+    expect(h.store.count()).toBe(0);
+  });
+});

@@ -1,0 +1,124 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createProviderSim, type ProviderSim } from '@tessera/provider-sim';
+import { openStore } from '@tessera/store';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+
+const MAIN = fileURLToPath(new URL('../dist/main.js', import.meta.url));
+
+let dir: string;
+let sim: ProviderSim;
+let url: string;
+const children: ChildProcess[] = [];
+
+beforeEach(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'tessera-ingestor-proc-'));
+  sim = createProviderSim({ source: { kind: 'fixtures', vocabulary: 'plan', response: 1 } });
+  url = await sim.listen();
+});
+afterEach(async () => {
+  for (const child of children) child.kill('SIGKILL');
+  children.length = 0;
+  await sim.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function start(args: string[], env: Record<string, string> = {}) {
+  const child = spawn(process.execPath, [MAIN, ...args], {
+    env: { ...process.env, DATA_DIR: dir, PROVIDER_URL: url, LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.push(child);
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (d) => {
+    stdout += d;
+  });
+  child.stderr?.on('data', (d) => {
+    stderr += d;
+  });
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, exited, out: () => stdout, err: () => stderr };
+}
+
+async function waitFor(check: () => boolean, timeoutMs = 15_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > until) throw new Error('condition not reached in time');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe('ingestor process', () => {
+  it('--once polls, prints a one-line summary and exits 0', async () => {
+    const run = start(['--once'], { LOG_LEVEL: 'silent' });
+    expect(await run.exited).toBe(0);
+    const lines = run.out().trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(
+      /^applied: .* MB, events inserted=4 updated=0 moved=0 unchanged=0, rejected 0, offline 0, \d+ ms$/,
+    );
+  });
+
+  it('--once exits non-zero when the poll fails', async () => {
+    sim.setPlan({ steps: [{ kind: 'status', status: 503 }], afterwards: 'none' });
+    const run = start(['--once'], { LOG_LEVEL: 'silent' });
+    expect(await run.exited).toBe(1);
+    expect(run.out()).toMatch(/^failed: .*error=provider_status/);
+  });
+
+  it('stops at boot with one readable line naming a bad setting', async () => {
+    const run = start(['--once'], { POLL_INTERVAL_MS: 'soon' });
+    expect(await run.exited).toBe(2);
+    expect(run.err().trim()).toMatch(/^invalid setting POLL_INTERVAL_MS: .*"soon"/);
+    expect(run.err().trim().split('\n')).toHaveLength(1);
+  });
+
+  it('keeps retrying an unreachable provider, logging each failure, and exits 0 on SIGTERM', async () => {
+    const run = start([], {
+      PROVIDER_URL: 'http://127.0.0.1:1/api/events',
+      BACKOFF_BASE_MS: '50',
+      BACKOFF_MAX_MS: '100',
+    });
+    await waitFor(() => (run.out().match(/"outcome":"failed"/g) ?? []).length >= 3);
+    for (const line of run.out().trim().split('\n')) expect(() => JSON.parse(line)).not.toThrow();
+    run.child.kill('SIGTERM');
+    expect(await run.exited).toBe(0);
+  });
+
+  it('survives kill -9 at random moments of a large ingest: the store opens with every committed feed', async () => {
+    expect(await start(['--once'], { LOG_LEVEL: 'silent' }).exited).toBe(0);
+    const large = {
+      kind: 'generated' as const,
+      vocabulary: 'plan' as const,
+      bases: 4000,
+      eventsPerBase: 2,
+      zonesPerEvent: 20,
+      seed: 9,
+      onlineRatio: 1,
+      flawRatio: 0,
+      shiftDays: 0,
+    };
+    sim.setSource(large);
+    for (let round = 0; round < 4; round++) {
+      const run = start(['--once'], { LOG_LEVEL: 'silent' });
+      await new Promise((r) => setTimeout(r, 150 + Math.random() * 1_500));
+      run.child.kill('SIGKILL');
+      await run.exited;
+      const store = openStore({ path: dir });
+      const count = store.count();
+      // Atomic: the fixture feed alone, or the fixture feed and the whole large feed.
+      expect([4, 4 + 8000]).toContain(count);
+      expect(store.state().lastCounts).not.toBeNull();
+      await store.close();
+    }
+    const finish = start(['--once'], { LOG_LEVEL: 'silent' });
+    expect(await finish.exited).toBe(0);
+    const store = openStore({ path: dir });
+    expect(store.count()).toBe(8004);
+    await store.close();
+  });
+});
