@@ -20,16 +20,22 @@ export class FeedSplitter {
   private pending: Buffer[] = [];
   private pendingBytes = 0;
   private closeTag: Buffer | undefined;
+  /** The last bytes of the head seen so far, so that a tag split across pieces is found. */
+  private headOverlap: Buffer = Buffer.alloc(0);
+  /** Pending size at which cutting is next worth trying: each join copies the whole carry. */
+  private nextCutAt: number;
   head: Buffer = Buffer.alloc(0);
   tail: Buffer = Buffer.alloc(0);
 
-  constructor(private readonly options: SplitterOptions) {}
+  constructor(private readonly options: SplitterOptions) {
+    this.nextCutAt = options.chunkBytes;
+  }
 
   push(piece: Buffer): Buffer[] {
     this.pending.push(piece);
     this.pendingBytes += piece.length;
     if (this.closeTag === undefined) {
-      if (!this.findHead()) {
+      if (!this.findHead(piece)) {
         if (this.pendingBytes > this.options.maxElementBytes) {
           throw new IngestError(
             'feed_malformed',
@@ -39,8 +45,12 @@ export class FeedSplitter {
         return [];
       }
     }
-    if (this.pendingBytes < this.options.chunkBytes) return [];
-    return this.cut(false);
+    if (this.pendingBytes < this.nextCutAt) return [];
+    const chunks = this.cut(false);
+    // Nothing cut means one element is still arriving: wait for another chunk's worth of it.
+    this.nextCutAt =
+      chunks.length === 0 ? this.pendingBytes + this.options.chunkBytes : this.options.chunkBytes;
+    return chunks;
   }
 
   end(): Buffer[] {
@@ -54,13 +64,19 @@ export class FeedSplitter {
     return this.cut(true);
   }
 
-  private findHead(): boolean {
+  /** Looks for the first base element in the new piece only (plus a few bytes of overlap). */
+  private findHead(piece: Buffer): boolean {
+    const window = this.headOverlap.length === 0 ? piece : Buffer.concat([this.headOverlap, piece]);
+    const match = BASE_START.exec(window.toString('latin1'));
+    if (match === null) {
+      this.headOverlap = Buffer.from(window.subarray(Math.max(0, window.length - 16)));
+      return false;
+    }
     const joined = this.joinPending();
-    const match = BASE_START.exec(joined.toString('latin1'));
-    if (match === null) return false;
-    this.head = Buffer.from(joined.subarray(0, match.index));
+    const at = joined.length - window.length + match.index;
+    this.head = Buffer.from(joined.subarray(0, at));
     this.closeTag = Buffer.from(`</base_${match[1]}>`, 'latin1');
-    this.replacePending(joined.subarray(match.index));
+    this.replacePending(Buffer.from(joined.subarray(at)));
     return true;
   }
 

@@ -13,12 +13,14 @@ export function parseSettings<S extends z.ZodType>(
   schema: S,
   env: Readonly<Record<string, string | undefined>>,
 ): z.infer<S> {
-  const result = schema.safeParse(env);
+  // An empty variable (`FOO=`, or compose's `${FOO:-}`) means "not set": its default applies.
+  const given = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== ''));
+  const result = schema.safeParse(given);
   if (result.success) return result.data;
   const issue = result.error.issues[0];
   const name = String(issue?.path[0] ?? 'settings');
-  const given = env[name];
-  const shown = given === undefined ? '' : ` (got ${JSON.stringify(given.slice(0, 80))})`;
+  const value = given[name];
+  const shown = value === undefined ? '' : ` (got ${JSON.stringify(value.slice(0, 80))})`;
   throw new SettingsError(`invalid setting ${name}: ${issue?.message ?? 'invalid'}${shown}`);
 }
 

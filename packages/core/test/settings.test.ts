@@ -13,6 +13,10 @@ describe('parseSettings', () => {
     expect(parseSettings(schema, { PORT: '9000' }).PORT).toBe(9000);
   });
 
+  it('treats an empty variable as unset', () => {
+    expect(parseSettings(schema, { PORT: '', NAME: '' })).toEqual({ PORT: 8000, NAME: 'x' });
+  });
+
   it('fails with one line naming the variable and the value', () => {
     let error: unknown;
     try {

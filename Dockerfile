@@ -1,0 +1,47 @@
+# syntax=docker/dockerfile:1
+# One multi-stage build for every Tessera process; pick one with --target (api, ingestor,
+# provider-sim). Each final image holds only that app's production dependencies and runs as the
+# unprivileged `node` user.
+
+ARG NODE_VERSION=22
+
+FROM node:${NODE_VERSION}-bookworm-slim AS build
+ENV PNPM_HOME=/pnpm PATH=/pnpm:$PATH CI=true
+# pnpm from npm, pinned: corepack's signature checks are not reliable everywhere.
+RUN npm install -g pnpm@10.34.9
+WORKDIR /src
+# Dependencies first, from the lockfile alone, so that source edits keep this layer cached.
+COPY pnpm-lock.yaml pnpm-workspace.yaml ./
+RUN pnpm fetch
+COPY . .
+RUN pnpm install --offline --frozen-lockfile \
+ && pnpm exec turbo run build \
+ && pnpm --filter @tessera/api deploy --prod --legacy /out/api \
+ && pnpm --filter @tessera/ingestor deploy --prod --legacy /out/ingestor \
+ && pnpm --filter @tessera/provider-sim deploy --prod --legacy /out/provider-sim
+
+FROM node:${NODE_VERSION}-bookworm-slim AS runtime
+ENV NODE_ENV=production DATA_DIR=/data
+# The named volume copies this directory's ownership on first use.
+RUN mkdir -p /data && chown node:node /data
+WORKDIR /app
+USER node
+STOPSIGNAL SIGTERM
+
+FROM runtime AS api
+COPY --from=build --chown=node:node /out/api /app
+ENV PORT=8000
+EXPOSE 8000
+HEALTHCHECK --interval=10s --timeout=3s --start-period=5s \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||8000)+'/health').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+CMD ["node", "dist/main.js"]
+
+FROM runtime AS ingestor
+COPY --from=build --chown=node:node /out/ingestor /app
+CMD ["node", "dist/main.js"]
+
+FROM runtime AS provider-sim
+COPY --from=build --chown=node:node /out/provider-sim /app
+ENV SIM_HOST=0.0.0.0 SIM_PORT=8080
+EXPOSE 8080
+CMD ["node", "dist/main.js"]
