@@ -51,8 +51,11 @@ demo: build
 	  stop() { kill -TERM $$i $$a $$s 2>/dev/null; wait $$i $$a $$s; exit 0; }; \
 	  trap stop INT TERM; wait -n; stop'
 
+# Rebuild and restart on change; polls the local simulator unless PROVIDER_URL says otherwise.
 dev: install
-	turbo run dev
+	PROVIDER_URL=$${PROVIDER_URL:-http://127.0.0.1:$${SIM_PORT:-8080}/api/events} POLL_INTERVAL_MS=$${POLL_INTERVAL_MS:-5000} \
+	  DATA_DIR=$${DATA_DIR:-$(CURDIR)/data} \
+	  turbo run dev --concurrency=20
 
 lint: install
 	biome check .
