@@ -54,11 +54,25 @@ export function createMetrics(store: EventStore) {
       this.set(store.version());
     },
   });
+  // Label children cached per (route, status): looking them up by label object hashes the labels.
+  const requestChildren = new Map<string, ReturnType<typeof requests.labels>>();
+  const latencyChildren = new Map<string, ReturnType<typeof latency.labels>>();
   return {
     registry,
     observe(route: string, status: number, seconds: number): void {
-      requests.inc({ route, status: String(status) });
-      latency.observe({ route }, seconds);
+      const key = `${route} ${status}`;
+      let counter = requestChildren.get(key);
+      if (counter === undefined) {
+        counter = requests.labels(route, String(status));
+        requestChildren.set(key, counter);
+      }
+      counter.inc();
+      let histogram = latencyChildren.get(route);
+      if (histogram === undefined) {
+        histogram = latency.labels(route);
+        latencyChildren.set(route, histogram);
+      }
+      histogram.observe(seconds);
     },
   };
 }
