@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import type { EventRecord, FeedReading, RejectionCode } from '@tessera/core';
-import type { ApplyCounts, EventStore } from '@tessera/store';
+import type { FeedReading, RejectionCode } from '@tessera/core';
+import type { ApplyCounts, EventStore, FeedWriter } from '@tessera/store';
 import { StoreError } from '@tessera/store';
 import type { Logger } from 'pino';
 import { checkEnvelope } from './feed-envelope.js';
@@ -63,6 +63,8 @@ export async function pollFeed(deps: PollDeps, signal: AbortSignal): Promise<Pol
     retryAfterMs: undefined,
   };
   const tasks = new AbortController();
+  let writer: FeedWriter | undefined;
+  let unchanged = 0;
   const pollSignal = AbortSignal.any([signal, tasks.signal, AbortSignal.timeout(deps.deadlineMs)]);
   try {
     const previous = deps.store.state();
@@ -76,23 +78,22 @@ export async function pollFeed(deps: PollDeps, signal: AbortSignal): Promise<Pol
     // The hash covers what shapes the stored records, so a changed time zone is a changed feed.
     const hash = createHash('sha256').update(`${deps.provider}\u0000${deps.timeZone}\u0000`);
     const splitter = new FeedSplitter(deps);
-    const changed: EventRecord[] = [];
-    const changedIds = new Set<string>();
-    let unchanged = 0;
     let logged = 0;
 
+    // Opened at the first record that changes anything: an unchanged feed opens no transaction,
+    // and records are written as they arrive instead of being held until the end.
     const fold = (reading: FeedReading): void => {
       report.offline += reading.offline;
       for (const record of reading.records) {
         report.events++;
-        // Dropping an unchanged record early keeps memory to what will be written; a record
-        // seen changed earlier in this feed is kept so that the feed's last value wins.
-        if (deps.store.classify(record) === 'unchanged' && !changedIds.has(record.id)) {
-          unchanged++;
-          continue;
+        if (writer === undefined) {
+          if (deps.store.classify(record) === 'unchanged') {
+            unchanged++;
+            continue;
+          }
+          writer = deps.store.beginFeed();
         }
-        changed.push(record);
-        changedIds.add(record.id);
+        if (writer.upsert(record) === 'unchanged') unchanged++;
       }
       for (const r of reading.rejections) {
         report.rejected[r.code] = (report.rejected[r.code] ?? 0) + 1;
@@ -140,18 +141,23 @@ export async function pollFeed(deps: PollDeps, signal: AbortSignal): Promise<Pol
       lastModified: fetched.lastModified,
       hash: hash.digest('hex'),
     };
-    if (validators.hash === previous.validators.hash) {
+    if (writer === undefined || validators.hash === previous.validators.hash) {
+      await writer?.abort();
+      writer = undefined;
       deps.store.recordPoll({ ok: true, at, validators });
       report.outcome = 'unchanged';
       report.counts = { inserted: 0, updated: 0, moved: 0, unchanged: report.events };
       return report;
     }
-    const counts = deps.store.applyFeed(changed, { at, validators });
-    report.counts = { ...counts, unchanged: counts.unchanged + unchanged };
+    const committing = writer;
+    writer = undefined;
+    const counts = await committing.commit({ at, validators });
+    report.counts = { ...counts, unchanged };
     report.outcome = 'applied';
     return report;
   } catch (cause) {
     tasks.abort();
+    await writer?.abort();
     const error = toFailure(cause, pollSignal);
     report.error = { code: error.code, message: error.message };
     report.retryAfterMs = error.retryAfterMs;

@@ -1,5 +1,7 @@
+import { isUtf8 } from 'node:buffer';
 import { createFeedReader, createTimeZone, type FeedReading, type TimeZone } from '@tessera/core';
 import { tokenizeXml } from './xml-tokenizer.js';
+import { condenseZones } from './zone-condenser.js';
 
 export interface ParseTask {
   /** Whole base elements, as cut by the FeedSplitter. */
@@ -11,7 +13,6 @@ export interface ParseTask {
 export type ParseResult = { ok: true; reading: FeedReading } | { ok: false; message: string };
 
 const zones = new Map<string, TimeZone>();
-const decoder = new TextDecoder('utf-8', { fatal: true });
 
 /**
  * Piscina worker: parses one chunk of base elements into event records and rejections. Zones
@@ -25,7 +26,10 @@ export default function parseChunk(task: ParseTask): ParseResult {
   }
   const reader = createFeedReader({ provider: task.provider, timeZone });
   try {
-    const text = decoder.decode(task.chunk);
+    const bytes = Buffer.from(task.chunk.buffer, task.chunk.byteOffset, task.chunk.byteLength);
+    // Invalid UTF-8 is a document fault, not something to paper over with U+FFFD.
+    if (!isUtf8(bytes)) throw new Error('the feed is not valid UTF-8');
+    const text = condenseZones(bytes.toString('utf8'));
     // A synthetic root makes a run of sibling elements one document.
     tokenizeXml(`<chunk>${text}</chunk>`, {
       open: (name, attributes) => reader.openElement(name, attributes),

@@ -20,6 +20,9 @@ export function createParserPool(threads: number): ParserPool {
     minThreads: threads,
     maxThreads: threads,
     idleTimeout: 60_000,
+    // Parsing makes short-lived garbage fast; a small young generation keeps each worker's heap,
+    // and so the process's peak RSS, from growing with the feed.
+    resourceLimits: { maxYoungGenerationSizeMb: 8, maxOldGenerationSizeMb: 256 },
   });
   return {
     threads,

@@ -15,7 +15,7 @@ export const MAX_DEPTH = 32;
  */
 export function tokenizeXml(text: string, handlers: TokenHandlers): void {
   // strictEntities is a sax option its type definitions do not list.
-  const parser = sax.parser(true, { strictEntities: true } as sax.SAXOptions);
+  const parser = sax.parser(true, { strictEntities: true, position: false } as sax.SAXOptions);
   let depth = 0;
   let failure: Error | undefined;
   parser.onopentag = (tag) => {

@@ -1,5 +1,5 @@
 import { type EventRecord, EventRecordSchema, type QueryWindow } from '@tessera/core';
-import { type Database, open, type RootDatabase } from 'lmdb';
+import { ABORT, type Database, open, type RootDatabase } from 'lmdb';
 import {
   decodeEnd,
   EVENTS_DB,
@@ -7,10 +7,12 @@ import {
   encodeEventValue,
   eventKey,
   IDS_DB,
+  type IdEntry,
   META_DB,
   STATE_KEY,
   summaryBytes,
   VERSION_KEY,
+  valueDigest,
 } from './layout.js';
 import { StoreError } from './store-error.js';
 import {
@@ -36,6 +38,23 @@ export interface FeedCommit {
 
 export type RecordChange = 'inserted' | 'updated' | 'moved' | 'unchanged';
 
+/**
+ * One feed's write transaction, open while the feed streams in: records are written as they
+ * arrive (no copy of the feed is held in memory) and become visible together at commit, or
+ * never, on abort. Reads in this process see the uncommitted writes; other processes do not.
+ */
+export interface FeedWriter {
+  upsert(record: EventRecord): RecordChange;
+  /** Writes the state record and commits durably; resolves with the counts. */
+  commit(commit: FeedCommit): Promise<ApplyCounts>;
+  /** Discards everything written since beginFeed. */
+  abort(): Promise<void>;
+}
+
+function emptyCounts(): ApplyCounts {
+  return { inserted: 0, updated: 0, moved: 0, unchanged: 0 };
+}
+
 export interface EventStore {
   /**
    * Applies one feed's upserts and the state update in a single durable transaction. Never
@@ -43,6 +62,11 @@ export interface EventStore {
    * transaction aborts and the store is exactly as before.
    */
   applyFeed(records: Iterable<EventRecord>, commit: FeedCommit): ApplyCounts;
+  /**
+   * Opens the transaction for one streamed feed. Only one may be open at a time, and no other
+   * write (recordPoll, applyFeed) may be made until it is committed or aborted.
+   */
+  beginFeed(): FeedWriter;
   /** Records a poll that changed no event (unchanged feed, or failure): state only. */
   recordPoll(outcome: PollOutcome): StoreState;
   /** What applying this record would do, read outside any write transaction. */
@@ -61,7 +85,7 @@ export interface EventStore {
 export function openStore(options: OpenStoreOptions): EventStore {
   let root: RootDatabase;
   let events: Database<Buffer, EventKey>;
-  let ids: Database<number, string>;
+  let ids: Database<IdEntry, string>;
   let meta: Database<unknown, string>;
   try {
     root = open({
@@ -74,7 +98,7 @@ export function openStore(options: OpenStoreOptions): EventStore {
       noSync: false,
     });
     events = root.openDB<Buffer, EventKey>(EVENTS_DB, { encoding: 'binary' });
-    ids = root.openDB<number, string>(IDS_DB, { encoding: 'msgpack' });
+    ids = root.openDB<IdEntry, string>(IDS_DB, { encoding: 'msgpack' });
     meta = root.openDB<unknown, string>(META_DB, { encoding: 'msgpack' });
   } catch (cause) {
     throw new StoreError('store_unavailable', `cannot open the store at ${options.path}`, {
@@ -94,11 +118,10 @@ export function openStore(options: OpenStoreOptions): EventStore {
   const classify = (record: EventRecord): RecordChange => {
     const current = ids.get(record.id);
     if (current === undefined) return 'inserted';
-    if (current !== record.startsAt) return 'moved';
-    const stored = events.getBinary(eventKey(current, record.id));
-    if (stored === undefined) return 'inserted';
-    const wanted = encodeEventValue(record.endsAt, record.summary);
-    return wanted.equals(stored) ? 'unchanged' : 'updated';
+    if (current[0] !== record.startsAt) return 'moved';
+    // The digest in `ids` answers "unchanged?" without reading the event itself: an unchanged
+    // feed touches only the small ids pages, not every stored event.
+    return current[1] === valueDigest(record) ? 'unchanged' : 'updated';
   };
 
   const write = <T>(what: string, fn: () => T): T => {
@@ -110,48 +133,102 @@ export function openStore(options: OpenStoreOptions): EventStore {
     }
   };
 
+  /** Writes one record in the current write transaction unless it is unchanged. */
+  const upsert = (record: EventRecord): RecordChange => {
+    if (!EventRecordSchema.safeParse(record).success) {
+      throw new StoreError('invalid_record', `refusing malformed record ${String(record?.id)}`);
+    }
+    const change = classify(record);
+    if (change === 'unchanged') return change;
+    if (change === 'moved') {
+      const previous = ids.get(record.id);
+      if (previous !== undefined) events.removeSync(eventKey(previous[0], record.id));
+    }
+    events.putSync(
+      eventKey(record.startsAt, record.id),
+      encodeEventValue(record.endsAt, record.summary),
+    );
+    ids.putSync(record.id, [record.startsAt, valueDigest(record)]);
+    return change;
+  };
+
+  /** The state update that closes a feed's transaction; the version moves only on change. */
+  const finish = (counts: ApplyCounts, commit: FeedCommit): void => {
+    const changed = counts.inserted + counts.updated + counts.moved > 0;
+    const previous = readState();
+    if (changed) meta.putSync(VERSION_KEY, readVersion() + 1);
+    meta.putSync(STATE_KEY, {
+      ...previous,
+      validators: commit.validators,
+      lastAttemptAt: commit.at,
+      lastSuccessAt: commit.at,
+      lastChangeAt: changed ? commit.at : previous.lastChangeAt,
+      lastErrorCode: null,
+      lastErrorMessage: null,
+      consecutiveFailures: 0,
+      lastCounts: counts,
+    } satisfies StoreState);
+  };
+
   return {
     applyFeed(records, commit) {
       return write('applying the feed', () => {
-        const counts: ApplyCounts = { inserted: 0, updated: 0, moved: 0, unchanged: 0 };
-        for (const record of records) {
-          const checked = EventRecordSchema.safeParse(record);
-          if (!checked.success) {
-            throw new StoreError(
-              'invalid_record',
-              `refusing malformed record ${String(record?.id)}`,
-            );
-          }
-          const change = classify(record);
-          counts[change]++;
-          if (change === 'unchanged') continue;
-          if (change === 'moved') {
-            const previous = ids.get(record.id);
-            if (previous !== undefined) events.removeSync(eventKey(previous, record.id));
-          }
-          events.putSync(
-            eventKey(record.startsAt, record.id),
-            encodeEventValue(record.endsAt, record.summary),
-          );
-          ids.putSync(record.id, record.startsAt);
-        }
-        const changed = counts.inserted + counts.updated + counts.moved > 0;
-        const previous = readState();
-        if (changed) meta.putSync(VERSION_KEY, readVersion() + 1);
-        const next: StoreState = {
-          ...previous,
-          validators: commit.validators,
-          lastAttemptAt: commit.at,
-          lastSuccessAt: commit.at,
-          lastChangeAt: changed ? commit.at : previous.lastChangeAt,
-          lastErrorCode: null,
-          lastErrorMessage: null,
-          consecutiveFailures: 0,
-          lastCounts: counts,
-        };
-        meta.putSync(STATE_KEY, next);
+        const counts = emptyCounts();
+        for (const record of records) counts[upsert(record)]++;
+        finish(counts, commit);
         return counts;
       });
+    },
+
+    beginFeed() {
+      const counts = emptyCounts();
+      let decide!: (commit: FeedCommit | undefined) => void;
+      const decided = new Promise<FeedCommit | undefined>((resolve) => {
+        decide = resolve;
+      });
+      let open = true;
+      // A write transaction that stays open across the poll's awaits: lmdb commits it when the
+      // callback's promise resolves and aborts it on ABORT. Only the ingestor writes, so holding
+      // the writer lock for one poll delays no one; readers never wait for it.
+      const done = Promise.resolve(
+        root.transactionSync(async () => {
+          const commit = await decided;
+          if (commit === undefined) return ABORT;
+          finish(counts, commit);
+          return counts;
+        }),
+      );
+      done.catch(() => {});
+      const close = (): void => {
+        if (!open)
+          throw new StoreError('store_write_failed', 'the feed transaction is already closed');
+        open = false;
+      };
+      return {
+        upsert(record) {
+          if (!open)
+            throw new StoreError('store_write_failed', 'the feed transaction is already closed');
+          const change = upsert(record);
+          counts[change]++;
+          return change;
+        },
+        async commit(commit) {
+          close();
+          decide(commit);
+          try {
+            await done;
+          } catch (cause) {
+            throw new StoreError('store_write_failed', 'committing the feed failed', { cause });
+          }
+          return { ...counts };
+        },
+        async abort() {
+          if (!open) return;
+          open = false;
+          decide(undefined);
+          await done.catch(() => {});
+        },
+      };
     },
 
     recordPoll(outcome) {

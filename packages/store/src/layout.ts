@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+
 /**
  * The LMDB layout, in one place. One environment (a directory, `DATA_DIR`) holds three named
  * databases:
@@ -5,7 +7,7 @@
  * | db       | key                         | value                                              |
  * |----------|-----------------------------|----------------------------------------------------|
  * | `events` | `[startsAt, id]`            | 8 bytes: endsAt (float64 LE), then the EventSummary JSON (UTF-8) |
- * | `ids`    | `id`                        | startsAt of the event's current key                |
+ * | `ids`    | `id`                        | `[startsAt, digest]`: the event's current key, and a digest of its value |
  * | `meta`   | `'version'`, `'state'`      | store version (number); StoreState (msgpack)       |
  *
  * `events` keys use lmdb's ordered-binary encoding: arrays order element by element, numbers
@@ -17,7 +19,9 @@
  * checked without parsing, and the JSON is served by copying bytes.
  *
  * `ids` exists so that an event whose start changes moves to its new key instead of leaving a
- * stale copy at the old one.
+ * stale copy at the old one, and so that "is this record unchanged?" is answered from the small
+ * ids pages (the digest is SHA-256 of the stored value, truncated to 128 bits) without reading
+ * the event.
  *
  * `version` increases by one with every write that changed an event; the API keys its response
  * cache and ETags on it.
@@ -31,6 +35,16 @@ export const STATE_KEY = 'state';
 export type EventKey = [startsAt: number, id: string];
 
 export const END_PREFIX_BYTES = 8;
+
+export type IdEntry = [startsAt: number, digest: string];
+
+/** 128 bits of SHA-256 over exactly what `events` would store for the record. */
+export function valueDigest(record: { endsAt: number; summary: string }): string {
+  return createHash('sha256')
+    .update(encodeEventValue(record.endsAt, record.summary))
+    .digest('base64url')
+    .slice(0, 22);
+}
 
 export function eventKey(startsAt: number, id: string): EventKey {
   return [startsAt, id];

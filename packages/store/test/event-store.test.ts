@@ -187,4 +187,55 @@ describe('openStore', () => {
     expect(JSON.parse(chunks[0]!.toString()).title).toBe('event 0');
     expect(JSON.parse(chunks[499]!.toString()).title).toBe('event 499');
   });
+
+  describe('beginFeed', () => {
+    it('writes records as they stream in and commits them with the state, once', async () => {
+      const writer = store.beginFeed();
+      expect(writer.upsert(record('1', 1, 2))).toBe('inserted');
+      await new Promise((r) => setTimeout(r, 5)); // the transaction stays open across turns
+      expect(writer.upsert(record('2', 2, 3))).toBe('inserted');
+      expect(await writer.commit(commit(9))).toEqual({
+        inserted: 2,
+        updated: 0,
+        moved: 0,
+        unchanged: 0,
+      });
+      expect(titles(store)).toEqual(['event 1', 'event 2']);
+      expect(store.version()).toBe(1);
+      expect(store.state()).toMatchObject({ lastSuccessAt: 9, lastCounts: { inserted: 2 } });
+      expect(() => writer.upsert(record('3', 3, 4))).toThrow(StoreError);
+    });
+
+    it('discards everything on abort, leaving the store exactly as it was', async () => {
+      store.applyFeed([record('1', 1, 2, 'kept')], commit(1));
+      const lastTxn = store.lastTransactionId();
+      const writer = store.beginFeed();
+      writer.upsert(record('1', 1, 2, 'overwritten'));
+      writer.upsert(record('2', 5, 6));
+      await new Promise((r) => setTimeout(r, 5));
+      await writer.abort();
+      expect(titles(store)).toEqual(['kept']);
+      expect(store.version()).toBe(1);
+      expect(store.lastTransactionId()).toBe(lastTxn);
+      // The store takes writes again afterwards.
+      store.recordPoll({ ok: false, at: 2, code: 'feed_malformed', message: 'x' });
+      expect(store.state().consecutiveFailures).toBe(1);
+    });
+
+    it('lets the last occurrence of an event in one feed win', async () => {
+      store.applyFeed([record('1', 1, 2, 'stored')], commit(1));
+      const writer = store.beginFeed();
+      expect(writer.upsert(record('1', 1, 2, 'changed'))).toBe('updated');
+      expect(writer.upsert(record('1', 1, 2, 'stored'))).toBe('updated');
+      await writer.commit(commit(2));
+      expect(titles(store)).toEqual(['stored']);
+    });
+
+    it('refuses a malformed record without closing the transaction', async () => {
+      const writer = store.beginFeed();
+      expect(() => writer.upsert({ ...record('1', 1, 2), id: 'not-a-uuid' })).toThrow(/malformed/);
+      await writer.abort();
+      expect(store.count()).toBe(0);
+    });
+  });
 });
