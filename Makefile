@@ -67,7 +67,10 @@ test: build
 	biome check .
 	turbo run typecheck test --continue --output-logs=new-only
 
+# wrk (Debian) measures throughput with little CPU of its own; without it autocannon does.
 bench: build
+	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	  (apt-get install -y wrk >/dev/null 2>&1 || { apt-get update >/dev/null 2>&1 && apt-get install -y wrk >/dev/null 2>&1; }); } || true
 	turbo run bench --concurrency=1 --output-logs=full
 
 clean:

@@ -39,8 +39,8 @@ export function createApp(deps: AppDeps): Koa {
   const renderMetrics = deps.renderMetrics ?? (() => metrics.registry.metrics());
   const search = createSearchResponder({
     store,
-    cacheMaxBytes: deps.cacheMaxBytes ?? 64 * 1024 ** 2,
-    cacheMaxEntryBytes: deps.cacheMaxEntryBytes ?? 1024 ** 2,
+    cacheMaxBytes: deps.cacheMaxBytes ?? 96 * 1024 ** 2,
+    cacheMaxEntryBytes: deps.cacheMaxEntryBytes ?? 32 * 1024 ** 2,
   });
   const staleAfterMs = deps.staleAfterMs ?? 300_000;
   const openApi = loadOpenApi();

@@ -13,13 +13,16 @@ export const ApiConfigSchema = z.object({
     .number()
     .int()
     .min(0)
-    .default(64 * 1024 ** 2),
-  /** Bodies larger than this are streamed and not cached, which bounds memory per request. */
+    .default(96 * 1024 ** 2),
+  /**
+   * Bodies larger than this are streamed from the range scan and not cached, which bounds memory
+   * per request. The default holds a query without parameters over ~100k events (~20 MB).
+   */
   CACHE_MAX_ENTRY_BYTES: z.coerce
     .number()
     .int()
     .min(1024)
-    .default(1024 ** 2),
+    .default(32 * 1024 ** 2),
   /** /ready reports data older than this as stale. */
   STALE_AFTER_MS: z.coerce.number().int().min(1).default(300_000),
   /** How long SIGTERM waits for in-flight requests before closing connections. */

@@ -35,6 +35,11 @@ export const IngestorConfigSchema = z.object({
   POLL_DEADLINE_MS: ms(600_000),
   MAX_FEED_BYTES: bytes(2 * 1024 ** 3),
   PARSE_THREADS: z.coerce.number().int().min(1).max(64).default(2),
+  /**
+   * CPU niceness of the ingestor (0–19). Parsing a big feed can use every core; on a machine it
+   * shares with the API, a positive value lets /search latency win over ingest speed.
+   */
+  INGEST_NICE: z.coerce.number().int().min(0).max(19).default(10),
   CHUNK_BYTES: bytes(1024 ** 2),
   MAX_ELEMENT_BYTES: bytes(16 * 1024 ** 2),
 });

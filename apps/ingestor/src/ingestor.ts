@@ -110,5 +110,6 @@ export function formatSummary(report: PollReport): string {
       : `inserted=${c.inserted} updated=${c.updated} moved=${c.moved} unchanged=${c.unchanged}`;
   const error =
     report.error === null ? '' : ` error=${report.error.code} (${report.error.message})`;
-  return `${report.outcome}: ${mb} MB, events ${counts}, rejected ${rejected === '' ? 0 : rejected}, offline ${report.offline}, ${report.durationMs} ms${error}`;
+  const rss = Math.round(process.resourceUsage().maxRSS / 1024);
+  return `${report.outcome}: ${mb} MB, events ${counts}, rejected ${rejected === '' ? 0 : rejected}, offline ${report.offline}, ${report.durationMs} ms, peak RSS ${rss} MB${error}`;
 }

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { setPriority } from 'node:os';
 import { SettingsError } from '@tessera/core';
 import { openStore } from '@tessera/store';
 import { pino } from 'pino';
@@ -12,6 +13,14 @@ async function main(): Promise<number> {
   const once = process.argv.includes('--once');
   const config = loadConfig(process.env);
   const log = pino({ level: config.LOG_LEVEL, base: { service: 'ingestor' } });
+  // Before the workers start: threads inherit the priority of the thread that creates them.
+  if (config.INGEST_NICE > 0) {
+    try {
+      setPriority(config.INGEST_NICE);
+    } catch (error) {
+      log.warn({ err: error }, 'could not lower the ingestor CPU priority');
+    }
+  }
   const store = openStore({ path: config.DATA_DIR });
   const pool = createParserPool(config.PARSE_THREADS);
   const fetcher = createFeedFetcher({
@@ -59,6 +68,7 @@ async function main(): Promise<number> {
     },
     'ingestor starting',
   );
+  await pool.warm();
   if (once) {
     const report = await ingestor.pollOnce();
     progress?.done();

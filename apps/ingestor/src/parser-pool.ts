@@ -3,13 +3,16 @@ import { Piscina } from 'piscina';
 import type { ParseResult, ParseTask } from './parse-worker.js';
 
 /**
- * The compiled worker. Resolved against the package root so that it is the same file whether
- * this module runs from dist/ or, under vitest, from src/ (tests run after `build`).
+ * The compiled CommonJS entry of the worker (see parse-worker-entry.cts). Resolved against the
+ * package root so that it is the same file whether this module runs from dist/ or, under vitest,
+ * from src/ (tests run after `build`).
  */
-const WORKER_FILE = fileURLToPath(new URL('../dist/parse-worker.js', import.meta.url));
+const WORKER_FILE = fileURLToPath(new URL('../dist/parse-worker-entry.cjs', import.meta.url));
 
 export interface ParserPool {
   readonly threads: number;
+  /** Resolves once every thread has loaded the worker. */
+  warm(): Promise<void>;
   parse(task: ParseTask, signal?: AbortSignal): Promise<ParseResult>;
   close(): Promise<void>;
 }
@@ -24,8 +27,13 @@ export function createParserPool(threads: number): ParserPool {
     // and so the process's peak RSS, from growing with the feed.
     resourceLimits: { maxYoungGenerationSizeMb: 8, maxOldGenerationSizeMb: 256 },
   });
+  // Each thread loads the worker's modules on its first task; doing that now keeps module loading
+  // and the first compile out of the first poll.
+  const empty = () => ({ chunk: new Uint8Array(0), provider: 'warm-up', timeZone: 'UTC' });
+  const warm = Promise.allSettled(Array.from({ length: threads }, () => pool.run(empty())));
   return {
     threads,
+    warm: () => warm.then(() => undefined),
     parse(task, signal) {
       // The chunk's buffer is moved, not copied, to the worker.
       return pool.run(task, { transferList: [task.chunk.buffer as ArrayBuffer], signal });

@@ -59,7 +59,7 @@ describe('ingestor process', () => {
     const lines = run.out().trim().split('\n');
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(
-      /^applied: .* MB, events inserted=4 updated=0 moved=0 unchanged=0, rejected 0, offline 0, \d+ ms$/,
+      /^applied: .* MB, events inserted=4 updated=0 moved=0 unchanged=0, rejected 0, offline 0, \d+ ms, peak RSS \d+ MB$/,
     );
   });
 

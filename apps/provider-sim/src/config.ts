@@ -33,6 +33,11 @@ export const SimConfigSchema = z.object({
     .enum(['true', 'false'])
     .default('true')
     .transform((v) => v === 'true'),
+  /** `false`: no ETag, no 304; every poll downloads the whole feed. */
+  SIM_CONDITIONAL: z
+    .enum(['true', 'false'])
+    .default('true')
+    .transform((v) => v === 'true'),
   LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
 });
 export type SimConfig = z.infer<typeof SimConfigSchema>;

@@ -9,6 +9,7 @@ async function start(): Promise<void> {
     source: config.SIM_SOURCE,
     plan: config.SIM_PLAN,
     compress: config.SIM_GZIP,
+    conditional: config.SIM_CONDITIONAL,
   });
   const url = await sim.listen(config.SIM_PORT, config.SIM_HOST);
   process.stdout.write(

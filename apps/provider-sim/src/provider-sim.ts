@@ -18,22 +18,30 @@ export const SourceSchema = z.discriminatedUnion('kind', [
     /** Pin one answer (1–3); without it the answers rotate, one per served feed. */
     response: z.number().int().min(1).max(3).optional(),
   }),
-  GeneratedFeedSchema.extend({ kind: z.literal('generated') }),
+  GeneratedFeedSchema.extend({
+    kind: z.literal('generated'),
+    /** Serve a different feed each time (seed + feeds served), as a busy partner would. */
+    evolve: z.boolean().default(false),
+  }),
 ]);
-export type Source = z.infer<typeof SourceSchema>;
+/** A source as given (defaults optional); the simulator keeps it parsed. */
+export type Source = z.input<typeof SourceSchema>;
+type ParsedSource = z.output<typeof SourceSchema>;
 
 export interface ProviderSimOptions {
   source?: Source;
   plan?: FaultPlan;
   /** gzip full responses to clients that accept it. */
   compress?: boolean;
+  /** Send ETags and answer If-None-Match with 304 (default); off, every poll gets the body. */
+  conditional?: boolean;
 }
 
 export interface ProviderSimState {
   requests: number;
   feedsServed: number;
   externalEntityHits: number;
-  source: Source;
+  source: ParsedSource;
   remainingSteps: number;
 }
 
@@ -52,7 +60,7 @@ export interface ProviderSim {
 export function createProviderSim(options: ProviderSimOptions = {}): ProviderSim {
   const fixtures = loadFixtures();
   const script = new FaultScript(options.plan);
-  let source: Source = options.source ?? SourceSchema.parse({ kind: 'fixtures' });
+  let source: ParsedSource = SourceSchema.parse(options.source ?? { kind: 'fixtures' });
   let rotation = 0;
   let requests = 0;
   let feedsServed = 0;
@@ -67,7 +75,8 @@ export function createProviderSim(options: ProviderSimOptions = {}): ProviderSim
         bytes: fixtures[source.vocabulary][n - 1]!,
       };
     }
-    const { kind: _kind, ...feed } = source;
+    const { kind: _kind, evolve, ...options } = source;
+    const feed = evolve ? { ...options, seed: options.seed + feedsServed } : options;
     const etag = `"gen-${createHash('sha256').update(JSON.stringify(feed)).digest('hex').slice(0, 16)}"`;
     return { etag, stream: () => generateFeed(feed) };
   };
@@ -84,7 +93,8 @@ export function createProviderSim(options: ProviderSimOptions = {}): ProviderSim
   ): Promise<void> => {
     const body = currentBody();
     const vocabulary: FixtureVocabulary = source.vocabulary;
-    const xmlHeaders = { 'content-type': 'application/xml; charset=utf-8', etag: body.etag };
+    const xmlHeaders: Record<string, string> = { 'content-type': 'application/xml; charset=utf-8' };
+    if (options.conditional !== false) xmlHeaders.etag = body.etag;
     switch (fault.kind) {
       case 'delay':
         await sleep(fault.ms);
@@ -226,7 +236,7 @@ export function createProviderSim(options: ProviderSimOptions = {}): ProviderSim
     },
     setPlan: (plan) => script.replace(plan),
     setSource(next) {
-      source = next;
+      source = SourceSchema.parse(next);
       rotation = 0;
     },
     state: () => ({
