@@ -8,18 +8,14 @@ for (const file of process.argv.slice(2)) {
   if (!existsSync(file)) continue;
   const report = JSON.parse(readFileSync(file, 'utf8'));
   passed += report.numPassedTests ?? 0;
-  // A suite that failed to load has no failed test but did fail.
-  failed +=
-    (report.numFailedTests ?? 0) +
-    (report.numFailedTestSuites ?? 0) -
-    countFailedSuitesWithFailedTests(report);
+  // A test file that failed to load has no failed test but did fail: count it once.
+  failed += (report.numFailedTests ?? 0) + countFilesFailedWithoutTests(report);
 }
 
-function countFailedSuitesWithFailedTests(report) {
+function countFilesFailedWithoutTests(report) {
   return (report.testResults ?? []).filter(
-    (suite) =>
-      suite.status === 'failed' &&
-      (suite.assertionResults ?? []).some((t) => t.status === 'failed'),
+    (file) =>
+      file.status === 'failed' && !(file.assertionResults ?? []).some((t) => t.status === 'failed'),
   ).length;
 }
 

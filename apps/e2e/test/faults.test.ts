@@ -67,7 +67,16 @@ describe('each fault mode against the running ingestor', () => {
       await system.control('plan', { steps: [], afterwards: 'none' });
 
       const wanted = next === 3 ? '21:30:00' : '22:00:00';
-      await waitUntil(async () => (await camelaEnd()) === wanted, { what: 'the next good poll' });
+      await waitUntil(async () => (await camelaEnd()) === wanted, {
+        what: 'the next good poll',
+      }).catch((error: Error) => {
+        const recent = system.ingestor
+          ?.logs()
+          .slice(-6)
+          .map((l) => JSON.stringify(l))
+          .join('\n');
+        throw new Error(`${error.message}; last ingestor logs:\n${recent}`);
+      });
       expect((await system.ready()).consecutive_failures).toBe(0);
       next = next === 3 ? 2 : 3;
     },

@@ -28,7 +28,14 @@ afterEach(async () => {
 
 function start(args: string[], env: Record<string, string> = {}) {
   const child = spawn(process.execPath, [MAIN, ...args], {
-    env: { ...process.env, DATA_DIR: dir, PROVIDER_URL: url, LOG_LEVEL: 'info', ...env },
+    env: {
+      ...process.env,
+      DATA_DIR: dir,
+      PROVIDER_URL: url,
+      LOG_LEVEL: 'info',
+      INGEST_NICE: '0',
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   children.push(child);

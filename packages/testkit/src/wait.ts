@@ -1,7 +1,7 @@
 /** Polls `check` until it returns a truthy value or the time runs out. */
 export async function waitUntil<T>(
   check: () => T | Promise<T>,
-  { timeoutMs = 15_000, intervalMs = 25, what = 'condition' } = {},
+  { timeoutMs = 30_000, intervalMs = 25, what = 'condition' } = {},
 ): Promise<NonNullable<T>> {
   const until = Date.now() + timeoutMs;
   let lastError: unknown;
