@@ -1,25 +1,13 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { EventStore } from '@tessera/store';
 import type { Logger } from 'pino';
 import { type BackoffPolicy, backoffDelay } from './backoff.js';
-import type { FeedFetcher } from './feed-fetcher.js';
 import { type PollDeps, type PollReport, pollFeed } from './feed-poll.js';
-import type { ParserPool } from './parser-pool.js';
 
-export interface IngestorDeps {
-  store: EventStore;
-  fetcher: FeedFetcher;
-  pool: ParserPool;
-  log: Logger;
-  provider: string;
-  timeZone: string;
-  chunkBytes: number;
-  maxElementBytes: number;
-  deadlineMs: number;
+/** What one poll needs, plus the schedule. */
+export interface IngestorDeps extends PollDeps {
   pollIntervalMs: number;
   backoff: BackoffPolicy;
   random?: () => number;
-  onProgress?: PollDeps['onProgress'];
 }
 
 export interface Ingestor {

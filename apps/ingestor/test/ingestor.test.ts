@@ -1,3 +1,4 @@
+import { waitUntil } from '@tessera/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createIngestor, type Ingestor } from '../src/ingestor.js';
 import { createHarness, type Harness } from './harness.js';
@@ -10,14 +11,6 @@ afterEach(async () => {
   h = undefined;
   ingestor = undefined;
 });
-
-async function waitFor(check: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > until) throw new Error('condition not reached in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 describe('createIngestor', () => {
   it('backs off after failures, honours Retry-After, and returns to the interval after a success', async () => {
@@ -39,7 +32,7 @@ describe('createIngestor', () => {
       random: () => 0, // jitter drawn at its floor: the Retry-After alone sets the wait
     });
     void ingestor.run();
-    await waitFor(() => times.length >= 5);
+    await waitUntil(() => times.length >= 5);
     const gaps = times.slice(1).map((t, i) => t - times[i]!);
     expect(gaps[0]).toBeLessThan(400); // 503: jittered backoff, here 0 ms
     expect(gaps[1]).toBeGreaterThanOrEqual(950); // 429 with Retry-After: 1
@@ -71,7 +64,7 @@ describe('createIngestor', () => {
       backoff: { baseMs: 100, maxMs: 1_000 },
     });
     void ingestor.run();
-    await waitFor(() => h!.sim.state().requests === 1);
+    await waitUntil(() => h!.sim.state().requests === 1);
     const started = Date.now();
     await ingestor.stop();
     expect(Date.now() - started).toBeLessThan(1_000);

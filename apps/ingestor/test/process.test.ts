@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createProviderSim, type ProviderSim } from '@tessera/provider-sim';
 import { openStore } from '@tessera/store';
+import { waitUntil } from '@tessera/testkit';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
 const MAIN = fileURLToPath(new URL('../dist/main.js', import.meta.url));
@@ -51,14 +52,6 @@ function start(args: string[], env: Record<string, string> = {}) {
   return { child, exited, out: () => stdout, err: () => stderr };
 }
 
-async function waitFor(check: () => boolean, timeoutMs = 15_000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > until) throw new Error('condition not reached in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 describe('ingestor process', () => {
   it('--once polls, prints a one-line summary and exits 0', async () => {
     const run = start(['--once'], { LOG_LEVEL: 'silent' });
@@ -90,7 +83,7 @@ describe('ingestor process', () => {
       BACKOFF_BASE_MS: '50',
       BACKOFF_MAX_MS: '100',
     });
-    await waitFor(() => (run.out().match(/"outcome":"failed"/g) ?? []).length >= 3);
+    await waitUntil(() => (run.out().match(/"outcome":"failed"/g) ?? []).length >= 3);
     for (const line of run.out().trim().split('\n')) expect(() => JSON.parse(line)).not.toThrow();
     run.child.kill('SIGTERM');
     expect(await run.exited).toBe(0);

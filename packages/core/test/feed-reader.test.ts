@@ -1,5 +1,6 @@
 import {
   expectedEvents,
+  expectedSummary,
   FIXTURE_RESPONSES,
   FIXTURE_VOCABULARIES,
   fixturePath,
@@ -20,16 +21,9 @@ describe('createFeedReader on the partner fixtures', () => {
         const summaries = reading.records.map((r) =>
           EventSummarySchema.parse(JSON.parse(r.summary)),
         );
-        const expected = expectedEvents(vocabulary, response).map((e) => ({
-          id: eventIdFor('feverup', e.baseId, e.eventId),
-          title: e.title,
-          start_date: e.start.slice(0, 10),
-          start_time: e.start.slice(11),
-          end_date: e.end.slice(0, 10),
-          end_time: e.end.slice(11),
-          min_price: e.minPrice,
-          max_price: e.maxPrice,
-        }));
+        const expected = expectedEvents(vocabulary, response).map((e) =>
+          expectedSummary(e, eventIdFor('feverup', e.baseId, e.eventId)),
+        );
         expect(summaries).toEqual(expected);
         expect(reading.rejections).toEqual([]);
         // Base 444 is offline from response 2 on: skipped, never validated or kept.
