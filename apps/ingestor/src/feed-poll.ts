@@ -162,7 +162,10 @@ export async function pollFeed(deps: PollDeps, signal: AbortSignal): Promise<Pol
     report.error = { code: error.code, message: error.message };
     report.retryAfterMs = error.retryAfterMs;
     try {
-      deps.store.recordPoll({ ok: false, at, code: error.code, message: error.message });
+      // A poll cut short by shutdown says nothing about the provider: not a failure to report.
+      if (error.code !== 'aborted') {
+        deps.store.recordPoll({ ok: false, at, code: error.code, message: error.message });
+      }
     } catch (stateError) {
       deps.log.error({ err: stateError }, 'could not record the failed poll in the store');
     }
