@@ -1,42 +1,4 @@
-interface Results {
-  startedAt: string;
-  machine: { cpu: string; cores: number; memoryGb: number; kernel: string };
-  node: string;
-  packages: Record<string, string>;
-  loadGenerator: string;
-  settings: { seconds: number; fixedSeconds: number; events: number; apiWorkers: number };
-  commands: string[];
-  search: Array<{
-    scenario: string;
-    events: number;
-    bodyBytes: number;
-    api: { requestsPerSecond: number; latencyMs: { p50: number; p99: number }; errors: number };
-    raw: { requestsPerSecond: number; latencyMs: { p50: number; p99: number }; errors: number };
-    ratio: number;
-  }>;
-  fixedRate: Array<{
-    targetRate: number;
-    achievedRate: number;
-    during: string;
-    latencyMs: { p50: number; p90: number; p99: number; p999: number; max: number };
-    errors: number;
-    non2xx: number;
-  }>;
-  ingestion: Array<{
-    feed: string;
-    threads: number;
-    bytes: number;
-    events: number;
-    ms: number;
-    mbPerSecond: number;
-    eventsPerSecond: number;
-    peakRssMb: number;
-  }>;
-  unchanged: {
-    notModified: { outcome: string; ms: number; rss: number };
-    sameBytes: { outcome: string; mb: number; ms: number; rss: number };
-  };
-}
+import type { Results } from './results.js';
 
 const n = (x: number, digits = 0) =>
   x.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });

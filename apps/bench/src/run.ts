@@ -13,14 +13,9 @@ import {
   waitUntil,
 } from '@tessera/testkit';
 import { latencyChart } from './chart.js';
-import {
-  type FixedRate,
-  hasWrk,
-  measureFixedRate,
-  measureThroughput,
-  type Throughput,
-} from './load.js';
+import { type FixedRate, hasWrk, measureFixedRate, measureThroughput } from './load.js';
 import { renderReport } from './report.js';
+import type { IngestResult, IngestSummary, Results, SearchResult } from './results.js';
 import { seedStore, weekWindow } from './seed-store.js';
 
 /**
@@ -79,16 +74,6 @@ async function startRaw(bodyFile: string): Promise<{ raw: RunningProcess; base: 
   return { raw, base };
 }
 
-interface SearchResult {
-  scenario: string;
-  query: string;
-  events: number;
-  bodyBytes: number;
-  api: Throughput;
-  raw: Throughput;
-  ratio: number;
-}
-
 async function searchScenario(
   scenario: string,
   dataDir: string,
@@ -122,19 +107,7 @@ async function searchScenario(
   };
 }
 
-interface IngestResult {
-  feed: string;
-  threads: number;
-  bytes: number;
-  events: number;
-  ms: number;
-  mbPerSecond: number;
-  eventsPerSecond: number;
-  peakRssMb: number;
-  outcome: string;
-}
-
-function parseSummary(line: string) {
+function parseSummary(line: string): IngestSummary {
   const m =
     /^(\w+): ([\d.]+) MB, events (?:inserted=(\d+) updated=(\d+) moved=(\d+) unchanged=(\d+)|none), .* (\d+) ms, peak RSS (\d+) MB/.exec(
       line,
@@ -144,7 +117,7 @@ function parseSummary(line: string) {
   return { outcome: m[1]!, mb: Number(m[2]), events, ms: Number(m[7]), rss: Number(m[8]) };
 }
 
-async function ingestOnce(env: Record<string, string>): Promise<ReturnType<typeof parseSummary>> {
+async function ingestOnce(env: Record<string, string>): Promise<IngestSummary> {
   const run = startApp('ingestor', { LOG_LEVEL: 'silent', ...env }, ['--once']);
   const code = await run.exited;
   const line = run.output().trim().split('\n').pop() ?? '';
@@ -315,7 +288,7 @@ async function main(): Promise<void> {
   await plainSim.stop();
   await sim.stop();
 
-  const results = {
+  const results: Results = {
     startedAt: started.toISOString(),
     machine: {
       cpu: cpus()[0]?.model ?? 'unknown',
