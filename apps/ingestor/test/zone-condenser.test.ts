@@ -1,0 +1,82 @@
+import { createFeedReader, createTimeZone, type FeedReading } from '@tessera/core';
+import { generateFeed } from '@tessera/provider-sim';
+import { describe, expect, it } from 'vitest';
+import { tokenizeXml } from '../src/xml-tokenizer.js';
+import { condenseZones } from '../src/zone-condenser.js';
+
+const ctx = { provider: 'feverup', timeZone: createTimeZone('UTC') };
+
+function read(xml: string): FeedReading {
+  const reader = createFeedReader(ctx);
+  tokenizeXml(xml, {
+    open: (name, attributes) => reader.openElement(name, attributes),
+    close: (name) => reader.closeElement(name),
+  });
+  return reader.take();
+}
+
+const wrap = (zones: string) =>
+  `<planList><output><base_plan base_plan_id="1" sell_mode="online" title="T"><plan plan_id="1" plan_start_date="2021-06-30T21:00:00" plan_end_date="2021-06-30T22:00:00">${zones}</plan></base_plan></output></planList>`;
+
+describe('condenseZones', () => {
+  it('reads exactly as sax reads the original, flaws included', () => {
+    for (const vocabulary of ['event', 'plan'] as const) {
+      const xml = Buffer.concat([
+        ...generateFeed({
+          vocabulary,
+          bases: 200,
+          eventsPerBase: 3,
+          zonesPerEvent: 25,
+          flawRatio: 0.2,
+          seed: 11,
+        }),
+      ]).toString();
+      const condensed = condenseZones(xml);
+      expect(condensed.length).toBeLessThan(xml.length / 5);
+      expect(read(condensed)).toEqual(read(xml));
+    }
+  });
+
+  it('keeps the lowest and highest price of a run, as written', () => {
+    const zones = ['20.00', '15.50', '30.00', '15.5']
+      .map((p) => `<zone zone_id="1" price="${p}" />`)
+      .join('\n  ');
+    expect(condenseZones(wrap(zones))).toBe(wrap('<zone price="15.50"/><zone price="30.00"/>'));
+  });
+
+  it.each([
+    ['an invalid price', '<zone price="free"/>'],
+    ['a missing price', '<zone name="x"/>'],
+    ['an entity in a value', '<zone price="10.00" name="A &amp; B"/>'],
+    ['single quotes', "<zone price='10.00'/>"],
+    ['a zone with content', '<zone price="10.00"></zone>'],
+    ['a malformed tag', '<zone price="10.00" <x/>'],
+  ])('leaves %s for sax, so the outcome is what sax decides', (_label, odd) => {
+    const plain = (p: string) => `<zone price="${p}"/>`;
+    const xml = wrap(
+      `${plain('1.00')}${plain('2.00')}${plain('3.00')}${odd}${plain('4.00')}${plain('5.00')}${plain('6.00')}`,
+    );
+    const condensed = condenseZones(xml);
+    expect(condensed).toContain(odd);
+    let original: FeedReading | Error;
+    let result: FeedReading | Error;
+    try {
+      original = read(xml);
+    } catch (error) {
+      original = error as Error;
+    }
+    try {
+      result = read(condensed);
+    } catch (error) {
+      result = error as Error;
+    }
+    if (original instanceof Error) expect(result).toBeInstanceOf(Error);
+    else expect(result).toEqual(original);
+  });
+
+  it('leaves short runs and zone-free text untouched', () => {
+    const two = wrap('<zone price="1.00"/><zone price="2.00"/>');
+    expect(condenseZones(two)).toBe(two);
+    expect(condenseZones('<planList><output/></planList>')).toBe('<planList><output/></planList>');
+  });
+});
