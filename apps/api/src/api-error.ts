@@ -3,7 +3,6 @@ export const API_ERRORS = {
   invalid_parameter: 400,
   not_found: 404,
   method_not_allowed: 405,
-  not_acceptable: 406,
   internal_error: 500,
   store_unavailable: 503,
 } as const;

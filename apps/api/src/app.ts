@@ -79,7 +79,7 @@ export function createApp(deps: AppDeps): Koa {
       ctx.status = 304;
       return;
     }
-    ctx.body = search.respond(window, etag).body;
+    ctx.body = search.respond(window, etag);
   });
 
   router.get('/health', (ctx) => {

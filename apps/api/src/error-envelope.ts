@@ -39,7 +39,6 @@ function toApiError(cause: unknown): ApiError {
   if (status === 405 || status === 501)
     return new ApiError('method_not_allowed', 'method not allowed');
   if (status === 404) return new ApiError('not_found', 'not found');
-  if (status === 406) return new ApiError('not_acceptable', 'not acceptable');
   if (typeof status === 'number' && status >= 400 && status < 500) {
     return new ApiError('invalid_parameter', 'the request is malformed');
   }

@@ -7,9 +7,8 @@ const HEAD = Buffer.from('{"data":{"events":[');
 const COMMA = Buffer.from(',');
 const TAIL = Buffer.from(']},"error":null}');
 
-export type SearchBody =
-  | { kind: 'buffer'; etag: string; body: Buffer }
-  | { kind: 'stream'; etag: string; body: Readable };
+/** A cached or freshly joined body, or, past the entry limit, a stream straight from the scan. */
+export type SearchBody = Buffer | Readable;
 
 export interface SearchResponderOptions {
   store: EventStore;
@@ -42,7 +41,7 @@ export function createSearchResponder(options: SearchResponderOptions) {
 
     respond(window: QueryWindow, etag: string): SearchBody {
       const cached = cache?.get(etag);
-      if (cached !== undefined) return { kind: 'buffer', etag, body: cached };
+      if (cached !== undefined) return cached;
       const events = store.scan(window);
       const parts: Buffer[] = [HEAD];
       let size = HEAD.length + TAIL.length;
@@ -55,17 +54,13 @@ export function createSearchResponder(options: SearchResponderOptions) {
         size += event.length + (first ? 0 : 1);
         first = false;
         if (size > options.cacheMaxEntryBytes) {
-          return {
-            kind: 'stream',
-            etag,
-            body: Readable.from(continueStream(parts, events), { objectMode: false }),
-          };
+          return Readable.from(continueStream(parts, events), { objectMode: false });
         }
       }
       parts.push(TAIL);
       const body = Buffer.concat(parts, size);
       cache?.set(etag, body);
-      return { kind: 'buffer', etag, body };
+      return body;
     },
   };
 }

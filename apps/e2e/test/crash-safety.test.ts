@@ -10,7 +10,6 @@ const large = {
   eventsPerBase: 2,
   zonesPerEvent: 40,
   onlineRatio: 1,
-  flawRatio: 0,
 };
 const FIXTURE_EVENTS = 4;
 const GENERATED_EVENTS = 6_000;

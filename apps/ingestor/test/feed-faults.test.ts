@@ -92,14 +92,11 @@ describe('document-level faults fail the poll and leave the store as it was', ()
     h = await createHarness({
       source: {
         kind: 'generated',
-        vocabulary: 'plan',
         bases: 500,
         eventsPerBase: 2,
         zonesPerEvent: 10,
         seed: 1,
         onlineRatio: 1,
-        flawRatio: 0,
-        shiftDays: 0,
       },
       fetcher: { maxFeedBytes: 100 * 1024 },
     });
@@ -145,14 +142,11 @@ describe('document-level faults fail the poll and leave the store as it was', ()
     h = await createHarness({
       source: {
         kind: 'generated',
-        vocabulary: 'plan',
         bases: 3,
         eventsPerBase: 50,
         zonesPerEvent: 50,
         seed: 1,
         onlineRatio: 1,
-        flawRatio: 0,
-        shiftDays: 0,
       },
       poll: { maxElementBytes: 64 * 1024, chunkBytes: 16 * 1024 },
     });

@@ -91,8 +91,6 @@ describe('pollFeed with generated feeds', () => {
           zonesPerEvent: 20,
           seed: 7,
           onlineRatio: 0.8,
-          flawRatio: 0,
-          shiftDays: 0,
         },
       });
       const report = await h.poll();
@@ -112,14 +110,12 @@ describe('pollFeed with generated feeds', () => {
     h = await createHarness({
       source: {
         kind: 'generated',
-        vocabulary: 'plan',
         bases: 200,
         eventsPerBase: 2,
         zonesPerEvent: 5,
         seed: 3,
         onlineRatio: 1,
         flawRatio: 0.2,
-        shiftDays: 0,
       },
     });
     const report = await h.poll();
@@ -142,8 +138,6 @@ describe('pollFeed with generated feeds', () => {
       zonesPerEvent: 3,
       seed: 5,
       onlineRatio: 1,
-      flawRatio: 0,
-      shiftDays: 0,
     };
     h = await createHarness({ source });
     await h.poll();

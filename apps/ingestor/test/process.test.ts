@@ -92,7 +92,6 @@ describe('ingestor process', () => {
   it('on SIGTERM during a large ingest, aborts the open transaction cleanly and exits 0', async () => {
     sim.setSource({
       kind: 'generated',
-      vocabulary: 'plan',
       bases: 4000,
       eventsPerBase: 2,
       zonesPerEvent: 20,
@@ -121,8 +120,6 @@ describe('ingestor process', () => {
       zonesPerEvent: 20,
       seed: 9,
       onlineRatio: 1,
-      flawRatio: 0,
-      shiftDays: 0,
     };
     sim.setSource(large);
     for (let round = 0; round < 4; round++) {
