@@ -7,6 +7,11 @@ ARG NODE_VERSION=22
 
 FROM node:${NODE_VERSION}-bookworm-slim AS build
 ENV PNPM_HOME=/pnpm PATH=/pnpm:$PATH CI=true
+# fs-ext (the store's writer lock, flock(2)) ships no prebuilt binary: node-gyp builds it here,
+# against this image's Node and glibc, and the runtime image below is the same base.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends python3 make g++ \
+ && rm -rf /var/lib/apt/lists/*
 # pnpm from npm, pinned: corepack's signature checks are not reliable everywhere.
 RUN npm install -g pnpm@10.34.9
 WORKDIR /src

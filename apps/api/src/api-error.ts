@@ -5,6 +5,8 @@ export const API_ERRORS = {
   method_not_allowed: 405,
   internal_error: 500,
   store_unavailable: 503,
+  /** /ready before the store holds a single applied feed. */
+  not_ready: 503,
 } as const;
 
 export type ApiErrorCode = keyof typeof API_ERRORS;

@@ -1,5 +1,5 @@
 import Router from '@koa/router';
-import type { EventStore } from '@tessera/store';
+import type { StoreState, StoreView } from '@tessera/store';
 import Koa from 'koa';
 import type { Logger } from 'pino';
 import { loadDocsAssets, loadOpenApi } from './api-docs.js';
@@ -11,7 +11,7 @@ import { parseSearchQuery } from './search-query.js';
 import { createSearchResponder } from './search-response.js';
 
 export interface AppDeps {
-  store: EventStore;
+  store: StoreView;
   log: Logger;
   metrics?: Metrics;
   cacheMaxBytes?: number;
@@ -87,25 +87,31 @@ export function createApp(deps: AppDeps): Koa {
     ctx.body = '{"data":{"status":"ok"},"error":null}';
   });
 
+  // Ready once the store holds a whole feed; stale data stays ready (`fresh: false`), so that a
+  // partner outage never takes the API out of a load balancer.
   router.get('/ready', (ctx) => {
-    let state: ReturnType<EventStore['state']>;
+    let state: StoreState;
     let events: number;
+    let version: number;
     try {
       state = store.state();
       events = store.count();
+      version = store.head().version;
     } catch (cause) {
       throw new ApiError('store_unavailable', 'the store cannot be read', { cause });
     }
-    const ageMs = state.lastSuccessAt === null ? null : Math.max(0, now() - state.lastSuccessAt);
+    if (state.lastSuccessAt === null) {
+      throw new ApiError('not_ready', 'no feed has been applied to the store yet');
+    }
+    const ageMs = Math.max(0, now() - state.lastSuccessAt);
     ctx.body = {
       data: {
         status: 'ready',
         events,
-        version: store.version(),
-        fresh: ageMs !== null && ageMs <= staleAfterMs,
-        last_success_at:
-          state.lastSuccessAt === null ? null : new Date(state.lastSuccessAt).toISOString(),
-        age_seconds: ageMs === null ? null : Math.round(ageMs / 1000),
+        version,
+        fresh: ageMs <= staleAfterMs,
+        last_success_at: new Date(state.lastSuccessAt).toISOString(),
+        age_seconds: Math.round(ageMs / 1000),
         last_attempt_at:
           state.lastAttemptAt === null ? null : new Date(state.lastAttemptAt).toISOString(),
         consecutive_failures: state.consecutiveFailures,

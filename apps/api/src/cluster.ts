@@ -1,4 +1,5 @@
 import cluster, { type Worker } from 'node:cluster';
+import { EXIT_BOOT_FAILURE, type Service } from '@tessera/runtime';
 import type { Logger } from 'pino';
 import { AggregatorRegistry, type Registry } from 'prom-client';
 
@@ -18,14 +19,20 @@ export interface PrimaryOptions {
 }
 
 /**
- * The cluster primary serves nothing itself: it forks the workers that share the port, replaces
- * a worker that dies unexpectedly, aggregates metrics across workers for whichever worker was
- * asked for /metrics, and on SIGTERM stops the workers and waits for them.
+ * The cluster primary serves nothing and never opens the store itself: it forks the workers
+ * that share the port, replaces a worker that dies unexpectedly, aggregates metrics across
+ * workers for whichever worker was asked for /metrics, and stops the workers when stopped. A
+ * worker that fails at boot (a bad store, say: it printed why) stops the whole API with the same
+ * exit code instead of being forked again and again.
  */
-export function runPrimary({ workers, log }: PrimaryOptions): void {
+export function runPrimary({ workers, log }: PrimaryOptions): Service {
   const aggregator = new AggregatorRegistry();
   let stopping = false;
   const recentDeaths: number[] = [];
+  let failed!: (error: Error) => void;
+  const done = new Promise<number>((_, reject) => {
+    failed = reject;
+  });
 
   const fork = (): Worker => {
     const worker = cluster.fork();
@@ -42,13 +49,18 @@ export function runPrimary({ workers, log }: PrimaryOptions): void {
 
   cluster.on('exit', (worker, code, signal) => {
     if (stopping) return;
+    if (code === EXIT_BOOT_FAILURE) {
+      stopping = true;
+      stopWorkers().then(() => process.exit(EXIT_BOOT_FAILURE));
+      return;
+    }
     const now = Date.now();
     recentDeaths.push(now);
     while (recentDeaths.length > 0 && recentDeaths[0]! < now - 60_000) recentDeaths.shift();
     log.error({ worker: worker.process.pid, code, signal }, 'api worker died');
     if (recentDeaths.length > workers * 5) {
-      log.fatal('api workers keep dying; giving up');
-      process.exit(1);
+      failed(new Error('api workers keep dying; giving up'));
+      return;
     }
     fork();
   });
@@ -56,23 +68,28 @@ export function runPrimary({ workers, log }: PrimaryOptions): void {
   for (let i = 0; i < workers; i++) fork();
   log.info({ workers }, 'api primary started');
 
-  const stop = (signal: string): void => {
-    if (stopping) return;
-    stopping = true;
-    log.info({ signal }, 'api primary stopping workers');
+  const stopWorkers = (): Promise<void> => {
     const alive = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined);
-    let remaining = alive.length;
-    if (remaining === 0) process.exit(0);
-    for (const worker of alive) {
-      worker.once('exit', () => {
-        remaining--;
-        if (remaining === 0) process.exit(0);
-      });
-      worker.process.kill('SIGTERM');
-    }
+    return new Promise((resolve) => {
+      let remaining = alive.length;
+      if (remaining === 0) resolve();
+      for (const worker of alive) {
+        worker.once('exit', () => {
+          if (--remaining === 0) resolve();
+        });
+        worker.process.kill('SIGTERM');
+      }
+    });
   };
-  process.once('SIGTERM', () => stop('SIGTERM'));
-  process.once('SIGINT', () => stop('SIGINT'));
+
+  return {
+    done,
+    async stop() {
+      stopping = true;
+      log.info('api primary stopping workers');
+      await stopWorkers();
+    },
+  };
 }
 
 /** In a worker: /metrics asks the primary for every worker's metrics, aggregated. */

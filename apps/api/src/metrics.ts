@@ -1,8 +1,8 @@
-import type { EventStore } from '@tessera/store';
+import type { StoreView } from '@tessera/store';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
 /** The API's Prometheus metrics, in a registry of its own (no global state). */
-export function createMetrics(store: EventStore) {
+export function createMetrics(store: StoreView) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const requests = new Counter({
@@ -51,7 +51,7 @@ export function createMetrics(store: EventStore) {
     registers: [registry],
     aggregator: 'max',
     collect() {
-      this.set(store.version());
+      this.set(store.head().version);
     },
   });
   // Label children cached per (route, status): looking them up by label object hashes the labels.

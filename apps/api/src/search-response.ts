@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import type { QueryWindow } from '@tessera/core';
-import type { EventStore } from '@tessera/store';
+import type { StoreView } from '@tessera/store';
 import { LRUCache } from 'lru-cache';
 
 const HEAD = Buffer.from('{"data":{"events":[');
@@ -11,7 +11,7 @@ const TAIL = Buffer.from(']},"error":null}');
 export type SearchBody = Buffer | Readable;
 
 export interface SearchResponderOptions {
-  store: EventStore;
+  store: StoreView;
   cacheMaxBytes: number;
   cacheMaxEntryBytes: number;
 }
@@ -34,9 +34,14 @@ export function createSearchResponder(options: SearchResponderOptions) {
       : undefined;
 
   return {
-    /** The ETag for a window at the store's current version: no scan needed. */
+    /**
+     * The ETag for a window over the store's current content, named by the store's id and
+     * version: no scan needed, and never the same for two stores (a recreated volume, a restored
+     * backup), so a client cannot get a false 304.
+     */
     etagFor(window: QueryWindow): string {
-      return `"${store.version()}.${window.startsAt ?? ''}.${window.endsAt ?? ''}"`;
+      const { storeId, version } = store.head();
+      return `"${storeId}.${version}.${window.startsAt ?? ''}.${window.endsAt ?? ''}"`;
     },
 
     respond(window: QueryWindow, etag: string): SearchBody {

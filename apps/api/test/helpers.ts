@@ -4,27 +4,33 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type EventRecord, eventIdFor, type NormalizedEvent, toEventRecord } from '@tessera/core';
-import { type EventStore, openStore } from '@tessera/store';
+import { openStoreReader, openStoreWriter, type StoreWriter } from '@tessera/store';
 import { pino } from 'pino';
 import { type AppDeps, createApp } from '../src/app.js';
 
 export const silent = pino({ level: 'silent' });
 
-/** A real store in a temp dir and the Koa app served on an ephemeral port through app.callback(). */
+/**
+ * A real store in a temp dir, written through a writer as the ingestor would, read by the app
+ * through a read-only reader as in production, served on an ephemeral port via app.callback().
+ */
 export async function startApp(options: Partial<AppDeps> = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'tessera-api-'));
-  const store = options.store ?? openStore({ path: dir });
-  const app = createApp({ store, log: silent, ...options });
+  const writer = openStoreWriter({ path: dir });
+  const reader = openStoreReader({ path: dir });
+  const app = createApp({ store: reader, log: silent, ...options });
   const server: Server = createServer(app.callback());
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return {
-    store,
+    writer,
+    reader,
     base,
     get: (path: string, init?: RequestInit) => fetch(`${base}${path}`, init),
     async close() {
       await new Promise<void>((resolve) => server.close(() => resolve()));
-      await store.close();
+      await reader.close();
+      await writer.close();
       rmSync(dir, { recursive: true, force: true });
     },
   };
@@ -55,7 +61,7 @@ export function event(
   });
 }
 
-export function fill(store: EventStore, records: EventRecord[], at = Date.now()): void {
+export function fill(store: StoreWriter, records: EventRecord[], at = Date.now()): void {
   store.applyFeed(records, {
     at,
     validators: { url: null, etag: null, lastModified: null, hash: String(at) },

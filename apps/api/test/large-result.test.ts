@@ -20,7 +20,7 @@ describe('large results', () => {
       const end = new Date(base + i * 60_000 + 30_000).toISOString().slice(0, 19);
       return event(start, end);
     });
-    fill(api.store, records);
+    fill(api.writer, records);
     const res = await api.get('/search');
     expect(res.status).toBe(200);
     expect(res.headers.get('content-length')).toBeNull();

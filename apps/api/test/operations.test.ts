@@ -34,7 +34,7 @@ describe('errors', () => {
 
   it('answers 500 without internals when the store fails', async () => {
     const broken = await startApp();
-    broken.store.scan = () => {
+    broken.reader.scan = () => {
       throw new Error('secret internal detail at /var/lib/x');
     };
     const res = await broken.get('/search');
@@ -57,18 +57,22 @@ describe('operations', () => {
     expect((await json(res)).data.status).toBe('ok');
   });
 
-  it('GET /ready reports freshness before and after an ingest', async () => {
-    let body = await json(await api.get('/ready'));
-    expect(body.data).toMatchObject({
-      status: 'ready',
-      events: 0,
-      fresh: false,
-      last_success_at: null,
+  it('GET /ready answers 503 not_ready until a feed was applied, then reports freshness', async () => {
+    let res = await api.get('/ready');
+    expect(res.status).toBe(503);
+    expect(await json(res)).toEqual({
+      error: { code: 'not_ready', message: 'no feed has been applied to the store yet' },
+      data: null,
     });
-    fill(api.store, [event('2021-01-01T10:00:00', '2021-01-01T11:00:00')], NOW - 30_000);
-    api.store.recordPoll({ ok: false, at: NOW - 1000, code: 'provider_status', message: '503' });
-    body = await json(await api.get('/ready'));
-    expect(body.data).toMatchObject({
+    // A failing partner does not make it ready: nothing was ever applied.
+    api.writer.recordPoll({ ok: false, at: NOW - 5000, code: 'provider_status', message: '503' });
+    expect((await api.get('/ready')).status).toBe(503);
+    fill(api.writer, [event('2021-01-01T10:00:00', '2021-01-01T11:00:00')], NOW - 30_000);
+    api.writer.recordPoll({ ok: false, at: NOW - 1000, code: 'provider_status', message: '503' });
+    res = await api.get('/ready');
+    expect(res.status).toBe(200);
+    expect((await json(res)).data).toMatchObject({
+      status: 'ready',
       events: 1,
       fresh: true,
       age_seconds: 30,
@@ -78,8 +82,28 @@ describe('operations', () => {
     });
   });
 
+  it('GET /ready stays ready with stale data: a partner outage keeps the API in service', async () => {
+    fill(api.writer, [event('2021-01-01T10:00:00', '2021-01-01T11:00:00')], NOW - 3_600_000);
+    for (let i = 1; i <= 3; i++) {
+      api.writer.recordPoll({
+        ok: false,
+        at: NOW - i,
+        code: 'provider_unreachable',
+        message: 'down',
+      });
+    }
+    const res = await api.get('/ready');
+    expect(res.status).toBe(200);
+    expect((await json(res)).data).toMatchObject({
+      status: 'ready',
+      fresh: false,
+      age_seconds: 3600,
+      consecutive_failures: 3,
+    });
+  });
+
   it('GET /metrics exposes requests, latency, events and freshness', async () => {
-    fill(api.store, [event('2021-01-01T10:00:00', '2021-01-01T11:00:00')], NOW);
+    fill(api.writer, [event('2021-01-01T10:00:00', '2021-01-01T11:00:00')], NOW);
     await api.get('/search');
     await api.get('/search?starts_at=bad');
     const res = await api.get('/metrics');

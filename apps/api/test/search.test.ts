@@ -21,7 +21,7 @@ async function titles(path: string): Promise<string[]> {
 
 describe('GET /search', () => {
   it('answers the spec envelope with exactly the eight fields, in start order', async () => {
-    fill(api.store, [
+    fill(api.writer, [
       event('2021-07-31T20:00:00', '2021-07-31T21:00:00'),
       event('2021-02-10T20:00:00', '2021-02-10T21:30:00'),
     ]);
@@ -56,12 +56,12 @@ describe('GET /search', () => {
 
   it('returns an empty list for an empty store or window', async () => {
     expect(await titles('/search')).toEqual([]);
-    fill(api.store, [event('2021-07-31T20:00:00', '2021-07-31T21:00:00')]);
+    fill(api.writer, [event('2021-07-31T20:00:00', '2021-07-31T21:00:00')]);
     expect(await titles('/search?starts_at=2030-01-01T00:00:00Z')).toEqual([]);
   });
 
   it('treats both bounds as optional and inclusive', async () => {
-    fill(api.store, [
+    fill(api.writer, [
       event('2021-01-01T10:00:00', '2021-01-01T11:00:00'),
       event('2021-01-02T10:00:00', '2021-01-02T11:00:00'),
       event('2021-01-03T10:00:00', '2021-01-03T11:00:00'),
@@ -82,7 +82,7 @@ describe('GET /search', () => {
   });
 
   it('excludes an event that starts in the window but ends after it', async () => {
-    fill(api.store, [event('2021-01-01T10:00:00', '2021-01-05T10:00:00')]);
+    fill(api.writer, [event('2021-01-01T10:00:00', '2021-01-05T10:00:00')]);
     expect(
       await titles('/search?starts_at=2021-01-01T00:00:00Z&ends_at=2021-01-02T00:00:00Z'),
     ).toEqual([]);
@@ -108,7 +108,7 @@ describe('GET /search', () => {
   });
 
   it('sends an ETag and answers 304 to If-None-Match until the store changes', async () => {
-    fill(api.store, [event('2021-01-01T10:00:00', '2021-01-01T11:00:00')], 1);
+    fill(api.writer, [event('2021-01-01T10:00:00', '2021-01-01T11:00:00')], 1);
     const first = await api.get('/search');
     const etag = first.headers.get('etag');
     expect(etag).toMatch(/^".+"$/);
@@ -120,30 +120,48 @@ describe('GET /search', () => {
     });
     expect(otherWindow.status).toBe(200);
 
-    fill(api.store, [event('2021-01-02T10:00:00', '2021-01-02T11:00:00')], 2);
+    fill(api.writer, [event('2021-01-02T10:00:00', '2021-01-02T11:00:00')], 2);
     const changed = await api.get('/search', { headers: { 'if-none-match': etag! } });
     expect(changed.status).toBe(200);
     expect(changed.headers.get('etag')).not.toBe(etag);
     expect((await json(changed)).data.events).toHaveLength(2);
   });
 
+  it('gives the same content in a recreated store other ETags, so no client gets a false 304', async () => {
+    const record = event('2021-01-01T10:00:00', '2021-01-01T11:00:00');
+    fill(api.writer, [record], 1);
+    const recreated = await startApp();
+    try {
+      fill(recreated.writer, [record], 1);
+      const [a, b] = await Promise.all([api.get('/search'), recreated.get('/search')]);
+      expect(await b.text()).toBe(await a.text());
+      expect(b.headers.get('etag')).not.toBe(a.headers.get('etag'));
+      const stale = await recreated.get('/search', {
+        headers: { 'if-none-match': a.headers.get('etag')! },
+      });
+      expect(stale.status).toBe(200);
+    } finally {
+      await recreated.close();
+    }
+  });
+
   it('does not serve a cached body after the store version changes', async () => {
     const before = event('2021-01-01T10:00:00', '2021-01-01T11:00:00', { title: 'before' });
-    fill(api.store, [before], 1);
+    fill(api.writer, [before], 1);
     expect(await titles('/search')).toEqual(['before']);
     expect(await titles('/search')).toEqual(['before']);
     const after = event('2021-01-01T10:00:00', '2021-01-01T11:00:00', {
       id: before.id,
       title: 'after',
     });
-    fill(api.store, [after], 2);
+    fill(api.writer, [after], 2);
     expect(await titles('/search')).toEqual(['after']);
   });
 
   it('keeps serving the same window when an unrelated poll changes nothing', async () => {
-    fill(api.store, [event('2021-01-01T10:00:00', '2021-01-01T11:00:00')], 1);
+    fill(api.writer, [event('2021-01-01T10:00:00', '2021-01-01T11:00:00')], 1);
     const etag = (await api.get('/search')).headers.get('etag');
-    api.store.recordPoll({ ok: true, at: 5 });
+    api.writer.recordPoll({ ok: true, at: 5 });
     expect((await api.get('/search')).headers.get('etag')).toBe(etag);
   });
 });

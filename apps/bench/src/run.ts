@@ -3,13 +3,14 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { cpus, freemem, setPriority, tmpdir, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { basesForBytes } from '@tessera/provider-sim';
+import { basesForBytes } from '@tessera/simulator';
 import {
   freePort,
   getJson,
   REPO_ROOT,
   type RunningProcess,
   startApp,
+  startNode,
   waitUntil,
 } from '@tessera/testkit';
 import { latencyChart } from './chart.js';
@@ -53,22 +54,7 @@ async function startApi(dataDir: string): Promise<{ api: RunningProcess; base: s
 
 async function startRaw(bodyFile: string): Promise<{ raw: RunningProcess; base: string }> {
   const port = await freePort();
-  const { spawn } = await import('node:child_process');
-  const child = spawn(process.execPath, [RAW_SERVER, bodyFile, String(port), API_WORKERS], {
-    stdio: 'ignore',
-  });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
-  const raw: RunningProcess = {
-    child,
-    exited,
-    output: () => '',
-    logs: () => [],
-    signal: (s) => child.kill(s),
-    async stop() {
-      child.kill('SIGTERM');
-      return exited;
-    },
-  };
+  const raw = startNode(RAW_SERVER, [bodyFile, String(port), API_WORKERS]);
   const base = `http://127.0.0.1:${port}`;
   await waitUntil(async () => (await fetch(base)).ok, { what: 'the raw server' });
   return { raw, base };

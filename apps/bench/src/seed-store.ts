@@ -1,5 +1,5 @@
 import { eventIdFor, toEventRecord } from '@tessera/core';
-import { openStore } from '@tessera/store';
+import { openStoreWriter } from '@tessera/store';
 
 const WEEK = 7 * 86_400_000;
 const START = Date.parse('2000-01-01T00:00:00Z');
@@ -9,7 +9,7 @@ const START = Date.parse('2000-01-01T00:00:00Z');
  * (100k at 50 a week spans 38 years), each with the shape and size of a real summary.
  */
 export async function seedStore(path: string, count: number, perWeek = 50): Promise<void> {
-  const store = openStore({ path });
+  const store = openStoreWriter({ path });
   const span = Math.ceil(count / perWeek) * WEEK;
   const iso = (t: number) => new Date(t).toISOString();
   const records = function* () {

@@ -1,4 +1,4 @@
-import { openStore } from '@tessera/store';
+import { openStoreReader } from '@tessera/store';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { System } from './system.js';
 
@@ -24,7 +24,7 @@ afterAll(async () => {
 
 /** Seeds appearing in the stored generated titles ("Generated show 12 (7)"). */
 async function storedSeeds(): Promise<{ count: number; seeds: Set<number> }> {
-  const store = openStore({ path: system.dataDir });
+  const store = openStoreReader({ path: system.dataDir });
   try {
     const seeds = new Set<number>();
     for (const bytes of store.scan({ startsAt: null, endsAt: null })) {

@@ -1,4 +1,4 @@
-import type { Fault } from '@tessera/provider-sim';
+import type { Fault } from '@tessera/simulator';
 import { waitUntil } from '@tessera/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { System } from './system.js';

@@ -1,8 +1,15 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { FaultPlan, Source } from '@tessera/provider-sim';
-import { freePort, getJson, type RunningProcess, startApp, waitUntil } from '@tessera/testkit';
+import type { FaultPlan, Source } from '@tessera/simulator';
+import {
+  freePort,
+  getJson,
+  type RunningProcess,
+  type StartOptions,
+  startApp,
+  waitUntil,
+} from '@tessera/testkit';
 
 export interface Summary {
   id: string;
@@ -25,9 +32,13 @@ export interface Ready {
   };
 }
 
-/** The three processes on free ports with a temporary DATA_DIR, started and stopped by a test. */
+/**
+ * The three processes on free ports with a temporary DATA_DIR, started and stopped by a test.
+ * The directory's name has a dot in it, as `mktemp -d` gives: a store directory is a directory
+ * whatever its name looks like.
+ */
 export class System {
-  readonly dataDir = mkdtempSync(join(tmpdir(), 'tessera-e2e-'));
+  readonly dataDir = mkdtempSync(join(tmpdir(), 'tessera-e2e.'));
   simPort = 0;
   apiPort = 0;
   sim: RunningProcess | undefined;
@@ -49,15 +60,20 @@ export class System {
     });
   }
 
-  async startApi(env: Record<string, string> = {}): Promise<void> {
+  async startApi(env: Record<string, string> = {}, options: StartOptions = {}): Promise<void> {
     this.apiPort ||= await freePort();
-    this.api = startApp('api', {
-      PORT: String(this.apiPort),
-      HOST: '127.0.0.1',
-      DATA_DIR: this.dataDir,
-      API_WORKERS: '2',
-      ...env,
-    });
+    this.api = startApp(
+      'api',
+      {
+        PORT: String(this.apiPort),
+        HOST: '127.0.0.1',
+        DATA_DIR: this.dataDir,
+        API_WORKERS: '2',
+        ...env,
+      },
+      [],
+      options,
+    );
     await waitUntil(() => getJson(`http://127.0.0.1:${this.apiPort}/health`), { what: 'the API' });
   }
 
@@ -91,6 +107,11 @@ export class System {
     };
   }
 
+  /** Lets responses held by a `hold` fault go on. */
+  async release(): Promise<void> {
+    await fetch(`http://127.0.0.1:${this.simPort}/control/release`, { method: 'POST' });
+  }
+
   async control(path: 'plan' | 'source', body: FaultPlan | Source): Promise<void> {
     const res = await fetch(`http://127.0.0.1:${this.simPort}/control/${path}`, {
       method: 'PUT',
@@ -99,7 +120,12 @@ export class System {
     if (!res.ok) throw new Error(`simulator refused ${path}: ${await res.text()}`);
   }
 
-  async simState(): Promise<{ requests: number; feedsServed: number; externalEntityHits: number }> {
+  async simState(): Promise<{
+    requests: number;
+    feedsServed: number;
+    externalEntityHits: number;
+    held: number;
+  }> {
     return (await getJson(`http://127.0.0.1:${this.simPort}/control/state`)) as never;
   }
 

@@ -40,6 +40,8 @@ export const IngestorConfigSchema = z.object({
    * shares with the API, a positive value lets /search latency win over ingest speed.
    */
   INGEST_NICE: z.coerce.number().int().min(0).max(19).default(10),
+  /** Consecutive polls failed by the store (not the partner) after which the ingestor exits. */
+  STORE_FAILURE_LIMIT: z.coerce.number().int().min(1).default(5),
   CHUNK_BYTES: bytes(1024 ** 2),
   MAX_ELEMENT_BYTES: bytes(16 * 1024 ** 2),
 });

@@ -1,17 +1,22 @@
 import { createHash } from 'node:crypto';
-import type { FeedReading, RejectionCode } from '@tessera/core';
-import type { ApplyCounts, EventStore, FeedWriter } from '@tessera/store';
-import { StoreError } from '@tessera/store';
+import { NORMALIZATION_VERSION, type RejectionCode } from '@tessera/core';
+import {
+  type ApplyCounts,
+  StoreError,
+  type StoreErrorCode,
+  type StoreWriter,
+} from '@tessera/store';
 import type { Logger } from 'pino';
+import { type ChunkParser, createChunkParser } from './chunk-parser.js';
+import { createFeedApplier } from './feed-applier.js';
 import { checkEnvelope } from './feed-envelope.js';
 import type { FeedFetcher } from './feed-fetcher.js';
 import { FeedSplitter } from './feed-splitter.js';
-import { IngestError } from './ingest-error.js';
-import type { ParseResult } from './parse-worker.js';
+import { IngestError, type IngestErrorCode } from './ingest-error.js';
 import type { ParserPool } from './parser-pool.js';
 
 export interface PollDeps {
-  store: EventStore;
+  store: StoreWriter;
   fetcher: FeedFetcher;
   pool: ParserPool;
   log: Logger;
@@ -35,21 +40,17 @@ export interface PollReport {
   counts: ApplyCounts | null;
   rejected: Partial<Record<RejectionCode, number>>;
   offline: number;
-  error: { code: string; message: string } | null;
+  error: { code: IngestErrorCode; message: string } | null;
   retryAfterMs: number | undefined;
 }
 
-/** Individual rejections logged per poll; the rest are only counted. */
-const MAX_LOGGED_REJECTIONS = 50;
-
 /**
  * One poll: conditional fetch, streaming split, parallel parse, and, only if the whole document
- * was sound, one transaction. Any document-level fault leaves the store's events untouched and
- * records the failure in the store's state.
+ * was sound, one transaction. Any fault leaves the store's events untouched and is recorded in
+ * the store's state under a code that says whose fault it was.
  */
 export async function pollFeed(deps: PollDeps, signal: AbortSignal): Promise<PollReport> {
-  const now = deps.now ?? Date.now;
-  const at = now();
+  const at = (deps.now ?? Date.now)();
   const started = performance.now();
   const report: PollReport = {
     outcome: 'failed',
@@ -63,9 +64,14 @@ export async function pollFeed(deps: PollDeps, signal: AbortSignal): Promise<Pol
     retryAfterMs: undefined,
   };
   const tasks = new AbortController();
-  let writer: FeedWriter | undefined;
-  let unchanged = 0;
   const pollSignal = AbortSignal.any([signal, tasks.signal, AbortSignal.timeout(deps.deadlineMs)]);
+  const applier = createFeedApplier(deps.store, deps.log, report);
+  const parser = createChunkParser(
+    deps.pool,
+    { provider: deps.provider, timeZone: deps.timeZone },
+    pollSignal,
+    applier.fold,
+  );
   try {
     const previous = deps.store.state();
     const fetched = await deps.fetcher.fetch(previous.validators, pollSignal);
@@ -74,111 +80,84 @@ export async function pollFeed(deps: PollDeps, signal: AbortSignal): Promise<Pol
       report.outcome = 'not_modified';
       return report;
     }
-
-    // The hash covers what shapes the stored records, so a changed time zone is a changed feed.
-    const hash = createHash('sha256').update(`${deps.provider}\u0000${deps.timeZone}\u0000`);
-    const splitter = new FeedSplitter(deps);
-    let logged = 0;
-
-    // Opened at the first record that changes anything: an unchanged feed opens no transaction,
-    // and records are written as they arrive instead of being held until the end.
-    const fold = (reading: FeedReading): void => {
-      report.offline += reading.offline;
-      for (const record of reading.records) {
-        report.events++;
-        if (writer === undefined) {
-          if (deps.store.classify(record) === 'unchanged') {
-            unchanged++;
-            continue;
-          }
-          writer = deps.store.beginFeed();
-        }
-        if (writer.upsert(record) === 'unchanged') unchanged++;
-      }
-      for (const r of reading.rejections) {
-        report.rejected[r.code] = (report.rejected[r.code] ?? 0) + 1;
-        if (logged++ < MAX_LOGGED_REJECTIONS) {
-          deps.log.warn(
-            { baseId: r.baseId, eventId: r.eventId, reason: r.code, field: r.field },
-            r.message,
-          );
-        }
-      }
-    };
-
-    const inFlight: Promise<ParseResult>[] = [];
-    const maxInFlight = deps.pool.threads * 2;
-    const drainOne = async (): Promise<void> => {
-      const result = await inFlight.shift()!;
-      if (!result.ok)
-        throw new IngestError('feed_malformed', `feed is not well-formed: ${result.message}`);
-      fold(result.reading);
-    };
-    const submit = async (chunk: Buffer): Promise<void> => {
-      const task = deps.pool.parse(
-        { chunk, provider: deps.provider, timeZone: deps.timeZone },
-        pollSignal,
-      );
-      task.catch(() => {}); // awaited in order by drainOne; a late rejection is not unhandled
-      inFlight.push(task);
-      // Backpressure: the body is not read further while the workers are behind.
-      while (inFlight.length >= maxInFlight) await drainOne();
-    };
-
-    for await (const piece of fetched.body) {
-      hash.update(piece);
-      report.bytes += piece.length;
-      for (const chunk of splitter.push(piece)) await submit(chunk);
-      deps.onProgress?.({ bytes: report.bytes, events: report.events });
-    }
-    for (const chunk of splitter.end()) await submit(chunk);
-    while (inFlight.length > 0) await drainOne();
-    checkEnvelope(splitter.head, splitter.tail);
-
+    const hash = await readFeed(deps, fetched.body, parser, report);
     const validators = {
       url: fetched.url,
       etag: fetched.etag,
       lastModified: fetched.lastModified,
-      hash: hash.digest('hex'),
+      hash,
     };
-    if (writer === undefined || validators.hash === previous.validators.hash) {
-      await writer?.abort();
-      writer = undefined;
-      deps.store.recordPoll({ ok: true, at, validators });
-      report.outcome = 'unchanged';
-      report.counts = { inserted: 0, updated: 0, moved: 0, unchanged: report.events };
-      return report;
-    }
-    const committing = writer;
-    writer = undefined;
-    const counts = await committing.commit({ at, validators });
-    report.counts = { ...counts, unchanged };
-    report.outcome = 'applied';
+    const result = await applier.finish(at, validators, previous.validators.hash);
+    report.outcome = result.outcome;
+    report.counts = result.counts;
     return report;
   } catch (cause) {
-    tasks.abort();
-    await writer?.abort();
+    // Read what stopped the poll before stopping its tasks, which aborts pollSignal too.
     const error = toFailure(cause, pollSignal);
+    parser.close();
+    tasks.abort();
+    await applier.abort();
     report.error = { code: error.code, message: error.message };
     report.retryAfterMs = error.retryAfterMs;
-    try {
-      // A poll cut short by shutdown says nothing about the provider: not a failure to report.
-      if (error.code !== 'aborted') {
-        deps.store.recordPoll({ ok: false, at, code: error.code, message: error.message });
-      }
-    } catch (stateError) {
-      deps.log.error({ err: stateError }, 'could not record the failed poll in the store');
-    }
+    if (error.code === 'internal_error') deps.log.error({ err: cause }, 'poll failed unexpectedly');
+    recordFailure(deps, at, error);
     return report;
   } finally {
     report.durationMs = Math.round(performance.now() - started);
   }
 }
 
+/**
+ * Streams the body through the splitter into the parse workers, folding what they read into
+ * the store as it arrives; checks the envelope last. Returns the feed's digest: the body and
+ * everything else that shapes the stored records, so that a changed time zone or a new
+ * normalization makes the same bytes a changed feed.
+ */
+async function readFeed(
+  deps: PollDeps,
+  body: AsyncIterable<Buffer>,
+  parser: ChunkParser,
+  report: PollReport,
+): Promise<string> {
+  const hash = createHash('sha256').update(
+    `${deps.provider}\u0000${deps.timeZone}\u0000${NORMALIZATION_VERSION}\u0000`,
+  );
+  const splitter = new FeedSplitter(deps);
+  for await (const piece of body) {
+    hash.update(piece);
+    report.bytes += piece.length;
+    for (const chunk of splitter.push(piece)) await parser.submit(chunk);
+    deps.onProgress?.({ bytes: report.bytes, events: report.events });
+  }
+  for (const chunk of splitter.end()) await parser.submit(chunk);
+  await parser.drain();
+  checkEnvelope(splitter.head, splitter.tail);
+  return hash.digest('hex');
+}
+
+function recordFailure(deps: PollDeps, at: number, error: IngestError): void {
+  // A poll cut short by shutdown says nothing about the provider: not a failure to report.
+  if (error.code === 'aborted') return;
+  try {
+    deps.store.recordPoll({ ok: false, at, code: error.code, message: error.message });
+  } catch (stateError) {
+    deps.log.error({ err: stateError }, 'could not record the failed poll in the store');
+  }
+}
+
+const STORE_CODES: Record<StoreErrorCode, IngestErrorCode> = {
+  store_unavailable: 'store_unavailable',
+  store_locked: 'store_unavailable',
+  store_layout_mismatch: 'store_unavailable',
+  store_write_failed: 'store_write_failed',
+  // Our parser produced a record the store refuses: a bug, not the partner's doing.
+  invalid_record: 'internal_error',
+};
+
 function toFailure(cause: unknown, signal: AbortSignal): IngestError {
   if (cause instanceof IngestError) return cause;
   if (cause instanceof StoreError) {
-    return new IngestError('store_write_failed', cause.message, { cause });
+    return new IngestError(STORE_CODES[cause.code], cause.message, { cause });
   }
   if (signal.aborted) {
     const reason = signal.reason;
@@ -190,5 +169,5 @@ function toFailure(cause: unknown, signal: AbortSignal): IngestError {
     );
   }
   const message = cause instanceof Error ? cause.message : String(cause);
-  return new IngestError('feed_malformed', message, { cause });
+  return new IngestError('internal_error', `unexpected error: ${message}`, { cause });
 }

@@ -1,3 +1,4 @@
+import { VOCABULARIES } from '@tessera/core';
 import { IngestError } from './ingest-error.js';
 
 export interface SplitterOptions {
@@ -7,7 +8,12 @@ export interface SplitterOptions {
   maxElementBytes: number;
 }
 
-const BASE_START = /<base_(event|plan)[\s/>]/;
+/** The opening tag of a base element in any vocabulary of core's table; group 1 is its name. */
+const BASE_START = new RegExp(
+  `<(${VOCABULARIES.map((v) => v.base.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|')})[\\s/>]`,
+);
+/** Longest opening we look for, so that one split across two pieces is still found. */
+const OVERLAP_BYTES = Math.max(...VOCABULARIES.map((v) => v.base.length)) + 2;
 
 /**
  * Cuts the feed's byte stream into chunks of whole base elements, so that workers can parse
@@ -69,13 +75,13 @@ export class FeedSplitter {
     const window = this.headOverlap.length === 0 ? piece : Buffer.concat([this.headOverlap, piece]);
     const match = BASE_START.exec(window.toString('latin1'));
     if (match === null) {
-      this.headOverlap = Buffer.from(window.subarray(Math.max(0, window.length - 16)));
+      this.headOverlap = Buffer.from(window.subarray(Math.max(0, window.length - OVERLAP_BYTES)));
       return false;
     }
     const joined = this.joinPending();
     const at = joined.length - window.length + match.index;
     this.head = Buffer.from(joined.subarray(0, at));
-    this.closeTag = Buffer.from(`</base_${match[1]}>`, 'latin1');
+    this.closeTag = Buffer.from(`</${match[1]}>`, 'latin1');
     this.replacePending(Buffer.from(joined.subarray(at)));
     return true;
   }

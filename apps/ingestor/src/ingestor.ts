@@ -2,18 +2,25 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { type BackoffPolicy, backoffDelay } from './backoff.js';
 import { type PollDeps, type PollReport, pollFeed } from './feed-poll.js';
+import { STORE_FAILURE_CODES } from './ingest-error.js';
 
 /** What one poll needs, plus the schedule. */
 export interface IngestorDeps extends PollDeps {
   pollIntervalMs: number;
   backoff: BackoffPolicy;
+  /** Consecutive polls failed by the store after which `run()` gives up (see README). */
+  storeFailureLimit: number;
   random?: () => number;
 }
 
 export interface Ingestor {
   /** One poll, logged; resolves with its report. Never two at once. */
   pollOnce(): Promise<PollReport>;
-  /** Polls until stop(): every interval after a success, with backoff after failures. */
+  /**
+   * Polls until stop(): every interval after a success, with backoff after failures. Rejects
+   * after `storeFailureLimit` consecutive store failures: a wedged store does not heal by
+   * retrying, and the process exiting is what makes a supervisor restart it.
+   */
   run(): Promise<void>;
   /** Stops polling; an in-flight poll is aborted (its transaction, if begun, completes). */
   stop(): Promise<void>;
@@ -24,6 +31,7 @@ export function createIngestor(deps: IngestorDeps): Ingestor {
   let current: Promise<PollReport> | undefined;
   let running: Promise<void> | undefined;
   let failures = 0;
+  let storeFailures = 0;
 
   const pollOnce = (): Promise<PollReport> => {
     if (current !== undefined) return current;
@@ -31,6 +39,8 @@ export function createIngestor(deps: IngestorDeps): Ingestor {
       .then((report) => {
         logReport(deps.log, report);
         failures = report.outcome === 'failed' ? failures + 1 : 0;
+        const storeFailed = report.error !== null && STORE_FAILURE_CODES.has(report.error.code);
+        storeFailures = storeFailed ? storeFailures + 1 : 0;
         return report;
       })
       .finally(() => {
@@ -43,6 +53,12 @@ export function createIngestor(deps: IngestorDeps): Ingestor {
     while (!stopping.signal.aborted) {
       const report = await pollOnce();
       if (stopping.signal.aborted) break;
+      if (storeFailures >= deps.storeFailureLimit) {
+        deps.log.fatal({ storeFailures }, 'the store keeps failing; giving up');
+        throw new Error(
+          `the store failed ${storeFailures} polls in a row (last: ${report.error?.code}: ${report.error?.message})`,
+        );
+      }
       const delay =
         report.outcome === 'failed'
           ? backoffDelay(deps.backoff, failures, report.retryAfterMs, deps.random)
@@ -65,7 +81,7 @@ export function createIngestor(deps: IngestorDeps): Ingestor {
     async stop() {
       stopping.abort();
       await current?.catch(() => {});
-      await running;
+      await running?.catch(() => {}); // a run that gave up has said so to whoever awaited run()
     },
   };
 }
@@ -85,8 +101,8 @@ function logReport(log: Logger, report: PollReport): void {
   else log.info(line, `poll ${report.outcome}`);
 }
 
-/** The one-line summary printed by `--once`. */
-export function formatSummary(report: PollReport): string {
+/** The one-line summary printed by `--once` (`--once --json` prints the report itself). */
+export function formatSummary(report: PollReport, peakRssMb: number): string {
   const mb = (report.bytes / 1024 / 1024).toFixed(2);
   const rejected = Object.entries(report.rejected)
     .map(([code, n]) => `${code}=${n}`)
@@ -98,6 +114,5 @@ export function formatSummary(report: PollReport): string {
       : `inserted=${c.inserted} updated=${c.updated} moved=${c.moved} unchanged=${c.unchanged}`;
   const error =
     report.error === null ? '' : ` error=${report.error.code} (${report.error.message})`;
-  const rss = Math.round(process.resourceUsage().maxRSS / 1024);
-  return `${report.outcome}: ${mb} MB, events ${counts}, rejected ${rejected === '' ? 0 : rejected}, offline ${report.offline}, ${report.durationMs} ms, peak RSS ${rss} MB${error}`;
+  return `${report.outcome}: ${mb} MB, events ${counts}, rejected ${rejected === '' ? 0 : rejected}, offline ${report.offline}, ${report.durationMs} ms, peak RSS ${peakRssMb} MB${error}`;
 }

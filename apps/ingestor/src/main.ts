@@ -1,99 +1,104 @@
 #!/usr/bin/env node
 import { setPriority } from 'node:os';
 import { SettingsError } from '@tessera/core';
-import { openStore } from '@tessera/store';
-import { pino } from 'pino';
+import { runMain, type Service } from '@tessera/runtime';
+import { openStoreWriter } from '@tessera/store';
+import { type Logger, pino } from 'pino';
 import { loadConfig } from './config.js';
 import { createFeedFetcher } from './feed-fetcher.js';
 import { createIngestor, formatSummary } from './ingestor.js';
 import { createParserPool } from './parser-pool.js';
 import { createProgress } from './progress.js';
 
-async function main(): Promise<number> {
-  const once = process.argv.includes('--once');
-  const config = loadConfig(process.env);
-  const log = pino({ level: config.LOG_LEVEL, base: { service: 'ingestor' } });
-  // Before the workers start: threads inherit the priority of the thread that creates them.
-  if (config.INGEST_NICE > 0) {
-    try {
-      setPriority(config.INGEST_NICE);
-    } catch (error) {
-      log.warn({ err: error }, 'could not lower the ingestor CPU priority');
-    }
-  }
-  const store = openStore({ path: config.DATA_DIR });
-  const pool = createParserPool(config.PARSE_THREADS);
-  const fetcher = createFeedFetcher({
-    url: config.PROVIDER_URL,
-    connectTimeoutMs: config.CONNECT_TIMEOUT_MS,
-    headersTimeoutMs: config.HEADERS_TIMEOUT_MS,
-    bodyIdleTimeoutMs: config.BODY_IDLE_TIMEOUT_MS,
-    maxFeedBytes: config.MAX_FEED_BYTES,
-  });
-  const progress = once && process.stderr.isTTY ? createProgress(process.stderr) : undefined;
-  const ingestor = createIngestor({
-    store,
-    fetcher,
-    pool,
-    log,
-    provider: config.PROVIDER_ID,
-    timeZone: config.PROVIDER_TIMEZONE,
-    chunkBytes: config.CHUNK_BYTES,
-    maxElementBytes: config.MAX_ELEMENT_BYTES,
-    deadlineMs: config.POLL_DEADLINE_MS,
-    pollIntervalMs: config.POLL_INTERVAL_MS,
-    backoff: { baseMs: config.BACKOFF_BASE_MS, maxMs: config.BACKOFF_MAX_MS },
-    onProgress: progress?.update,
-  });
-
-  const shutdown = async (): Promise<void> => {
-    await ingestor.stop();
-    await Promise.allSettled([pool.close(), fetcher.close()]);
-    await store.close();
-  };
-  let stopping: Promise<void> | undefined;
-  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-    process.once(signal, () => {
-      log.info({ signal }, 'stopping');
-      stopping ??= shutdown();
-    });
-  }
-
-  log.info(
-    {
-      provider: config.PROVIDER_URL,
-      dataDir: config.DATA_DIR,
+runMain(
+  'ingestor',
+  async (): Promise<Service> => {
+    const once = process.argv.includes('--once');
+    const json = process.argv.includes('--json');
+    const config = loadConfig(process.env);
+    const log = pino({ level: config.LOG_LEVEL, base: { service: 'ingestor' } });
+    // Before the workers start: threads inherit the priority of the thread that creates them.
+    lowerPriority(config.INGEST_NICE, log);
+    const store = openStoreWriter({ path: config.DATA_DIR });
+    const pool = createParserPool({
       threads: config.PARSE_THREADS,
-      once,
-    },
-    'ingestor starting',
-  );
-  await pool.warm();
-  if (once) {
-    const report = await ingestor.pollOnce();
-    progress?.done();
-    process.stdout.write(`${formatSummary(report)}\n`);
-    stopping ??= shutdown();
-    await stopping;
-    return report.outcome === 'failed' ? 1 : 0;
-  }
-  await ingestor.run();
-  stopping ??= shutdown();
-  await stopping;
-  log.info('stopped');
-  return 0;
-}
+      onWorkerError: (err) => log.error({ err }, 'a parse worker failed between tasks'),
+    });
+    const fetcher = createFeedFetcher({
+      url: config.PROVIDER_URL,
+      connectTimeoutMs: config.CONNECT_TIMEOUT_MS,
+      headersTimeoutMs: config.HEADERS_TIMEOUT_MS,
+      bodyIdleTimeoutMs: config.BODY_IDLE_TIMEOUT_MS,
+      maxFeedBytes: config.MAX_FEED_BYTES,
+    });
+    const progress =
+      once && !json && process.stderr.isTTY ? createProgress(process.stderr) : undefined;
+    const ingestor = createIngestor({
+      store,
+      fetcher,
+      pool,
+      log,
+      provider: config.PROVIDER_ID,
+      timeZone: config.PROVIDER_TIMEZONE,
+      chunkBytes: config.CHUNK_BYTES,
+      maxElementBytes: config.MAX_ELEMENT_BYTES,
+      deadlineMs: config.POLL_DEADLINE_MS,
+      pollIntervalMs: config.POLL_INTERVAL_MS,
+      backoff: { baseMs: config.BACKOFF_BASE_MS, maxMs: config.BACKOFF_MAX_MS },
+      storeFailureLimit: config.STORE_FAILURE_LIMIT,
+      onProgress: progress?.update,
+    });
+    let closing: Promise<void> | undefined;
+    const close = (): Promise<void> =>
+      (closing ??= (async () => {
+        await ingestor.stop();
+        await Promise.allSettled([pool.close(), fetcher.close()]);
+        await store.close();
+        log.info('stopped');
+      })());
 
-main().then(
-  (code) => {
-    process.exitCode = code;
+    log.info(
+      {
+        provider: config.PROVIDER_URL,
+        dataDir: config.DATA_DIR,
+        threads: config.PARSE_THREADS,
+        once,
+      },
+      'ingestor starting',
+    );
+    await pool.warm();
+    if (once) {
+      const done = ingestor.pollOnce().then(async (report) => {
+        progress?.done();
+        const peakRssMb = Math.round(process.resourceUsage().maxRSS / 1024);
+        process.stdout.write(
+          `${json ? JSON.stringify({ ...report, peakRssMb }) : formatSummary(report, peakRssMb)}\n`,
+        );
+        await close();
+        return report.outcome === 'failed' ? 1 : 0;
+      });
+      return { done, stop: close };
+    }
+    const done = ingestor.run().then(
+      async () => {
+        await close();
+        return 0;
+      },
+      async (error: unknown) => {
+        await close();
+        throw error;
+      },
+    );
+    return { done, stop: close };
   },
-  (error: unknown) => {
-    const message =
-      error instanceof SettingsError
-        ? error.message
-        : `ingestor failed: ${error instanceof Error ? error.message : String(error)}`;
-    process.stderr.write(`${message}\n`);
-    process.exitCode = 2;
-  },
+  { isReadable: (error) => error instanceof SettingsError },
 );
+
+function lowerPriority(nice: number, log: Logger): void {
+  if (nice === 0) return;
+  try {
+    setPriority(nice);
+  } catch (error) {
+    log.warn({ err: error }, 'could not lower the ingestor CPU priority');
+  }
+}

@@ -17,7 +17,19 @@ export interface ParserPool {
   close(): Promise<void>;
 }
 
-export function createParserPool(threads: number): ParserPool {
+export interface ParserPoolOptions {
+  threads: number;
+  /** Each worker's V8 heap limit; a worker past it dies and its task fails. */
+  maxHeapMb?: number;
+  /** A worker that fails outside any task (at start, say); the pool replaces it. */
+  onWorkerError?: (error: Error) => void;
+}
+
+export function createParserPool({
+  threads,
+  maxHeapMb = 256,
+  onWorkerError,
+}: ParserPoolOptions): ParserPool {
   const pool = new Piscina<ParseTask, ParseResult>({
     filename: WORKER_FILE,
     minThreads: threads,
@@ -25,8 +37,11 @@ export function createParserPool(threads: number): ParserPool {
     idleTimeout: 60_000,
     // Parsing makes short-lived garbage fast; a small young generation keeps each worker's heap,
     // and so the process's peak RSS, from growing with the feed.
-    resourceLimits: { maxYoungGenerationSizeMb: 8, maxOldGenerationSizeMb: 256 },
+    resourceLimits: { maxYoungGenerationSizeMb: 8, maxOldGenerationSizeMb: maxHeapMb },
   });
+  // Without a listener, a worker dying between tasks would be an unhandled 'error' event and
+  // take the whole ingestor down; a worker dying during a task rejects that task instead.
+  pool.on('error', (error: Error) => onWorkerError?.(error));
   // Each thread loads the worker's modules on its first task; doing that now keeps module loading
   // and the first compile out of the first poll.
   const empty = () => ({ chunk: new Uint8Array(0), provider: 'warm-up', timeZone: 'UTC' });

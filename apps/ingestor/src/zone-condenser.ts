@@ -1,4 +1,4 @@
-import { parsePrice } from '@tessera/core';
+import { parsePrice, ZONE_ELEMENT } from '@tessera/core';
 
 /**
  * Zones are most of a feed's bytes (hundreds per event) and sax reads about 30 MB/s per core,
@@ -11,14 +11,15 @@ import { parsePrice } from '@tessera/core';
  * (an entity, single quotes, a child, a bad or missing price, a malformed tag) stays in place for
  * sax to read or refuse, exactly as without this step.
  */
-const ZONE_TAG = /<zone(?:\s+[A-Za-z_:][-\w.:]*\s*=\s*"[^"<&]*")*\s*\/>/y;
+const OPEN = `<${ZONE_ELEMENT}`;
+const ZONE_TAG = new RegExp(`${OPEN}(?:\\s+[A-Za-z_:][-\\w.:]*\\s*=\\s*"[^"<&]*")*\\s*/>`, 'y');
 const PRICE = /\sprice\s*=\s*"([^"]*)"/;
 const WHITESPACE = /\s*/y;
 
 export function condenseZones(xml: string): string {
   let out = '';
   let copied = 0;
-  let at = xml.indexOf('<zone', 0);
+  let at = xml.indexOf(OPEN, 0);
   while (at !== -1) {
     // A run of condensable zones starting here, separated only by whitespace.
     let end = at;
@@ -46,15 +47,15 @@ export function condenseZones(xml: string): string {
       end = ZONE_TAG.lastIndex;
       WHITESPACE.lastIndex = end;
       WHITESPACE.exec(xml);
-      if (!xml.startsWith('<zone', WHITESPACE.lastIndex)) break;
+      if (!xml.startsWith(OPEN, WHITESPACE.lastIndex)) break;
       end = WHITESPACE.lastIndex;
     }
     if (count > 2) {
-      out += `${xml.slice(copied, at)}<zone price="${minText}"/><zone price="${maxText}"/>`;
+      out += `${xml.slice(copied, at)}${OPEN} price="${minText}"/>${OPEN} price="${maxText}"/>`;
       copied = end;
     }
     // Resume after the run, or just past this `<zone` when nothing was condensed.
-    at = xml.indexOf('<zone', Math.max(end, at + 5));
+    at = xml.indexOf(OPEN, Math.max(end, at + OPEN.length));
   }
   return copied === 0 ? xml : out + xml.slice(copied);
 }

@@ -1,4 +1,4 @@
-import type { Fault } from '@tessera/provider-sim';
+import type { Fault } from '@tessera/simulator';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createHarness, type Harness } from './harness.js';
 
@@ -10,7 +10,7 @@ afterEach(async () => {
 
 function snapshot(harness: Harness) {
   return {
-    version: harness.store.version(),
+    version: harness.store.head().version,
     count: harness.store.count(),
     events: harness.summaries(),
   };

@@ -7,8 +7,8 @@ import {
   type FaultPlan,
   type ProviderSim,
   type Source,
-} from '@tessera/provider-sim';
-import { type EventStore, openStore } from '@tessera/store';
+} from '@tessera/simulator';
+import { openStoreWriter, type StoreWriter } from '@tessera/store';
 import { pino } from 'pino';
 import { createFeedFetcher, type FeedFetcher, type FetcherOptions } from '../src/feed-fetcher.js';
 import { type PollDeps, pollFeed } from '../src/feed-poll.js';
@@ -18,7 +18,7 @@ export const silent = pino({ level: 'silent' });
 
 export interface Harness {
   sim: ProviderSim;
-  store: EventStore;
+  store: StoreWriter;
   pool: ParserPool;
   fetcher: FeedFetcher;
   deps: PollDeps;
@@ -35,19 +35,22 @@ export interface HarnessOptions {
   poll?: Partial<PollDeps>;
   compress?: boolean;
   threads?: number;
+  maxHeapMb?: number;
+  /** The store directory; a fresh temp dir by default. */
+  dir?: string;
 }
 
 /** A real simulator on an ephemeral port, a real LMDB in a temp dir, real worker threads. */
 export async function createHarness(options: HarnessOptions = {}): Promise<Harness> {
-  const dir = mkdtempSync(join(tmpdir(), 'tessera-ingest-'));
+  const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'tessera-ingest-'));
   const sim = createProviderSim({
     source: options.source,
     plan: options.plan,
     compress: options.compress ?? true,
   });
   const url = await sim.listen();
-  const store = openStore({ path: dir });
-  const pool = createParserPool(options.threads ?? 2);
+  const store = openStoreWriter({ path: dir });
+  const pool = createParserPool({ threads: options.threads ?? 2, maxHeapMb: options.maxHeapMb });
   const fetcher = createFeedFetcher({
     url,
     connectTimeoutMs: 2_000,
@@ -84,7 +87,7 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
     async close() {
       await Promise.allSettled([sim.close(), pool.close(), fetcher.close()]);
       await store.close();
-      rmSync(dir, { recursive: true, force: true });
+      if (options.dir === undefined) rmSync(dir, { recursive: true, force: true });
     },
   };
 }

@@ -29,6 +29,7 @@ describe('createIngestor', () => {
       ...h.deps,
       pollIntervalMs: 600,
       backoff: { baseMs: 100, maxMs: 5_000 },
+      storeFailureLimit: 5,
       random: () => 0, // jitter drawn at its floor: the Retry-After alone sets the wait
     });
     void ingestor.run();
@@ -47,6 +48,7 @@ describe('createIngestor', () => {
       ...h.deps,
       pollIntervalMs: 60_000,
       backoff: { baseMs: 100, maxMs: 1_000 },
+      storeFailureLimit: 5,
     });
     const [a, b] = [ingestor.pollOnce(), ingestor.pollOnce()];
     expect(a).toBe(b);
@@ -62,6 +64,7 @@ describe('createIngestor', () => {
       ...h.deps,
       pollIntervalMs: 60_000,
       backoff: { baseMs: 100, maxMs: 1_000 },
+      storeFailureLimit: 5,
     });
     void ingestor.run();
     await waitUntil(() => h!.sim.state().requests === 1);

@@ -1,5 +1,5 @@
-import { createFeedReader, createTimeZone, type FeedReading } from '@tessera/core';
-import { generateFeed } from '@tessera/provider-sim';
+import { createFeedReader, createTimeZone, type FeedReading, VOCABULARIES } from '@tessera/core';
+import { generateFeed } from '@tessera/simulator';
 import { describe, expect, it } from 'vitest';
 import { tokenizeXml } from '../src/xml-tokenizer.js';
 import { condenseZones } from '../src/zone-condenser.js';
@@ -20,7 +20,7 @@ const wrap = (zones: string) =>
 
 describe('condenseZones', () => {
   it('reads exactly as sax reads the original, flaws included', () => {
-    for (const vocabulary of ['event', 'plan'] as const) {
+    for (const { name: vocabulary } of VOCABULARIES) {
       const xml = Buffer.concat([
         ...generateFeed({
           vocabulary,

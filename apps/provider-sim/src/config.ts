@@ -1,8 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { LOG_LEVELS, parseSettings } from '@tessera/core';
+import { FaultPlanSchema, SourceSchema } from '@tessera/simulator';
 import { z } from 'zod';
-import { FaultPlanSchema } from './fault-plan.js';
-import { SourceSchema } from './provider-sim.js';
 
 const jsonOrFile = <S extends z.ZodType>(schema: S) =>
   z
@@ -25,8 +24,8 @@ const jsonOrFile = <S extends z.ZodType>(schema: S) =>
 export const SimConfigSchema = z.object({
   SIM_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
   SIM_HOST: z.string().min(1).default('127.0.0.1'),
-  /** `{"kind":"fixtures","vocabulary":"plan"}` (default) or `{"kind":"generated","bases":1000,…}`, inline or `@file`. */
-  SIM_SOURCE: jsonOrFile(SourceSchema).default({ kind: 'fixtures', vocabulary: 'plan' }),
+  /** `{"kind":"fixtures"}` (default: today's vocabulary, rotating), `{"kind":"generated",…}` or `{"kind":"document",…}`, inline or `@file`. */
+  SIM_SOURCE: jsonOrFile(SourceSchema).default(SourceSchema.parse({ kind: 'fixtures' })),
   /** A fault plan, inline JSON or `@file`; see fault-plan.ts. */
   SIM_PLAN: jsonOrFile(FaultPlanSchema).default({ steps: [], afterwards: 'none' }),
   SIM_GZIP: z

@@ -61,6 +61,15 @@ export function toEventSummary(event: NormalizedEvent): EventSummary {
   };
 }
 
+/**
+ * Names what parsing, normalization and serialization make of a feed. Bump it with any change
+ * that stores different records for the same bytes: the ingestor's unchanged-feed check hashes
+ * it with the body, so that after an upgrade the same bytes are applied again and the corrected
+ * values land. `test/normalization-version.test.ts` pins the fixtures' records to it and fails
+ * until it is bumped.
+ */
+export const NORMALIZATION_VERSION = 1;
+
 /** Serializes an event once, at ingest. The API never calls JSON.stringify on an event. */
 export function toEventRecord(event: NormalizedEvent): EventRecord {
   return {

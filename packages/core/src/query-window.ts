@@ -1,4 +1,4 @@
-import { isValidDateTime } from './calendar.js';
+import { isValidDateTime, utcMillis } from './calendar.js';
 
 /**
  * The /search window in epoch milliseconds. Both bounds are optional and inclusive: an event
@@ -54,7 +54,7 @@ export function parseDateTime(text: string, rounding: Rounding = 'down'): number
     const scaled = Number(`0.${fraction}`) * 1000;
     millis = rounding === 'up' ? Math.ceil(scaled) : Math.floor(scaled);
   }
-  const utc = Date.UTC(year, month - 1, day, hour, minute, second) + millis;
+  const utc = utcMillis(year, month, day, hour, minute, second) + millis;
   return utc - offsetMinutes * 60_000;
 }
 
@@ -94,10 +94,23 @@ function invalid(parameter: 'starts_at' | 'ends_at'): QueryWindowResult {
   };
 }
 
-/** True when an event with these instants lies in the window. */
+/**
+ * The /search rule, the one definition: an event lies in the window when it starts at or after
+ * `startsAt` and ends at or before `endsAt` (both inclusive, both optional).
+ */
 export function isInWindow(window: QueryWindow, startsAt: number, endsAt: number): boolean {
   return (
     (window.startsAt === null || startsAt >= window.startsAt) &&
     (window.endsAt === null || endsAt <= window.endsAt)
   );
+}
+
+/**
+ * The start instants an event in the window can have, both inclusive: what a start-ordered
+ * index scans before `isInWindow` checks each candidate. Derived from the rule: an event never
+ * ends before it starts (normalization rejects that), so one that ends by `endsAt` also starts
+ * by it.
+ */
+export function startBounds(window: QueryWindow): { from: number | null; to: number | null } {
+  return { from: window.startsAt, to: window.endsAt };
 }

@@ -1,4 +1,4 @@
-import { isValidDateTime } from './calendar.js';
+import { isValidDateTime, utcMillis } from './calendar.js';
 
 /**
  * A provider datetime: wall-clock fields with no offset, e.g. `2021-06-30T21:00:00`.
@@ -47,18 +47,25 @@ export interface TimeZone {
 }
 
 function wallAsUtc(w: WallClock): number {
-  return Date.UTC(w.year, w.month - 1, w.day, w.hour, w.minute, w.second);
+  return utcMillis(w.year, w.month, w.day, w.hour, w.minute, w.second);
 }
+
+const DAY = 86_400_000;
 
 /**
  * Creates the converter for an IANA zone name; throws a RangeError for an unknown zone.
- * UTC takes a fast path; other zones ask Intl for the zone's offset at that moment, twice,
- * so that a wall clock just after a DST change gets the offset in force then.
+ *
+ * A wall clock near a daylight-saving change may name no instant (the gap when clocks go
+ * forward) or two (the hour repeated when they go back). One rule, the one java.time and
+ * Temporal call `compatible`, decides: a repeated time takes the offset in force before the
+ * change (the earlier instant), and a time in a gap moves forward by the gap's length (it is
+ * read with the offset before the change). The same rule east and west of UTC.
  */
 export function createTimeZone(name: string): TimeZone {
   const format = new Intl.DateTimeFormat('en-US', {
     timeZone: name,
     hourCycle: 'h23',
+    era: 'short',
     year: 'numeric',
     month: 'numeric',
     day: 'numeric',
@@ -70,28 +77,38 @@ export function createTimeZone(name: string): TimeZone {
   if (canonical === 'UTC' || canonical === 'Etc/UTC') {
     return { name: canonical, toInstant: wallAsUtc };
   }
+  /** The zone's offset from UTC at an instant, in ms (local = instant + offset). */
   const offsetAt = (instant: number): number => {
     const parts: Record<string, number> = {};
+    let bc = false;
     for (const p of format.formatToParts(instant)) {
-      if (p.type !== 'literal') parts[p.type] = Number(p.value);
+      if (p.type === 'era') bc = p.value === 'BC';
+      else if (p.type !== 'literal') parts[p.type] = Number(p.value);
     }
-    const asUtc = Date.UTC(
-      parts.year ?? 0,
-      (parts.month ?? 1) - 1,
+    const year = bc ? 1 - (parts.year ?? 1) : (parts.year ?? 1970);
+    const local = utcMillis(
+      year,
+      parts.month ?? 1,
       parts.day ?? 1,
       parts.hour ?? 0,
       parts.minute ?? 0,
       parts.second ?? 0,
     );
-    return asUtc - Math.floor(instant / 1000) * 1000;
+    return local - Math.floor(instant / 1000) * 1000;
   };
   return {
     name: canonical,
     toInstant(wall) {
-      const guess = wallAsUtc(wall);
-      const first = guess - offsetAt(guess);
-      const second = guess - offsetAt(first);
-      return second;
+      const local = wallAsUtc(wall);
+      // Offsets a day either side: equal unless a change falls near this wall clock.
+      const before = offsetAt(local - DAY);
+      const after = offsetAt(local + DAY);
+      const withBefore = local - before;
+      if (before === after) return withBefore;
+      if (offsetAt(withBefore) === before) return withBefore; // before the change, or repeated
+      const withAfter = local - after;
+      if (offsetAt(withAfter) === after) return withAfter; // after the change
+      return withBefore; // in the gap: moved forward by the gap's length
     },
   };
 }

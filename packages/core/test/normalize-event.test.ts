@@ -3,7 +3,7 @@ import { fixturePath } from '@tessera/fixtures';
 import { describe, expect, it } from 'vitest';
 import { normalizeEvent } from '../src/normalize-event.js';
 import { readProviderBase, readProviderItem } from '../src/provider-record.js';
-import { EVENT_VOCABULARY, PLAN_VOCABULARY } from '../src/vocabulary.js';
+import { VOCABULARIES } from '../src/vocabulary.js';
 import { createTimeZone } from '../src/wall-clock.js';
 
 const ctx = { provider: 'feverup', timeZone: createTimeZone('UTC') };
@@ -14,7 +14,7 @@ function attributesOf(xml: string, element: string): Record<string, string> {
 }
 
 describe('normalizeEvent', () => {
-  for (const vocab of [EVENT_VOCABULARY, PLAN_VOCABULARY]) {
+  for (const vocab of VOCABULARIES) {
     it(`gives base 444's impossible 2021-09-31 (${vocab.name}) a reason code, not a crash`, () => {
       const xml = readFileSync(fixturePath(vocab.name, 3), 'utf8');
       const block = xml.slice(xml.indexOf(`${vocab.baseId}="444"`) - vocab.base.length - 2);

@@ -62,3 +62,113 @@ describe('createTimeZone', () => {
     expect(() => createTimeZone('Mars/Olympus')).toThrow(RangeError);
   });
 });
+
+describe('createTimeZone around daylight-saving changes (the "compatible" rule)', () => {
+  const at = (zone: string, text: string) =>
+    new Date(createTimeZone(zone).toInstant(parseWallClock(text)!)).toISOString();
+
+  it.each([
+    // Europe/Madrid: 2021-03-28 02:00 CET → 03:00 CEST; 2021-10-31 03:00 CEST → 02:00 CET.
+    [
+      'Europe/Madrid',
+      '2021-03-28T01:59:59',
+      '2021-03-28T00:59:59.000Z',
+      'last second before the gap',
+    ],
+    [
+      'Europe/Madrid',
+      '2021-03-28T02:00:00',
+      '2021-03-28T01:00:00.000Z',
+      'gap start moves to 03:00',
+    ],
+    ['Europe/Madrid', '2021-03-28T02:30:00', '2021-03-28T01:30:00.000Z', 'in the gap: 03:30 CEST'],
+    [
+      'Europe/Madrid',
+      '2021-03-28T03:00:00',
+      '2021-03-28T01:00:00.000Z',
+      'first time after the gap',
+    ],
+    [
+      'Europe/Madrid',
+      '2021-10-31T01:59:59',
+      '2021-10-30T23:59:59.000Z',
+      'before the repeated hour',
+    ],
+    [
+      'Europe/Madrid',
+      '2021-10-31T02:30:00',
+      '2021-10-31T00:30:00.000Z',
+      'repeated: earlier offset (CEST)',
+    ],
+    ['Europe/Madrid', '2021-10-31T03:00:00', '2021-10-31T02:00:00.000Z', 'after the repeated hour'],
+    // America/New_York: 2021-03-14 02:00 EST → 03:00 EDT; 2021-11-07 02:00 EDT → 01:00 EST.
+    [
+      'America/New_York',
+      '2021-03-14T01:59:59',
+      '2021-03-14T06:59:59.000Z',
+      'last second before the gap',
+    ],
+    [
+      'America/New_York',
+      '2021-03-14T02:30:00',
+      '2021-03-14T07:30:00.000Z',
+      'in the gap: 03:30 EDT',
+    ],
+    [
+      'America/New_York',
+      '2021-03-14T03:00:00',
+      '2021-03-14T07:00:00.000Z',
+      'first time after the gap',
+    ],
+    [
+      'America/New_York',
+      '2021-11-07T00:59:59',
+      '2021-11-07T04:59:59.000Z',
+      'before the repeated hour',
+    ],
+    [
+      'America/New_York',
+      '2021-11-07T01:30:00',
+      '2021-11-07T05:30:00.000Z',
+      'repeated: earlier offset (EDT)',
+    ],
+    [
+      'America/New_York',
+      '2021-11-07T02:00:00',
+      '2021-11-07T07:00:00.000Z',
+      'after the repeated hour',
+    ],
+  ])('%s %s → %s (%s)', (zone, wallText, instant) => {
+    expect(at(zone, wallText)).toBe(instant);
+  });
+
+  it('reads a gap time and the first real time after it as the same instant', () => {
+    expect(at('Europe/Madrid', '2021-03-28T02:00:00')).toBe(
+      at('Europe/Madrid', '2021-03-28T03:00:00'),
+    );
+  });
+});
+
+describe('years below 100', () => {
+  it('are read exactly, not as 1900–1999', () => {
+    const utc = createTimeZone('UTC');
+    const year50 = new Date(0);
+    year50.setUTCFullYear(50, 5, 30);
+    year50.setUTCHours(21, 0, 0, 0);
+    expect(utc.toInstant(parseWallClock('0050-06-30T21:00:00')!)).toBe(year50.getTime());
+    const year1 = new Date(0);
+    year1.setUTCFullYear(1, 0, 1);
+    expect(utc.toInstant(parseWallClock('0001-01-01T00:00:00')!)).toBe(year1.getTime());
+    expect(new Date(utc.toInstant(parseWallClock('0099-12-31T23:59:59')!)).toISOString()).toBe(
+      '0099-12-31T23:59:59.000Z',
+    );
+  });
+
+  it('keep their order across zones that used local mean time', () => {
+    const madrid = createTimeZone('Europe/Madrid');
+    const first = madrid.toInstant(parseWallClock('0050-06-30T21:00:00')!);
+    const later = madrid.toInstant(parseWallClock('0050-06-30T22:00:00')!);
+    expect(later - first).toBe(3_600_000);
+    expect(new Date(first).getUTCFullYear()).toBe(50);
+  });
+});

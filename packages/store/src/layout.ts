@@ -1,42 +1,87 @@
 import { createHash } from 'node:crypto';
 
 /**
- * The LMDB layout, in one place. One environment (a directory, `DATA_DIR`) holds three named
- * databases:
+ * The LMDB layout, in one place. One environment (a directory, `DATA_DIR`: lmdb-js is always told
+ * so, `noSubdir: false`, because it would otherwise guess "a file" from a dot in the name) holds
+ * three named databases:
  *
  * | db       | key                         | value                                              |
  * |----------|-----------------------------|----------------------------------------------------|
  * | `events` | `[startsAt, id]`            | 8 bytes: endsAt (float64 LE), then the EventSummary JSON (UTF-8) |
  * | `ids`    | `id`                        | `[startsAt, digest]`: the event's current key, and a digest of its value |
- * | `meta`   | `'version'`, `'state'`      | store version (number); StoreState (msgpack)       |
+ * | `meta`   | see below                   | msgpack                                            |
+ *
+ * `meta` keys:
+ *
+ * | key      | value                                                                          |
+ * |----------|--------------------------------------------------------------------------------|
+ * | `layout` | `LAYOUT_VERSION` of the code that created the store; any other value is refused |
+ * | `head`   | `{ storeId, version }`: what names the content (ETags are derived from it)     |
+ * | `state`  | StoreState: freshness and validators of the last poll                          |
+ *
+ * `storeId` is random, made once with the store (in cluster mode, the cluster's dataset id), so
+ * that a recreated or restored store never reuses an ETag for other content. `version` increases
+ * with every write that changes an event.
  *
  * `events` keys use lmdb's ordered-binary encoding: arrays order element by element, numbers
- * numerically, so a range scan from `[startsAt]` to `[endsAt + 1]` walks events in start order
- * and the id breaks ties between events starting at the same instant. Instants are whole
- * milliseconds, which is what makes `endsAt + 1` an exact exclusive bound.
- *
- * The value carries the end instant in front of the pre-serialized JSON so that the end bound is
- * checked without parsing, and the JSON is served by copying bytes.
+ * numerically, so a range scan walks events in start order and the id breaks ties between events
+ * starting at the same instant. Instants are whole milliseconds. The value carries the end instant
+ * in front of the pre-serialized JSON so that the end bound is checked without parsing, and the
+ * JSON is served by copying bytes.
  *
  * `ids` exists so that an event whose start changes moves to its new key instead of leaving a
  * stale copy at the old one, and so that "is this record unchanged?" is answered from the small
  * ids pages (the digest is SHA-256 of the stored value, truncated to 128 bits) without reading
  * the event.
  *
- * `version` increases by one with every write that changed an event; the API keys its response
- * cache and ETags on it.
+ * Beside the environment, `writer.lock` is held (flock) by the one process allowed to write.
+ *
+ * Layout history: 1 had no `layout`, `head` or store id (a `version` key instead); 2 is this.
  */
+export const LAYOUT_VERSION = 2;
+
 export const EVENTS_DB = 'events';
 export const IDS_DB = 'ids';
 export const META_DB = 'meta';
-export const VERSION_KEY = 'version';
+export const LAYOUT_KEY = 'layout';
+export const HEAD_KEY = 'head';
 export const STATE_KEY = 'state';
+/** The meta key that layout 1 used for the version: its presence marks a layout-1 store. */
+export const LAYOUT_1_VERSION_KEY = 'version';
+
+/** The file LMDB keeps its data in, inside the environment directory. */
+export const DATA_FILE = 'data.mdb';
+export const WRITER_LOCK_FILE = 'writer.lock';
+
+/**
+ * Reader slots in LMDB's lock file, shared by every process that opens the store. The value is
+ * fixed by whichever process initializes the lock file, so every process passes this same
+ * constant. Each API process holds one slot for its current snapshot plus one per result it is
+ * streaming (bounded per process, see the API's streaming limit); the ingestor a few. 1024 slots
+ * (64 KiB of lock file) leave room for 64 API workers streaming at their limit, the ingestor and
+ * tools, with headroom.
+ */
+export const MAX_READERS = 1024;
+
+/** Environment options every process uses, reader or writer. */
+export const ENVIRONMENT_OPTIONS = {
+  noSubdir: false,
+  maxDbs: 4,
+  maxReaders: MAX_READERS,
+  // Upper bound of the memory map, and so of the data size; reserved address space, not memory.
+  mapSize: 8 * 1024 ** 3,
+} as const;
 
 export type EventKey = [startsAt: number, id: string];
 
 export const END_PREFIX_BYTES = 8;
 
 export type IdEntry = [startsAt: number, digest: string];
+
+export interface Head {
+  storeId: string;
+  version: number;
+}
 
 /** 128 bits of SHA-256 over exactly what `events` would store for the record. */
 export function valueDigest(record: { endsAt: number; summary: string }): string {

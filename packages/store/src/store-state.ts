@@ -26,6 +26,7 @@ export type ApplyCounts = z.infer<typeof ApplyCountsSchema>;
 export const StoreStateSchema = z.object({
   validators: FeedValidatorsSchema,
   lastAttemptAt: z.number().nullable(),
+  /** When a whole feed was last read and applied (or found unchanged); null: never. */
   lastSuccessAt: z.number().nullable(),
   /** When the events last changed (the version last moved). */
   lastChangeAt: z.number().nullable(),
@@ -47,7 +48,39 @@ export const INITIAL_STATE: StoreState = {
   lastCounts: null,
 };
 
-/** The outcome of one poll that wrote no events: unchanged (304, same hash) or failed. */
+/** The outcome of one poll, as the store records it. */
 export type PollOutcome =
-  | { ok: true; at: number; validators?: FeedValidators }
+  /** A whole feed was applied; `counts` says what it changed. */
+  | { ok: true; at: number; validators: FeedValidators; counts: ApplyCounts }
+  /** A whole feed was read and changed nothing (304, same bytes, or only unchanged records). */
+  | { ok: true; at: number; validators?: FeedValidators; counts?: undefined }
   | { ok: false; at: number; code: string; message: string };
+
+export function changedAnything(counts: ApplyCounts): boolean {
+  return counts.inserted + counts.updated + counts.moved > 0;
+}
+
+/** The state after a poll: the one rule for every way a poll ends. */
+export function nextState(previous: StoreState, outcome: PollOutcome): StoreState {
+  if (!outcome.ok) {
+    return {
+      ...previous,
+      lastAttemptAt: outcome.at,
+      lastErrorCode: outcome.code,
+      lastErrorMessage: outcome.message,
+      consecutiveFailures: previous.consecutiveFailures + 1,
+    };
+  }
+  const changed = outcome.counts !== undefined && changedAnything(outcome.counts);
+  return {
+    ...previous,
+    validators: outcome.validators ?? previous.validators,
+    lastAttemptAt: outcome.at,
+    lastSuccessAt: outcome.at,
+    lastChangeAt: changed ? outcome.at : previous.lastChangeAt,
+    lastErrorCode: null,
+    lastErrorMessage: null,
+    consecutiveFailures: 0,
+    lastCounts: outcome.counts ?? previous.lastCounts,
+  };
+}

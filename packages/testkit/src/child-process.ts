@@ -21,28 +21,62 @@ export interface RunningProcess {
   output(): string;
   /** Lines of stdout that are JSON log records. */
   logs(): Array<Record<string, unknown>>;
+  /** Resolves with the first match of `pattern` in the output, once it appears. */
+  waitForOutput(pattern: RegExp, timeoutMs?: number): Promise<RegExpExecArray>;
+  /** Writes a line to the child's stdin (started with `stdin: true`). */
+  send(line: string): void;
   signal(signal: NodeJS.Signals): void;
   /** SIGTERM, then the exit code; SIGKILL if it has not exited in time. */
   stop(timeoutMs?: number): Promise<number | null>;
 }
 
-/** Starts a built Tessera app as a child process with the given environment. */
-export function startApp(
-  app: AppName,
-  env: Record<string, string>,
-  args: string[] = [],
+export interface StartOptions {
+  env?: Record<string, string>;
+  /** Keep stdin open for `send`. */
+  stdin?: boolean;
+  /** A command the process runs under, e.g. `['unshare', '--pid', '--fork']`. */
+  wrapper?: readonly string[];
+  cwd?: string;
+  /**
+   * Start it in a process group of its own, and signal the whole group, as a terminal does on
+   * Ctrl-C: for a process (make, a shell) whose children must get the signal too.
+   */
+  group?: boolean;
+}
+
+/**
+ * The one way tests and benchmarks start a process: output captured, JSON log lines parsed,
+ * waits on output, stopped with SIGTERM then SIGKILL.
+ */
+export function startProcess(
+  command: string,
+  args: readonly string[],
+  options: StartOptions = {},
 ): RunningProcess {
-  const child = spawn(process.execPath, [appMain(app), ...args], {
-    env: { ...process.env, LOG_LEVEL: 'info', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+  const [file, ...rest] = [...(options.wrapper ?? []), command, ...args];
+  const child = spawn(file!, rest, {
+    env: { ...process.env, ...options.env },
+    stdio: [options.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
+    cwd: options.cwd,
+    detached: options.group === true,
   });
+  const kill = (signal: NodeJS.Signals): void => {
+    if (options.group === true && child.pid !== undefined) {
+      try {
+        process.kill(-child.pid, signal);
+      } catch {
+        // the group is gone already
+      }
+    } else {
+      child.kill(signal);
+    }
+  };
   let out = '';
-  child.stdout?.on('data', (d: Buffer) => {
+  const collect = (d: Buffer): void => {
     out += d.toString();
-  });
-  child.stderr?.on('data', (d: Buffer) => {
-    out += d.toString();
-  });
+  };
+  child.stdout?.on('data', collect);
+  child.stderr?.on('data', collect);
   const exited = new Promise<number | null>((resolve) =>
     child.once('exit', (code) => resolve(code)),
   );
@@ -61,16 +95,50 @@ export function startApp(
             return {};
           }
         }),
-    signal: (signal) => {
-      child.kill(signal);
+    async waitForOutput(pattern, timeoutMs = 30_000) {
+      const until = Date.now() + timeoutMs;
+      for (;;) {
+        const match = pattern.exec(out);
+        if (match !== null) return match;
+        if (child.exitCode !== null || child.signalCode !== null) {
+          throw new Error(`${command} exited before printing ${pattern}:\n${out}`);
+        }
+        if (Date.now() > until) {
+          throw new Error(`timed out after ${timeoutMs} ms waiting for ${pattern}:\n${out}`);
+        }
+        await new Promise((resolve) => setTimeout(resolve, 25));
+      }
     },
+    send(line) {
+      child.stdin?.write(`${line}\n`);
+    },
+    signal: kill,
     async stop(timeoutMs = 10_000) {
       if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+      kill('SIGTERM');
+      const timer = setTimeout(() => kill('SIGKILL'), timeoutMs);
       const code = await exited;
       clearTimeout(timer);
       return code;
     },
   };
+}
+
+/** A Node script as a child process. */
+export function startNode(
+  script: string,
+  args: readonly string[] = [],
+  options: StartOptions = {},
+): RunningProcess {
+  return startProcess(process.execPath, [script, ...args], options);
+}
+
+/** A built Tessera app as a child process with the given environment. */
+export function startApp(
+  app: AppName,
+  env: Record<string, string>,
+  args: readonly string[] = [],
+  options: Omit<StartOptions, 'env'> = {},
+): RunningProcess {
+  return startNode(appMain(app), args, { ...options, env: { LOG_LEVEL: 'info', ...env } });
 }

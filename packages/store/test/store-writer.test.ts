@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type EventRecord, eventIdFor, type QueryWindow } from '@tessera/core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type EventStore, openStore } from '../src/event-store.js';
 import { StoreError } from '../src/store-error.js';
+import { openStoreWriter, type StoreWriter } from '../src/store-writer.js';
 
 const H = 3_600_000;
 const T0 = Date.parse('2021-06-01T00:00:00Z');
@@ -30,16 +30,16 @@ const commit = (at = 1) => ({
 });
 const all: QueryWindow = { startsAt: null, endsAt: null };
 
-function titles(store: EventStore, window: QueryWindow = all): string[] {
+function titles(store: StoreWriter, window: QueryWindow = all): string[] {
   return [...store.scan(window)].map((b) => JSON.parse(b.toString('utf8')).title);
 }
 
 let dir: string;
-let store: EventStore;
+let store: StoreWriter;
 
 beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), 'tessera-store-'));
-  store = openStore({ path: dir });
+  store = openStoreWriter({ path: dir });
 });
 
 afterEach(async () => {
@@ -47,10 +47,10 @@ afterEach(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-describe('openStore', () => {
+describe('openStoreWriter', () => {
   it('starts empty at version 0 with no freshness recorded', () => {
     expect(store.count()).toBe(0);
-    expect(store.version()).toBe(0);
+    expect(store.head().version).toBe(0);
     expect(store.state()).toMatchObject({ lastSuccessAt: null, consecutiveFailures: 0 });
     expect(titles(store)).toEqual([]);
   });
@@ -102,14 +102,14 @@ describe('openStore', () => {
       moved: 0,
       unchanged: 0,
     });
-    expect(store.version()).toBe(1);
+    expect(store.head().version).toBe(1);
     expect(store.applyFeed(feed, commit(2))).toEqual({
       inserted: 0,
       updated: 0,
       moved: 0,
       unchanged: 2,
     });
-    expect(store.version()).toBe(1);
+    expect(store.head().version).toBe(1);
     expect(store.state().lastSuccessAt).toBe(2);
     expect(store.state().lastChangeAt).toBe(1);
     expect(store.classify(feed[0]!)).toBe('unchanged');
@@ -120,7 +120,7 @@ describe('openStore', () => {
     expect(store.classify(record('1', 1, 2, 'new'))).toBe('updated');
     expect(store.applyFeed([record('1', 1, 2, 'new')], commit(2)).updated).toBe(1);
     expect(titles(store)).toEqual(['new']);
-    expect(store.version()).toBe(2);
+    expect(store.head().version).toBe(2);
   });
 
   it('never deletes: events missing from a later feed stay', () => {
@@ -131,14 +131,14 @@ describe('openStore', () => {
 
   it('leaves the store unchanged when a write aborts midway', () => {
     store.applyFeed([record('1', 1, 2, 'kept')], commit(1));
-    const before = { version: store.version(), state: store.state(), titles: titles(store) };
+    const before = { version: store.head().version, state: store.state(), titles: titles(store) };
     function* failing(): Generator<EventRecord> {
       yield record('1', 1, 2, 'overwritten');
       yield record('2', 2, 3);
       throw new Error('document fault after two records');
     }
     expect(() => store.applyFeed(failing(), commit(2))).toThrow(StoreError);
-    expect({ version: store.version(), state: store.state(), titles: titles(store) }).toEqual(
+    expect({ version: store.head().version, state: store.state(), titles: titles(store) }).toEqual(
       before,
     );
     expect(store.count()).toBe(1);
@@ -167,15 +167,15 @@ describe('openStore', () => {
       lastErrorCode: null,
     });
     expect(store.state().validators.hash).toBe('h1');
-    expect(store.version()).toBe(1);
+    expect(store.head().version).toBe(1);
   });
 
   it('keeps everything across a close and reopen', async () => {
     store.applyFeed([record('1', 1, 2), record('2', 2, 3)], commit(1));
     await store.close();
-    store = openStore({ path: dir });
+    store = openStoreWriter({ path: dir });
     expect(titles(store)).toEqual(['event 1', 'event 2']);
-    expect(store.version()).toBe(1);
+    expect(store.head().version).toBe(1);
     expect(store.state().validators.hash).toBe('h1');
   });
 
@@ -201,7 +201,7 @@ describe('openStore', () => {
         unchanged: 0,
       });
       expect(titles(store)).toEqual(['event 1', 'event 2']);
-      expect(store.version()).toBe(1);
+      expect(store.head().version).toBe(1);
       expect(store.state()).toMatchObject({ lastSuccessAt: 9, lastCounts: { inserted: 2 } });
       expect(() => writer.upsert(record('3', 3, 4))).toThrow(StoreError);
     });
@@ -215,7 +215,7 @@ describe('openStore', () => {
       await new Promise((r) => setTimeout(r, 5));
       await writer.abort();
       expect(titles(store)).toEqual(['kept']);
-      expect(store.version()).toBe(1);
+      expect(store.head().version).toBe(1);
       expect(store.lastTransactionId()).toBe(lastTxn);
       // The store takes writes again afterwards.
       store.recordPoll({ ok: false, at: 2, code: 'feed_malformed', message: 'x' });

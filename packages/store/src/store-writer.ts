@@ -1,34 +1,31 @@
-import { type EventRecord, EventRecordSchema, type QueryWindow } from '@tessera/core';
-import { ABORT, type Database, open, type RootDatabase } from 'lmdb';
+import { mkdirSync } from 'node:fs';
+import { type EventRecord, EventRecordSchema } from '@tessera/core';
+import { ABORT } from 'lmdb';
+import { type Environment, openForWriting, readHead, unavailable } from './environment.js';
 import {
-  decodeEnd,
-  EVENTS_DB,
-  type EventKey,
   encodeEventValue,
   eventKey,
-  IDS_DB,
+  HEAD_KEY,
+  type Head,
   type IdEntry,
-  META_DB,
   STATE_KEY,
-  summaryBytes,
-  VERSION_KEY,
   valueDigest,
 } from './layout.js';
-import { StoreError } from './store-error.js';
+import { describeCause, StoreError } from './store-error.js';
 import {
   type ApplyCounts,
+  changedAnything,
   type FeedValidators,
-  INITIAL_STATE,
+  nextState,
   type PollOutcome,
   type StoreState,
-  StoreStateSchema,
 } from './store-state.js';
+import { type StoreView, viewOf } from './store-view.js';
+import { acquireWriterLock, type WriterLock } from './writer-lock.js';
 
-export interface OpenStoreOptions {
-  /** Directory of the LMDB environment; created if missing. */
+export interface OpenStoreWriterOptions {
+  /** The store directory (DATA_DIR); created if missing. */
   path: string;
-  /** Upper bound of the memory map, and so of the data size. */
-  mapSize?: number;
 }
 
 export interface FeedCommit {
@@ -51,11 +48,8 @@ export interface FeedWriter {
   abort(): Promise<void>;
 }
 
-function emptyCounts(): ApplyCounts {
-  return { inserted: 0, updated: 0, moved: 0, unchanged: 0 };
-}
-
-export interface EventStore {
+/** The one process that writes the store (the ingestor), holding its writer lock. */
+export interface StoreWriter extends StoreView {
   /**
    * Applies one feed's upserts and the state update in a single durable transaction. Never
    * deletes an event. If anything throws midway (the records iterable included), the
@@ -71,52 +65,50 @@ export interface EventStore {
   recordPoll(outcome: PollOutcome): StoreState;
   /** What applying this record would do, read outside any write transaction. */
   classify(record: EventRecord): RecordChange;
-  /** Pre-serialized summaries of the events in the window, in start order. */
-  scan(window: QueryWindow): IterableIterator<Buffer>;
-  /** Increases whenever an event changes; 0 for an empty store. */
-  version(): number;
-  state(): StoreState;
-  count(): number;
   /** LMDB's last committed transaction id: lets tests and diagnostics see whether a write happened. */
   lastTransactionId(): number;
   close(): Promise<void>;
 }
 
-export function openStore(options: OpenStoreOptions): EventStore {
-  let root: RootDatabase;
-  let events: Database<Buffer, EventKey>;
-  let ids: Database<IdEntry, string>;
-  let meta: Database<unknown, string>;
-  try {
-    root = open({
-      path: options.path,
-      maxDbs: 4,
-      mapSize: options.mapSize ?? 8 * 1024 ** 3,
-      // Commit returns only once the data is flushed: a feed reported as applied survives a
-      // crash or power loss. One fsync per feed is cheap next to fetching the feed.
-      overlappingSync: false,
-      noSync: false,
-    });
-    events = root.openDB<Buffer, EventKey>(EVENTS_DB, { encoding: 'binary' });
-    ids = root.openDB<IdEntry, string>(IDS_DB, { encoding: 'msgpack' });
-    meta = root.openDB<unknown, string>(META_DB, { encoding: 'msgpack' });
-  } catch (cause) {
-    throw new StoreError('store_unavailable', `cannot open the store at ${options.path}`, {
-      cause,
-    });
-  }
+function emptyCounts(): ApplyCounts {
+  return { inserted: 0, updated: 0, moved: 0, unchanged: 0 };
+}
 
-  const readState = (): StoreState => {
-    const raw = meta.get(STATE_KEY);
-    return raw === undefined ? INITIAL_STATE : StoreStateSchema.parse(raw);
-  };
-  const readVersion = (): number => {
-    const v = meta.get(VERSION_KEY);
-    return typeof v === 'number' ? v : 0;
-  };
+/**
+ * Opens the store for writing: creates the directory and the store if needed, takes the writer
+ * lock (failing at once with `store_locked` if another process holds it), and checks the layout.
+ */
+export function openStoreWriter(options: OpenStoreWriterOptions): StoreWriter {
+  const { path } = options;
+  let lock: WriterLock;
+  try {
+    mkdirSync(path, { recursive: true });
+    lock = acquireWriterLock(path);
+  } catch (cause) {
+    throw cause instanceof StoreError ? cause : unavailable(path, cause);
+  }
+  let env: Environment;
+  try {
+    env = openForWriting(path);
+  } catch (cause) {
+    lock.release();
+    throw cause;
+  }
+  return createWriter(env, lock);
+}
+
+function createWriter(env: Environment, lock: WriterLock): StoreWriter {
+  const { root, events, ids, meta } = env;
+  const view = viewOf(env);
+  let feedOpen = false;
 
   const classify = (record: EventRecord): RecordChange => {
-    const current = ids.get(record.id);
+    let current: IdEntry | undefined;
+    try {
+      current = ids.get(record.id);
+    } catch (cause) {
+      throw unavailable(env.path, cause, 'read');
+    }
     if (current === undefined) return 'inserted';
     if (current[0] !== record.startsAt) return 'moved';
     // The digest in `ids` answers "unchanged?" without reading the event itself: an unchanged
@@ -125,11 +117,18 @@ export function openStore(options: OpenStoreOptions): EventStore {
   };
 
   const write = <T>(what: string, fn: () => T): T => {
+    if (feedOpen) {
+      throw new StoreError('store_write_failed', `${what} while a feed transaction is open`);
+    }
     try {
       return root.transactionSync(fn);
     } catch (cause) {
       if (cause instanceof StoreError) throw cause;
-      throw new StoreError('store_write_failed', `${what} failed and was rolled back`, { cause });
+      throw new StoreError(
+        'store_write_failed',
+        `${what} failed and was rolled back: ${describeCause(cause)}`,
+        { cause },
+      );
     }
   };
 
@@ -152,25 +151,19 @@ export function openStore(options: OpenStoreOptions): EventStore {
     return change;
   };
 
-  /** The state update that closes a feed's transaction; the version moves only on change. */
+  /** The state record, and the version when an event changed: what closes a feed's transaction. */
   const finish = (counts: ApplyCounts, commit: FeedCommit): void => {
-    const changed = counts.inserted + counts.updated + counts.moved > 0;
-    const previous = readState();
-    if (changed) meta.putSync(VERSION_KEY, readVersion() + 1);
-    meta.putSync(STATE_KEY, {
-      ...previous,
-      validators: commit.validators,
-      lastAttemptAt: commit.at,
-      lastSuccessAt: commit.at,
-      lastChangeAt: changed ? commit.at : previous.lastChangeAt,
-      lastErrorCode: null,
-      lastErrorMessage: null,
-      consecutiveFailures: 0,
-      lastCounts: counts,
-    } satisfies StoreState);
+    if (changedAnything(counts)) {
+      const head = readHead(env);
+      meta.putSync(HEAD_KEY, { ...head, version: head.version + 1 } satisfies Head);
+    }
+    meta.putSync(STATE_KEY, nextState(view.state(), { ok: true, ...commit, counts }));
   };
 
   return {
+    ...view,
+    classify,
+
     applyFeed(records, commit) {
       return write('applying the feed', () => {
         const counts = emptyCounts();
@@ -181,6 +174,9 @@ export function openStore(options: OpenStoreOptions): EventStore {
     },
 
     beginFeed() {
+      if (feedOpen)
+        throw new StoreError('store_write_failed', 'a feed transaction is already open');
+      feedOpen = true;
       const counts = emptyCounts();
       let decide!: (commit: FeedCommit | undefined) => void;
       const decided = new Promise<FeedCommit | undefined>((resolve) => {
@@ -188,8 +184,8 @@ export function openStore(options: OpenStoreOptions): EventStore {
       });
       let open = true;
       // A write transaction that stays open across the poll's awaits: lmdb commits it when the
-      // callback's promise resolves and aborts it on ABORT. Only the ingestor writes, so holding
-      // the writer lock for one poll delays no one; readers never wait for it.
+      // callback's promise resolves and aborts it on ABORT. Readers never wait for it, and
+      // no other process may write meanwhile (the writer lock).
       const done = Promise.resolve(
         root.transactionSync(async () => {
           const commit = await decided;
@@ -197,28 +193,43 @@ export function openStore(options: OpenStoreOptions): EventStore {
           finish(counts, commit);
           return counts;
         }),
-      );
+      ).finally(() => {
+        feedOpen = false;
+      });
       done.catch(() => {});
-      const close = (): void => {
+      const ensureOpen = (): void => {
         if (!open)
           throw new StoreError('store_write_failed', 'the feed transaction is already closed');
-        open = false;
       };
       return {
         upsert(record) {
-          if (!open)
-            throw new StoreError('store_write_failed', 'the feed transaction is already closed');
-          const change = upsert(record);
+          ensureOpen();
+          let change: RecordChange;
+          try {
+            change = upsert(record);
+          } catch (cause) {
+            if (cause instanceof StoreError) throw cause;
+            throw new StoreError(
+              'store_write_failed',
+              `writing an event failed: ${describeCause(cause)}`,
+              { cause },
+            );
+          }
           counts[change]++;
           return change;
         },
         async commit(commit) {
-          close();
+          ensureOpen();
+          open = false;
           decide(commit);
           try {
             await done;
           } catch (cause) {
-            throw new StoreError('store_write_failed', 'committing the feed failed', { cause });
+            throw new StoreError(
+              'store_write_failed',
+              `committing the feed failed: ${describeCause(cause)}`,
+              { cause },
+            );
           }
           return { ...counts };
         },
@@ -233,46 +244,20 @@ export function openStore(options: OpenStoreOptions): EventStore {
 
     recordPoll(outcome) {
       return write('recording the poll', () => {
-        const previous = readState();
-        const next: StoreState = outcome.ok
-          ? {
-              ...previous,
-              validators: outcome.validators ?? previous.validators,
-              lastAttemptAt: outcome.at,
-              lastSuccessAt: outcome.at,
-              lastErrorCode: null,
-              lastErrorMessage: null,
-              consecutiveFailures: 0,
-            }
-          : {
-              ...previous,
-              lastAttemptAt: outcome.at,
-              lastErrorCode: outcome.code,
-              lastErrorMessage: outcome.message,
-              consecutiveFailures: previous.consecutiveFailures + 1,
-            };
+        const next = nextState(view.state(), outcome);
         meta.putSync(STATE_KEY, next);
         return next;
       });
     },
 
-    classify,
+    lastTransactionId: () => (root.getStats() as { lastTxnId: number }).lastTxnId,
 
-    *scan(window) {
-      const start = window.startsAt === null ? undefined : [window.startsAt];
-      // Whole milliseconds: keys starting at endsAt sort before [endsAt + 1].
-      const end = window.endsAt === null ? undefined : [window.endsAt + 1];
-      const limit = window.endsAt;
-      for (const { value } of events.getRange({ start, end })) {
-        if (limit !== null && decodeEnd(value) > limit) continue;
-        yield summaryBytes(value);
+    async close() {
+      try {
+        await root.close();
+      } finally {
+        lock.release();
       }
     },
-
-    version: readVersion,
-    state: readState,
-    count: () => (events.getStats() as { entryCount: number }).entryCount,
-    lastTransactionId: () => (root.getStats() as { lastTxnId: number }).lastTxnId,
-    close: () => root.close(),
   };
 }

@@ -8,6 +8,11 @@ export const FaultSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('none') }),
   /** Waits before sending the headers. */
   z.object({ kind: z.literal('delay'), ms: z.number().int().min(0) }),
+  /**
+   * Sends `afterBytes` of the body, then holds the connection open until the control API
+   * releases it (`POST /control/release`): a slow partner under the test's control.
+   */
+  z.object({ kind: z.literal('hold'), afterBytes: z.number().int().min(0).default(65_536) }),
   /** Sends the body a few bytes at a time. */
   z.object({
     kind: z.literal('drip'),
@@ -85,10 +90,4 @@ export class FaultScript {
   get remaining(): number {
     return Math.max(0, this.plan.steps.length - this.index);
   }
-}
-
-/** Reads a plan given inline as JSON or as `@path/to/plan.json`. */
-export function parsePlan(text: string, readFile: (path: string) => string): FaultPlan {
-  const json = text.startsWith('@') ? readFile(text.slice(1)) : text;
-  return FaultPlanSchema.parse(JSON.parse(json));
 }

@@ -1,6 +1,5 @@
 import { gzipSync } from 'node:zlib';
-import { EVENT_VOCABULARY, PLAN_VOCABULARY, type Vocabulary } from '@tessera/core';
-import type { FixtureVocabulary } from '@tessera/fixtures';
+import { type Vocabulary, type VocabularyName, vocabularyNamed } from '@tessera/core';
 import type { Fault } from './fault-plan.js';
 
 /** Base id of the one sound event in the record-fault documents. */
@@ -8,10 +7,6 @@ export const SOUND_BASE_ID = '9001';
 
 export function htmlErrorPage(): string {
   return '<!DOCTYPE html>\n<html><head><title>502 Bad Gateway</title></head><body><h1>502 Bad Gateway</h1></body></html>\n';
-}
-
-function vocab(name: FixtureVocabulary): Vocabulary {
-  return name === 'plan' ? PLAN_VOCABULARY : EVENT_VOCABULARY;
 }
 
 function item(
@@ -40,10 +35,10 @@ const SOUND = (v: Vocabulary) =>
 /** The body of each document-shaped fault, in the requested vocabulary. */
 export function faultDocument(
   fault: Fault,
-  vocabulary: FixtureVocabulary,
+  vocabulary: VocabularyName,
   externalUrl: string,
 ): string {
-  const v = vocab(vocabulary);
+  const v = vocabularyNamed(vocabulary);
   switch (fault.kind) {
     case 'malformed':
       // Mismatched closing tags: well-formedness fails in the middle of the document.

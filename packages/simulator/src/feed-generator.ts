@@ -1,9 +1,14 @@
-import { EVENT_VOCABULARY, PLAN_VOCABULARY, type Vocabulary } from '@tessera/core';
+import {
+  CURRENT_VOCABULARY,
+  VOCABULARY_NAMES,
+  type Vocabulary,
+  vocabularyNamed,
+} from '@tessera/core';
 import { z } from 'zod';
 import { createRandom } from './random.js';
 
 export const GeneratedFeedSchema = z.object({
-  vocabulary: z.enum(['event', 'plan']).default('plan'),
+  vocabulary: z.enum(VOCABULARY_NAMES).default(CURRENT_VOCABULARY),
   bases: z.number().int().min(0).default(100),
   eventsPerBase: z.number().int().min(1).default(3),
   zonesPerEvent: z.number().int().min(0).default(10),
@@ -36,7 +41,7 @@ function escapeXml(text: string): string {
  */
 export function* generateFeed(options: Partial<GeneratedFeed> = {}): Generator<Buffer> {
   const o = GeneratedFeedSchema.parse(options);
-  const v: Vocabulary = o.vocabulary === 'plan' ? PLAN_VOCABULARY : EVENT_VOCABULARY;
+  const v: Vocabulary = vocabularyNamed(o.vocabulary);
   const zones = zoneBlocks(o);
   const batch: Buffer[] = [
     Buffer.from(`<?xml version="1.0" encoding="UTF-8"?>\n<${v.root} version="1.0">\n   <output>\n`),

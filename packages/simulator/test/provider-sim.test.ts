@@ -94,4 +94,31 @@ describe('provider simulator', () => {
     expect(wire).toBeLessThan(1024 * 1024);
     expect(inflated).toBeGreaterThanOrEqual(64 * 1024 * 1024);
   });
+
+  it('holds a response part way until released', async () => {
+    sim.setSource({ kind: 'fixtures', vocabulary: 'plan', response: 1 });
+    sim.setPlan({ steps: [{ kind: 'hold', afterBytes: 100 }], afterwards: 'none' });
+    const res = await fetch(url);
+    const reader = res.body!.getReader();
+    let received = 0;
+    while (received < 100) received += (await reader.read()).value?.length ?? 0;
+    expect(received).toBe(100);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(sim.state()).toMatchObject({ held: 1, feedsServed: 0 });
+    sim.release();
+    for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) {
+      received += chunk.value.length;
+    }
+    expect(received).toBeGreaterThan(1_000);
+    expect(sim.state()).toMatchObject({ held: 0, feedsServed: 1 });
+  });
+
+  it('serves a given document, in the vocabulary its faults should use', async () => {
+    const body = '<planList><output></output></planList>';
+    sim.setSource({ kind: 'document', body });
+    const res = await fetch(url);
+    expect(await res.text()).toBe(body);
+    const etag = res.headers.get('etag')!;
+    expect((await fetch(url, { headers: { 'if-none-match': etag } })).status).toBe(304);
+  });
 });

@@ -1,0 +1,65 @@
+import type { FeedReading } from '@tessera/core';
+import { IngestError } from './ingest-error.js';
+import type { ParserPool } from './parser-pool.js';
+
+export interface ChunkParser {
+  /** Hands a chunk to the workers; waits while they are behind (backpressure). */
+  submit(chunk: Buffer): Promise<void>;
+  /** Waits until every chunk submitted so far is parsed and delivered. */
+  drain(): Promise<void>;
+  /** Delivers nothing more: the poll has failed or stopped. */
+  close(): void;
+}
+
+/**
+ * Parses chunks in the worker pool, at most two per thread in flight, and delivers each reading
+ * as soon as it and every chunk before it are parsed, in feed order: records reach the store
+ * while the rest of the feed is still arriving, however slowly. A chunk the worker refuses is a
+ * document fault (`feed_malformed`); a worker that dies (out of memory, a crash) is ours
+ * (`parse_worker_failed`).
+ */
+export function createChunkParser(
+  pool: ParserPool,
+  task: { provider: string; timeZone: string },
+  signal: AbortSignal,
+  onReading: (reading: FeedReading) => void,
+): ChunkParser {
+  const maxInFlight = pool.threads * 2;
+  /** One promise per chunk not yet waited for, settled once it has been delivered. */
+  const delivered: Promise<void>[] = [];
+  let last: Promise<void> = Promise.resolve();
+  let closed = false;
+
+  return {
+    async submit(chunk) {
+      const parsed = pool.parse({ chunk, ...task }, signal).catch((cause: unknown) => {
+        // An abort is the poll's own doing; the caller reads it from the signal.
+        if (signal.aborted) throw cause;
+        const message = cause instanceof Error ? cause.message : String(cause);
+        throw new IngestError('parse_worker_failed', `a parse worker failed: ${message}`, {
+          cause,
+        });
+      });
+      parsed.catch(() => {}); // a rejection is read in turn, below, not unhandled meanwhile
+      // Chained: a chunk is delivered after the one before it, and a failure fails every later one.
+      last = last
+        .then(() => parsed)
+        .then((result) => {
+          if (!result.ok) {
+            throw new IngestError('feed_malformed', `feed is not well-formed: ${result.message}`);
+          }
+          if (!closed) onReading(result.reading);
+        });
+      last.catch(() => {}); // surfaced by whoever waits for it below
+      delivered.push(last);
+      while (delivered.length >= maxInFlight) await delivered.shift();
+    },
+    async drain() {
+      delivered.length = 0;
+      await last;
+    },
+    close() {
+      closed = true;
+    },
+  };
+}

@@ -1,0 +1,11 @@
+export { SOUND_BASE_ID } from './fault-documents.js';
+export { type Fault, type FaultPlan, FaultPlanSchema, FaultSchema } from './fault-plan.js';
+export { basesForBytes, type GeneratedFeed, generateFeed } from './feed-generator.js';
+export {
+  createProviderSim,
+  FEED_PATH,
+  type ProviderSim,
+  type ProviderSimOptions,
+  type ProviderSimState,
+} from './provider-sim.js';
+export { type ParsedSource, type Source, SourceSchema } from './source.js';

@@ -1,0 +1,150 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { type Database, open, type RootDatabase } from 'lmdb';
+import {
+  DATA_FILE,
+  ENVIRONMENT_OPTIONS,
+  EVENTS_DB,
+  type EventKey,
+  HEAD_KEY,
+  type Head,
+  IDS_DB,
+  type IdEntry,
+  LAYOUT_1_VERSION_KEY,
+  LAYOUT_KEY,
+  LAYOUT_VERSION,
+  META_DB,
+  STATE_KEY,
+} from './layout.js';
+import { describeCause, StoreError } from './store-error.js';
+
+/** The open LMDB environment and its three databases. */
+export interface Environment {
+  readonly path: string;
+  readonly root: RootDatabase;
+  readonly events: Database<Buffer, EventKey>;
+  readonly ids: Database<IdEntry, string>;
+  readonly meta: Database<unknown, string>;
+}
+
+export function unavailable(path: string, cause: unknown, doing = 'open'): StoreError {
+  return new StoreError(
+    'store_unavailable',
+    `cannot ${doing} the store at ${path}: ${describeCause(cause)}`,
+    { cause },
+  );
+}
+
+function openRoot(path: string, readOnly: boolean): RootDatabase {
+  try {
+    return open({
+      path,
+      ...ENVIRONMENT_OPTIONS,
+      readOnly,
+      // Commit returns only once the data is flushed: a feed reported as applied survives a
+      // crash or power loss. One fsync per feed is cheap next to fetching the feed.
+      overlappingSync: false,
+      noSync: false,
+    });
+  } catch (cause) {
+    throw unavailable(path, cause);
+  }
+}
+
+function openDatabases(path: string, root: RootDatabase): Environment {
+  return {
+    path,
+    root,
+    events: root.openDB<Buffer, EventKey>(EVENTS_DB, { encoding: 'binary' }),
+    ids: root.openDB<IdEntry, string>(IDS_DB, { encoding: 'msgpack' }),
+    meta: root.openDB<unknown, string>(META_DB, { encoding: 'msgpack' }),
+  };
+}
+
+/**
+ * The layout version a store was written with: its `layout` record, or 1 for a store of the
+ * first layout (which had none), or undefined for a store that was never initialized.
+ */
+function storedLayout(env: Environment): number | undefined {
+  const layout = env.meta.get(LAYOUT_KEY);
+  if (typeof layout === 'number') return layout;
+  const layoutOne =
+    env.meta.get(LAYOUT_1_VERSION_KEY) !== undefined ||
+    env.meta.get(STATE_KEY) !== undefined ||
+    env.events.getKeysCount() > 0;
+  return layoutOne ? 1 : undefined;
+}
+
+function refuseLayout(path: string, found: number): StoreError {
+  return new StoreError(
+    'store_layout_mismatch',
+    `the store at ${path} has layout version ${found} but this Tessera reads layout version ${LAYOUT_VERSION}: re-ingest into an empty DATA_DIR (move ${path} aside or delete it)`,
+  );
+}
+
+async function closeQuietly(root: RootDatabase): Promise<void> {
+  await root.close().catch(() => {});
+}
+
+/**
+ * Opens an existing store without ever starting a write transaction, so that it never waits for
+ * the writer. Returns undefined while there is no initialized store at the path yet (the writer
+ * has not created it, or is creating it right now).
+ */
+export function openForReading(path: string): Environment | undefined {
+  // lmdb would create the directory, and then fail on the missing data file.
+  if (!existsSync(join(path, DATA_FILE))) return undefined;
+  const root = openRoot(path, true);
+  try {
+    // Named databases are keys of the main database; until the writer's first commit they are
+    // missing, and opening one read-only would fail.
+    // (doesExist cannot be used: LMDB refuses a plain get of a named database's record.)
+    const named = new Set(root.getKeys());
+    if (![META_DB, EVENTS_DB, IDS_DB].every((name) => named.has(name))) {
+      void closeQuietly(root);
+      return undefined;
+    }
+    const env = openDatabases(path, root);
+    const layout = storedLayout(env);
+    if (layout === undefined) {
+      void closeQuietly(root);
+      return undefined;
+    }
+    if (layout !== LAYOUT_VERSION) throw refuseLayout(path, layout);
+    return env;
+  } catch (cause) {
+    void closeQuietly(root);
+    throw cause instanceof StoreError ? cause : unavailable(path, cause);
+  }
+}
+
+/** Opens (creating if needed) the store for the one writer: the caller holds the writer lock. */
+export function openForWriting(path: string): Environment {
+  const root = openRoot(path, false);
+  try {
+    return root.transactionSync(() => {
+      const env = openDatabases(path, root);
+      const layout = storedLayout(env);
+      if (layout === undefined) {
+        env.meta.putSync(LAYOUT_KEY, LAYOUT_VERSION);
+        env.meta.putSync(HEAD_KEY, { storeId: newStoreId(), version: 0 } satisfies Head);
+      } else if (layout !== LAYOUT_VERSION) {
+        throw refuseLayout(path, layout);
+      }
+      return env;
+    });
+  } catch (cause) {
+    void closeQuietly(root);
+    throw cause instanceof StoreError ? cause : unavailable(path, cause);
+  }
+}
+
+/** 96 random bits: enough that two stores never share an id, short enough for every ETag. */
+function newStoreId(): string {
+  return randomBytes(12).toString('base64url');
+}
+
+export function readHead(env: Environment): Head {
+  return env.meta.get(HEAD_KEY) as Head;
+}

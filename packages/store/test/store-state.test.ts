@@ -1,0 +1,62 @@
+import { describe, expect, it } from 'vitest';
+import { INITIAL_STATE, nextState } from '../src/store-state.js';
+
+const validators = { url: 'u', etag: '"e"', lastModified: null, hash: 'h' };
+const counts = { inserted: 1, updated: 0, moved: 0, unchanged: 2 };
+
+describe('nextState', () => {
+  it('records an applied feed: success, change, counts, validators, failures reset', () => {
+    const failed = nextState(INITIAL_STATE, {
+      ok: false,
+      at: 1,
+      code: 'provider_status',
+      message: '503',
+    });
+    expect(nextState(failed, { ok: true, at: 2, validators, counts })).toEqual({
+      validators,
+      lastAttemptAt: 2,
+      lastSuccessAt: 2,
+      lastChangeAt: 2,
+      lastErrorCode: null,
+      lastErrorMessage: null,
+      consecutiveFailures: 0,
+      lastCounts: counts,
+    });
+  });
+
+  it('does not move lastChangeAt for a feed that changed nothing', () => {
+    const applied = nextState(INITIAL_STATE, { ok: true, at: 1, validators, counts });
+    const same = { inserted: 0, updated: 0, moved: 0, unchanged: 3 };
+    expect(nextState(applied, { ok: true, at: 5, validators, counts: same })).toMatchObject({
+      lastSuccessAt: 5,
+      lastChangeAt: 1,
+      lastCounts: same,
+    });
+    // A 304 keeps the validators and counts it had.
+    expect(nextState(applied, { ok: true, at: 6 })).toMatchObject({
+      lastSuccessAt: 6,
+      lastChangeAt: 1,
+      validators,
+      lastCounts: counts,
+    });
+  });
+
+  it('counts consecutive failures and keeps the last success', () => {
+    const applied = nextState(INITIAL_STATE, { ok: true, at: 1, validators, counts });
+    const once = nextState(applied, {
+      ok: false,
+      at: 2,
+      code: 'provider_timeout',
+      message: 'slow',
+    });
+    const twice = nextState(once, { ok: false, at: 3, code: 'feed_malformed', message: 'bad' });
+    expect(twice).toMatchObject({
+      lastAttemptAt: 3,
+      lastSuccessAt: 1,
+      lastErrorCode: 'feed_malformed',
+      lastErrorMessage: 'bad',
+      consecutiveFailures: 2,
+      validators,
+    });
+  });
+});
