@@ -31,11 +31,15 @@ install: $(INSTALLED)
 build: install
 	turbo run build --output-logs=errors-only
 
-# Ingestor and API together in the foreground; Ctrl-C or SIGTERM stops both cleanly.
+# Runs the commands given as arguments together in the foreground, as one: Ctrl-C or SIGTERM
+# stops them all cleanly, and so does any one of them exiting.
+TOGETHER := bash -c 'pids=(); for cmd in "$$@"; do $$cmd & pids+=($$!); done; \
+  stop() { kill -TERM "$${pids[@]}" 2>/dev/null; wait "$${pids[@]}"; exit 0; }; \
+  trap stop INT TERM; wait -n; stop' together
+
+# Ingestor and API.
 run: build
-	@bash -c '$(INGESTOR) & i=$$!; $(API) & a=$$!; \
-	  stop() { kill -TERM $$i $$a 2>/dev/null; wait $$i $$a; exit 0; }; \
-	  trap stop INT TERM; wait -n; stop'
+	@$(TOGETHER) '$(INGESTOR)' '$(API)'
 
 # One poll, a one-line summary, exit 0 on success.
 ingest: build
@@ -44,12 +48,11 @@ ingest: build
 api: build
 	@$(API)
 
-# Simulator + ingestor + API: data on a machine without network.
+# Simulator + ingestor + API: data on a machine without network (the ingestor's first poll may
+# come before the simulator listens; it retries within a second).
 demo: build
-	@bash -c 'export PROVIDER_URL=$${PROVIDER_URL:-http://127.0.0.1:$${SIM_PORT:-8080}/api/events} POLL_INTERVAL_MS=$${POLL_INTERVAL_MS:-5000}; \
-	  $(SIM) & s=$$!; sleep 0.5; $(INGESTOR) & i=$$!; $(API) & a=$$!; \
-	  stop() { kill -TERM $$i $$a $$s 2>/dev/null; wait $$i $$a $$s; exit 0; }; \
-	  trap stop INT TERM; wait -n; stop'
+	@PROVIDER_URL=$${PROVIDER_URL:-http://127.0.0.1:$${SIM_PORT:-8080}/api/events} \
+	  POLL_INTERVAL_MS=$${POLL_INTERVAL_MS:-5000} $(TOGETHER) '$(SIM)' '$(INGESTOR)' '$(API)'
 
 # Rebuild and restart on change; polls the local simulator unless PROVIDER_URL says otherwise.
 dev: install
@@ -58,14 +61,14 @@ dev: install
 	  turbo run dev --concurrency=20
 
 lint: install
-	biome check .
+	$(PNPM) lint
 
 typecheck: build
 	turbo run typecheck --output-logs=errors-only
 
+# The same as `pnpm test`: Biome, then type-check and every vitest suite through turbo.
 test: build
-	biome check .
-	turbo run typecheck test --continue --output-logs=new-only
+	$(PNPM) test
 
 # wrk (Debian) measures throughput with little CPU of its own; without it autocannon does.
 bench: build

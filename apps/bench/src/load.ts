@@ -26,45 +26,48 @@ export function hasWrk(): boolean {
   return spawnSync('wrk', ['--version']).error === undefined;
 }
 
+/** `wrk --version` prints its version and exits 1. */
+export function loadGeneratorName(): string {
+  return hasWrk()
+    ? (spawnSync('wrk', ['--version'], { encoding: 'utf8' }).stdout.split('\n')[0] ?? 'wrk')
+    : 'autocannon only';
+}
+
 const require = createRequire(import.meta.url);
 const AUTOCANNON = require.resolve('autocannon/autocannon.js');
 
-/** Closed-loop, keep-alive throughput: as many requests as the server answers. */
+/** Runs a command, on one core when `core` is given (taskset). */
+function runOn(core: string | undefined, command: string, args: string[]) {
+  const options = { maxBuffer: 16 << 20 };
+  return core === undefined
+    ? run(command, args, options)
+    : run('taskset', ['-c', core, command, ...args], options);
+}
+
+/**
+ * Closed-loop, keep-alive throughput: as many requests as the server answers. With `core`, the
+ * load generator runs on that core only, one thread, so that the server's core is its own.
+ */
 export async function measureThroughput(
   url: string,
   seconds: number,
   connections = 64,
+  core?: string,
 ): Promise<Throughput> {
   if (hasWrk()) {
+    const threads = core === undefined ? '-t2' : '-t1';
     // Warm-up, not measured: JIT, caches and keep-alive connections settle first.
-    await run('wrk', ['-t2', `-c${connections}`, '-d2s', url], { maxBuffer: 1 << 20 });
-    const { stdout } = await run(
-      'wrk',
-      ['-t2', `-c${connections}`, `-d${seconds}s`, '--latency', url],
-      {
-        maxBuffer: 1 << 20,
-      },
-    );
-    const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(stdout)?.[1] ?? 0);
-    const transfer = /Transfer\/sec:\s+([\d.]+)(\w+)/.exec(stdout);
-    const unit = { B: 1, KB: 1024, MB: 1024 ** 2, GB: 1024 ** 3 }[transfer?.[2] ?? 'B'] ?? 1;
-    const errors = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(
-      stdout,
-    );
-    const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(stdout)?.[1] ?? 0);
-    return {
-      tool: 'wrk',
-      requestsPerSecond: rps,
-      latencyMs: {
-        p50: wrkLatency(stdout, '50%'),
-        p99: wrkLatency(stdout, '99%'),
-        max: toMs(/Latency\s+\S+\s+\S+\s+(\S+)/.exec(stdout)?.[1] ?? '0ms'),
-      },
-      errors: (errors ? errors.slice(1).reduce((n, x) => n + Number(x), 0) : 0) + non2xx,
-      bytesPerSecond: Number(transfer?.[1] ?? 0) * unit,
-    };
+    await runOn(core, 'wrk', [threads, `-c${connections}`, '-d1s', url]);
+    const { stdout } = await runOn(core, 'wrk', [
+      threads,
+      `-c${connections}`,
+      `-d${seconds}s`,
+      '--latency',
+      url,
+    ]);
+    return parseWrk(stdout);
   }
-  const result = await autocannon(['-c', String(connections), '-d', String(seconds), url]);
+  const result = await autocannon(['-c', String(connections), '-d', String(seconds), url], core);
   return {
     tool: 'autocannon',
     requestsPerSecond: result.requests.average,
@@ -74,23 +77,49 @@ export async function measureThroughput(
   };
 }
 
-/** Open-loop load at a fixed overall rate, with autocannon's latency percentiles. */
+function parseWrk(stdout: string): Throughput {
+  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(stdout)?.[1] ?? 0);
+  const transfer = /Transfer\/sec:\s+([\d.]+)(\w+)/.exec(stdout);
+  const unit = { B: 1, KB: 1024, MB: 1024 ** 2, GB: 1024 ** 3 }[transfer?.[2] ?? 'B'] ?? 1;
+  const errors = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(
+    stdout,
+  );
+  const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(stdout)?.[1] ?? 0);
+  return {
+    tool: 'wrk',
+    requestsPerSecond: rps,
+    latencyMs: {
+      p50: wrkLatency(stdout, '50%'),
+      p99: wrkLatency(stdout, '99%'),
+      max: toMs(/Latency\s+\S+\s+\S+\s+(\S+)/.exec(stdout)?.[1] ?? '0ms'),
+    },
+    errors: (errors ? errors.slice(1).reduce((n, x) => n + Number(x), 0) : 0) + non2xx,
+    bytesPerSecond: Number(transfer?.[1] ?? 0) * unit,
+  };
+}
+
+/**
+ * Open-loop load at a fixed overall rate, with autocannon's latency percentiles; on `core` alone
+ * when given.
+ */
 export async function measureFixedRate(
   url: string,
   rate: number,
   seconds: number,
   connections = 100,
+  core?: string,
 ): Promise<FixedRate> {
-  await autocannon(['-c', String(connections), '-d', '3', '--overallRate', String(rate), url]);
-  const result = await autocannon([
+  const args = (duration: number) => [
     '-c',
     String(connections),
     '-d',
-    String(seconds),
+    String(duration),
     '--overallRate',
     String(rate),
     url,
-  ]);
+  ];
+  await autocannon(args(3), core);
+  const result = await autocannon(args(seconds), core);
   return {
     targetRate: rate,
     achievedRate: result.requests.total / seconds,
@@ -117,15 +146,13 @@ interface AutocannonResult {
 }
 
 /** autocannon in a process of its own, so that its CPU is not the orchestrator's. */
-async function autocannon(args: string[]): Promise<AutocannonResult> {
-  const { stdout } = await run(process.execPath, [AUTOCANNON, '--json', ...args], {
-    maxBuffer: 16 << 20,
-  });
+async function autocannon(args: string[], core?: string): Promise<AutocannonResult> {
+  const { stdout } = await runOn(core, process.execPath, [AUTOCANNON, '--json', ...args]);
   return JSON.parse(stdout) as AutocannonResult;
 }
 
 function wrkLatency(stdout: string, percentile: string): number {
-  const match = new RegExp(`^\\s+${percentile.replace('%', '%')}\\s+(\\S+)`, 'm').exec(stdout);
+  const match = new RegExp(`^\\s+${percentile}\\s+(\\S+)`, 'm').exec(stdout);
   return match ? toMs(match[1]!) : 0;
 }
 

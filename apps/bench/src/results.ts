@@ -1,48 +1,32 @@
-import type { FixedRate, Throughput } from './load.js';
+import type { FixedRateResult } from './scenarios/fixed-rate.js';
+import type { IngestResult, UnchangedResult } from './scenarios/ingestion.js';
+import type { SearchResult } from './scenarios/search-throughput.js';
+import type { StartupResult } from './scenarios/startup-under-write.js';
 
-/** One /search scenario: the API and the raw ceiling, same bytes, same run. */
-export interface SearchResult {
-  scenario: string;
-  query: string;
-  events: number;
-  bodyBytes: number;
-  api: Throughput;
-  raw: Throughput;
-  ratio: number;
+/** The scenarios, in the order they run; BENCH_ONLY picks some by these names. */
+export const SCENARIOS = ['search', 'fixed-rate', 'ingestion', 'unchanged', 'startup'] as const;
+export type ScenarioName = (typeof SCENARIOS)[number];
+
+export interface Machine {
+  cpu: string;
+  cores: number;
+  memoryGb: number;
+  kernel: string;
 }
 
-export interface IngestResult {
-  feed: string;
-  threads: number;
-  bytes: number;
-  events: number;
-  ms: number;
-  mbPerSecond: number;
-  eventsPerSecond: number;
-  peakRssMb: number;
-  outcome: string;
-}
-
-/** What `--once` prints, read back. */
-export interface IngestSummary {
-  outcome: string;
-  mb: number;
-  events: number;
-  ms: number;
-  rss: number;
-}
-
-/** Everything one `make bench` run measured: docs/benchmarks.json. */
+/** Everything one `make bench` run measured: docs/benchmarks.json. Sections not run are absent. */
 export interface Results {
   startedAt: string;
-  machine: { cpu: string; cores: number; memoryGb: number; freeMemoryGb: number; kernel: string };
+  machine: Machine;
   node: string;
   packages: Record<string, string>;
   loadGenerator: string;
-  settings: { seconds: number; fixedSeconds: number; events: number; apiWorkers: number };
+  settings: { seconds: number; fixedSeconds: number; events: number; largeMb: number };
+  ran: ScenarioName[];
   commands: string[];
-  search: SearchResult[];
-  fixedRate: Array<FixedRate & { during: string }>;
-  ingestion: IngestResult[];
-  unchanged: { notModified: IngestSummary; sameBytes: IngestSummary };
+  search?: SearchResult[];
+  fixedRate?: FixedRateResult[];
+  ingestion?: IngestResult[];
+  unchanged?: UnchangedResult;
+  startup?: StartupResult;
 }

@@ -1,0 +1,117 @@
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { SettingsError } from '@tessera/core';
+import { runMain } from '@tessera/runtime';
+import { REPO_ROOT } from '@tessera/testkit';
+import { type BenchContext, createBenchContext } from './bench-context.js';
+import { latencyChart } from './chart.js';
+import { type BenchConfig, loadConfig } from './config.js';
+import { loadGeneratorName } from './load.js';
+import { packageVersions } from './package-versions.js';
+import { renderReport } from './report.js';
+import { type Results, SCENARIOS, type ScenarioName } from './results.js';
+import { runFixedRate } from './scenarios/fixed-rate.js';
+import { runIngestion, runUnchangedPoll } from './scenarios/ingestion.js';
+import { runSearchThroughput } from './scenarios/search-throughput.js';
+import { runStartupUnderWrite } from './scenarios/startup-under-write.js';
+import { seedStore, weekWindow } from './seed-store.js';
+
+/**
+ * `make bench`: every scenario measured side by side in one run on this machine, load generator
+ * included, then written to docs/benchmarks.md, docs/benchmarks.json and the latency chart.
+ */
+runMain(
+  'bench',
+  async () => {
+    const config = loadConfig(process.env);
+    const ctx = await createBenchContext(config);
+    const done = measure(ctx, config).finally(() => ctx.close());
+    return { done: done.then(() => 0), stop: () => ctx.close() };
+  },
+  { isReadable: (error) => error instanceof SettingsError },
+);
+
+async function measure(ctx: BenchContext, config: BenchConfig): Promise<void> {
+  const ran = SCENARIOS.filter((name) => config.BENCH_ONLY?.has(name) ?? true);
+  const wants = (name: ScenarioName) => ran.includes(name);
+  const results: Results = {
+    startedAt: new Date().toISOString(),
+    machine: {
+      cpu: cpus()[0]?.model ?? 'unknown',
+      cores: cpus().length,
+      memoryGb: Math.round(totalmem() / 1024 ** 3),
+      kernel: execFileSync('uname', ['-sr']).toString().trim(),
+    },
+    node: process.version,
+    packages: packageVersions(),
+    loadGenerator: loadGeneratorName(),
+    settings: {
+      seconds: config.BENCH_SECONDS,
+      fixedSeconds: config.BENCH_FIXED_SECONDS,
+      events: config.BENCH_EVENTS,
+      largeMb: config.BENCH_LARGE_MB,
+    },
+    ran,
+    commands: ctx.commands,
+  };
+
+  const week = weekWindow(config.BENCH_EVENTS);
+  const weekQuery = `?starts_at=${week.startsAt}&ends_at=${week.endsAt}`;
+  let bigDir: string | undefined;
+  if (wants('search') || wants('fixed-rate')) {
+    bigDir = ctx.dir('events');
+    ctx.log(`seeding ${config.BENCH_EVENTS} events`);
+    await seedStore(bigDir, config.BENCH_EVENTS);
+  }
+  if (wants('search')) {
+    const fixturesDir = ctx.dir('fixtures');
+    await ctx.setSource({ kind: 'fixtures' });
+    for (let i = 0; i < 3; i++) await ctx.ingestOnce({ DATA_DIR: fixturesDir });
+    results.search = await runSearchThroughput(ctx, [
+      {
+        scenario: '(a) fixture data, seed window',
+        dataDir: fixturesDir,
+        query: '?starts_at=2021-02-01T00:00:00Z&ends_at=2022-07-03T00:00:00Z',
+        connections: 50,
+      },
+      {
+        scenario: `(b) ${config.BENCH_EVENTS} events, one-week window`,
+        dataDir: bigDir!,
+        query: weekQuery,
+        connections: 50,
+      },
+      {
+        scenario: `(c) ${config.BENCH_EVENTS} events, no parameters`,
+        dataDir: bigDir!,
+        query: '',
+        connections: 4,
+      },
+    ]);
+  }
+  if (wants('fixed-rate')) results.fixedRate = await runFixedRate(ctx, bigDir!, weekQuery);
+  if (wants('ingestion')) results.ingestion = await runIngestion(ctx);
+  if (wants('unchanged')) results.unchanged = await runUnchangedPoll(ctx);
+  if (wants('startup')) results.startup = await runStartupUnderWrite(ctx);
+  await writeReport(results);
+  ctx.log('wrote docs/benchmarks.md, docs/benchmarks.json and docs/benchmarks-latency.svg');
+}
+
+async function writeReport(results: Results): Promise<void> {
+  const docs = join(REPO_ROOT, 'docs');
+  mkdirSync(docs, { recursive: true });
+  writeFileSync(join(docs, 'benchmarks.json'), `${JSON.stringify(results, null, 2)}\n`);
+  if (results.fixedRate !== undefined) {
+    const points = results.fixedRate.flatMap((r) =>
+      (['p50', 'p90', 'p99', 'p999'] as const).map((p) => ({
+        run: `${r.targetRate / 1000}k/s${r.during === 'ingesting' ? ' + ingest' : ''}${r.pinned ? ' pinned' : ''}`,
+        percentile: p === 'p999' ? 'p99.9' : p,
+        ms: r.latencyMs[p],
+      })),
+    );
+    writeFileSync(join(docs, 'benchmarks-latency.svg'), await latencyChart(points));
+  }
+  const notes = readFileSync(join(docs, 'benchmarks-notes.md'), 'utf8');
+  writeFileSync(join(docs, 'benchmarks.md'), renderReport(results, notes));
+}
