@@ -7,6 +7,8 @@ export const API_ERRORS = {
   store_unavailable: 503,
   /** /ready before the store holds a single applied feed. */
   not_ready: 503,
+  /** Uncached /search work past the per-process budget; answered with Retry-After. */
+  overloaded: 503,
 } as const;
 
 export type ApiErrorCode = keyof typeof API_ERRORS;
@@ -14,12 +16,14 @@ export type ApiErrorCode = keyof typeof API_ERRORS;
 export class ApiError extends Error {
   override readonly name = 'ApiError';
   readonly status: number;
+  readonly retryAfterSeconds: number | undefined;
   constructor(
     readonly code: ApiErrorCode,
     message: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; retryAfterSeconds?: number },
   ) {
-    super(message, options);
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.status = API_ERRORS[code];
+    this.retryAfterSeconds = options?.retryAfterSeconds;
   }
 }

@@ -2,11 +2,13 @@ import Router from '@koa/router';
 import type { StoreState, StoreView } from '@tessera/store';
 import Koa from 'koa';
 import type { Logger } from 'pino';
+import { createAccessLog } from './access-log.js';
 import { loadDocsAssets, loadOpenApi } from './api-docs.js';
 import { ApiError } from './api-error.js';
 import { errorEnvelope } from './error-envelope.js';
-import { matchesIfNoneMatch } from './etag.js';
 import { createMetrics, type Metrics } from './metrics.js';
+import { requestIdOf } from './request-id.js';
+import { createScanBudget } from './scan-budget.js';
 import { parseSearchQuery } from './search-query.js';
 import { createSearchResponder } from './search-response.js';
 
@@ -16,70 +18,115 @@ export interface AppDeps {
   metrics?: Metrics;
   cacheMaxBytes?: number;
   cacheMaxEntryBytes?: number;
+  /** Admission control for uncached /search scans (see scan-budget.ts). */
+  scanConcurrency?: number;
+  scanEventsPerSecond?: number;
   staleAfterMs?: number;
+  /** Requests slower than this are logged even when they succeed. */
+  slowRequestMs?: number;
   now?: () => number;
   /** Returns the Prometheus text; defaults to this process's registry (see cluster.ts). */
   renderMetrics?: () => Promise<string>;
 }
 
-const JSON_HEADERS: ReadonlyArray<readonly [string, string]> = [
-  ['X-Content-Type-Options', 'nosniff'],
-  ['X-Frame-Options', 'DENY'],
-  ['Referrer-Policy', 'no-referrer'],
-  ['Content-Security-Policy', "default-src 'none'; frame-ancestors 'none'"],
+/** Sent with every response, as [name, value, …]. */
+const SECURITY_HEADERS: readonly string[] = [
+  'X-Content-Type-Options',
+  'nosniff',
+  'X-Frame-Options',
+  'DENY',
+  'Referrer-Policy',
+  'no-referrer',
+  'Content-Security-Policy',
+  "default-src 'none'; frame-ancestors 'none'",
 ];
-const JSON_TYPE = 'application/json; charset=utf-8';
 const DOCS_CSP =
   "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'";
 
-export function createApp(deps: AppDeps): Koa {
+interface RequestState {
+  requestId: string;
+  /** Security headers and X-Request-Id, for routes that write their answer themselves. */
+  headers: string[];
+  /** Set when an answer failed after its headers went out: counted and logged as a 500. */
+  failed?: boolean;
+}
+
+export function createApp(deps: AppDeps): Koa<RequestState> {
   const { store, log } = deps;
   const now = deps.now ?? Date.now;
   const metrics = deps.metrics ?? createMetrics(store);
   const renderMetrics = deps.renderMetrics ?? (() => metrics.registry.metrics());
   const search = createSearchResponder({
     store,
+    budget: createScanBudget({
+      concurrency: deps.scanConcurrency ?? 2,
+      eventsPerSecond: deps.scanEventsPerSecond ?? 250_000,
+    }),
     cacheMaxBytes: deps.cacheMaxBytes ?? 96 * 1024 ** 2,
     cacheMaxEntryBytes: deps.cacheMaxEntryBytes ?? 32 * 1024 ** 2,
+    onScanned: metrics.scanned,
   });
   const staleAfterMs = deps.staleAfterMs ?? 300_000;
+  const accessLog = createAccessLog(log, deps.slowRequestMs ?? 1_000);
   const openApi = loadOpenApi();
   const docs = loadDocsAssets();
 
-  const app = new Koa();
+  const app = new Koa<RequestState>();
   app.proxy = false;
+  // Errors are answered by errorEnvelope and logged there or by the access log; Koa's own
+  // printing would only duplicate them.
   app.silent = true;
 
-  // Measures every request, then maps errors to the envelope: one frame for both on the hot path.
+  // One frame for every request: its id and headers, errors into the envelope, metrics and the
+  // access log, measured to the last byte (a route that streams resolves when it is done).
   const envelope = errorEnvelope(log);
   app.use(async (ctx, next) => {
     const started = performance.now();
-    const res = ctx.res;
-    for (const [name, value] of JSON_HEADERS) res.setHeader(name, value);
+    const requestId = requestIdOf(ctx.req.headers['x-request-id']);
+    ctx.state.requestId = requestId;
+    ctx.state.headers = [...SECURITY_HEADERS, 'X-Request-Id', requestId];
     try {
       await envelope(ctx, next);
     } finally {
+      if (ctx.respond !== false) {
+        const res = ctx.res;
+        const headers = ctx.state.headers;
+        for (let i = 0; i < headers.length; i += 2) {
+          // A route may have set its own (the docs page its CSP).
+          if (!res.hasHeader(headers[i]!)) res.setHeader(headers[i]!, headers[i + 1]!);
+        }
+      }
       // Unknown paths share one label, so that scanners cannot blow up the series count.
       const route = (ctx as { _matchedRoute?: string })._matchedRoute ?? 'unmatched';
-      metrics.observe(route, ctx.status, (performance.now() - started) / 1000);
+      const status = ctx.state.failed === true ? 500 : ctx.status;
+      const ms = performance.now() - started;
+      metrics.observe(route, status, ms / 1000);
+      accessLog({ requestId, method: ctx.method, path: ctx.path, status, ms: Math.round(ms) });
     }
   });
 
-  const router = new Router();
+  const router = new Router<RequestState>();
 
-  // The hot path: headers go straight to the Node response, the body is a cached Buffer.
-  router.get('/search', (ctx) => {
+  // The hot path writes its answer straight to the Node response (see search-response.ts).
+  router.get('/search', async (ctx) => {
     const window = parseSearchQuery(ctx.querystring);
-    const etag = search.etagFor(window);
-    const res = ctx.res;
-    res.setHeader('ETag', etag);
-    res.setHeader('Cache-Control', 'no-cache');
-    res.setHeader('Content-Type', JSON_TYPE);
-    if (matchesIfNoneMatch(ctx.req.headers['if-none-match'], etag)) {
-      ctx.status = 304;
-      return;
-    }
-    ctx.body = search.respond(window, etag);
+    await search.respond(window, {
+      method: ctx.method,
+      ifNoneMatch: ctx.req.headers['if-none-match'],
+      res: ctx.res,
+      headers: ctx.state.headers,
+      begin(status) {
+        ctx.status = status;
+        ctx.respond = false;
+      },
+      fail(error) {
+        ctx.state.failed = true;
+        log.error(
+          { err: error, reqId: ctx.state.requestId },
+          'search answer failed after its headers were sent',
+        );
+      },
+    });
   });
 
   router.get('/health', (ctx) => {

@@ -24,8 +24,13 @@ export function errorEnvelope(log: Logger): Middleware {
       }
     } catch (cause) {
       const error = toApiError(cause);
-      if (error.status >= 500) log.error({ err: cause, path: ctx.path }, 'request failed');
+      if (error.code === 'internal_error') {
+        log.error({ err: cause, reqId: ctx.state.requestId, path: ctx.path }, 'request failed');
+      }
       ctx.status = error.status;
+      if (error.retryAfterSeconds !== undefined) {
+        ctx.set('Retry-After', String(error.retryAfterSeconds));
+      }
       ctx.type = 'application/json';
       ctx.body = errorBody(error.code, error.message);
     }

@@ -6,7 +6,7 @@ import { openStoreReader } from '@tessera/store';
 import { pino } from 'pino';
 import { createApp } from './app.js';
 import { clusterMetricsRenderer, runPrimary } from './cluster.js';
-import { loadConfig } from './config.js';
+import { loadConfig, serverTimeouts } from './config.js';
 import { createMetrics } from './metrics.js';
 import { startServer } from './server.js';
 
@@ -28,10 +28,13 @@ runMain(
       metrics,
       cacheMaxBytes: config.CACHE_MAX_BYTES,
       cacheMaxEntryBytes: config.CACHE_MAX_ENTRY_BYTES,
+      scanConcurrency: config.SCAN_CONCURRENCY,
+      scanEventsPerSecond: config.SCAN_EVENTS_PER_SECOND,
       staleAfterMs: config.STALE_AFTER_MS,
+      slowRequestMs: config.SLOW_REQUEST_MS,
       renderMetrics: cluster.isWorker ? clusterMetricsRenderer(metrics.registry) : undefined,
     });
-    const running = await startServer(app, config.PORT, config.HOST);
+    const running = await startServer(app, config.PORT, config.HOST, serverTimeouts(config));
     log.info({ port: running.port, dataDir: config.DATA_DIR }, 'api listening');
 
     let stopping: Promise<void> | undefined;

@@ -54,11 +54,19 @@ export function createMetrics(store: StoreView) {
       this.set(store.head().version);
     },
   });
+  const scanned = new Counter({
+    name: 'tessera_search_events_scanned_total',
+    help: 'Events read from the store to answer uncached /search requests',
+    registers: [registry],
+  });
   // Label children cached per (route, status): looking them up by label object hashes the labels.
   const requestChildren = new Map<string, ReturnType<typeof requests.labels>>();
   const latencyChildren = new Map<string, ReturnType<typeof latency.labels>>();
   return {
     registry,
+    scanned(events: number): void {
+      if (events > 0) scanned.inc(events);
+    },
     observe(route: string, status: number, seconds: number): void {
       const key = `${route} ${status}`;
       let counter = requestChildren.get(key);

@@ -1,6 +1,21 @@
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type Koa from 'koa';
+
+/** How long a connection may take at each stage; see the settings table in the README. */
+export interface ServerTimeouts {
+  /** From a request's first byte to the end of its headers (slow-header clients). */
+  headersMs: number;
+  /** From a request's first byte to the end of its body. */
+  requestMs: number;
+  /** An idle keep-alive connection between requests. */
+  keepAliveMs: number;
+  /**
+   * A connection on which nothing moves while a request is being answered: a client that stops
+   * reading is cut off, freeing its response's memory, scan and reader slot.
+   */
+  idleMs: number;
+}
 
 export interface RunningServer {
   readonly server: Server;
@@ -9,7 +24,12 @@ export interface RunningServer {
   close(graceMs: number): Promise<void>;
 }
 
-export async function startServer(app: Koa, port: number, host: string): Promise<RunningServer> {
+export async function startServer(
+  app: Koa,
+  port: number,
+  host: string,
+  timeouts: ServerTimeouts,
+): Promise<RunningServer> {
   let closing = false;
   const handle = app.callback();
   const server = createServer((req, res) => {
@@ -17,9 +37,13 @@ export async function startServer(app: Koa, port: number, host: string): Promise
     if (closing) res.setHeader('Connection', 'close');
     void handle(req, res);
   });
-  server.keepAliveTimeout = 65_000;
-  server.headersTimeout = 66_000;
-  server.requestTimeout = 30_000;
+  server.headersTimeout = timeouts.headersMs;
+  server.requestTimeout = timeouts.requestMs;
+  server.keepAliveTimeout = timeouts.keepAliveMs;
+  // Inactivity while a request is answered (keepAliveTimeout takes over between requests). Node
+  // only reports it: destroying the socket is what frees the response's body, scan and slot.
+  server.timeout = timeouts.idleMs;
+  server.on('timeout', (socket: Socket) => socket.destroy());
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => {

@@ -1,34 +1,41 @@
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type EventRecord, eventIdFor, type NormalizedEvent, toEventRecord } from '@tessera/core';
 import { openStoreReader, openStoreWriter, type StoreWriter } from '@tessera/store';
 import { pino } from 'pino';
 import { type AppDeps, createApp } from '../src/app.js';
+import { loadConfig, serverTimeouts } from '../src/config.js';
+import { type ServerTimeouts, startServer } from '../src/server.js';
 
 export const silent = pino({ level: 'silent' });
+
+/** The API's defaults; tests shorten the ones they exercise. */
+const DEFAULT_TIMEOUTS = serverTimeouts(loadConfig({}));
 
 /**
  * A real store in a temp dir, written through a writer as the ingestor would, read by the app
  * through a read-only reader as in production, served on an ephemeral port via app.callback().
  */
-export async function startApp(options: Partial<AppDeps> = {}) {
+export async function startApp(
+  options: Partial<AppDeps> = {},
+  timeouts: Partial<ServerTimeouts> = {},
+) {
   const dir = mkdtempSync(join(tmpdir(), 'tessera-api-'));
   const writer = openStoreWriter({ path: dir });
   const reader = openStoreReader({ path: dir });
   const app = createApp({ store: reader, log: silent, ...options });
-  const server: Server = createServer(app.callback());
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const running = await startServer(app, 0, '127.0.0.1', { ...DEFAULT_TIMEOUTS, ...timeouts });
+  const base = `http://127.0.0.1:${running.port}`;
   return {
     writer,
     reader,
     base,
+    port: running.port,
+    server: running.server,
     get: (path: string, init?: RequestInit) => fetch(`${base}${path}`, init),
     async close() {
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await running.close(0);
       await reader.close();
       await writer.close();
       rmSync(dir, { recursive: true, force: true });

@@ -4,7 +4,8 @@ import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { SettingsError } from '@tessera/core';
 import { runMain } from '@tessera/runtime';
-import { REPO_ROOT } from '@tessera/testkit';
+import { openStoreWriter } from '@tessera/store';
+import { REPO_ROOT, seedStore, weekWindow } from '@tessera/testkit';
 import { type BenchContext, createBenchContext } from './bench-context.js';
 import { latencyChart } from './chart.js';
 import { type BenchConfig, loadConfig } from './config.js';
@@ -13,10 +14,10 @@ import { packageVersions } from './package-versions.js';
 import { renderReport } from './report.js';
 import { type Results, SCENARIOS, type ScenarioName } from './results.js';
 import { runFixedRate } from './scenarios/fixed-rate.js';
+import { runHostileClients } from './scenarios/hostile-clients.js';
 import { runIngestion, runUnchangedPoll } from './scenarios/ingestion.js';
 import { runSearchThroughput } from './scenarios/search-throughput.js';
 import { runStartupUnderWrite } from './scenarios/startup-under-write.js';
-import { seedStore, weekWindow } from './seed-store.js';
 
 /**
  * `make bench`: every scenario measured side by side in one run on this machine, load generator
@@ -60,10 +61,12 @@ async function measure(ctx: BenchContext, config: BenchConfig): Promise<void> {
   const week = weekWindow(config.BENCH_EVENTS);
   const weekQuery = `?starts_at=${week.startsAt}&ends_at=${week.endsAt}`;
   let bigDir: string | undefined;
-  if (wants('search') || wants('fixed-rate')) {
+  if (wants('search') || wants('fixed-rate') || wants('hostile')) {
     bigDir = ctx.dir('events');
     ctx.log(`seeding ${config.BENCH_EVENTS} events`);
-    await seedStore(bigDir, config.BENCH_EVENTS);
+    const writer = openStoreWriter({ path: bigDir });
+    seedStore(writer, config.BENCH_EVENTS);
+    await writer.close();
   }
   if (wants('search')) {
     const fixturesDir = ctx.dir('fixtures');
@@ -91,6 +94,7 @@ async function measure(ctx: BenchContext, config: BenchConfig): Promise<void> {
     ]);
   }
   if (wants('fixed-rate')) results.fixedRate = await runFixedRate(ctx, bigDir!, weekQuery);
+  if (wants('hostile')) results.hostile = await runHostileClients(ctx, bigDir!, weekQuery);
   if (wants('ingestion')) results.ingestion = await runIngestion(ctx);
   if (wants('unchanged')) results.unchanged = await runUnchangedPoll(ctx);
   if (wants('startup')) results.startup = await runStartupUnderWrite(ctx);

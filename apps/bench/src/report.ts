@@ -10,6 +10,7 @@ export function renderReport(r: Results, notes: string): string {
     ...header(r),
     ...search(r),
     ...fixedRate(r),
+    ...hostile(r),
     ...ingestion(r),
     ...startup(r),
     notes.trim(),
@@ -85,6 +86,27 @@ function fixedRate(r: Results): string[] {
       (f) =>
         `| ${n(f.targetRate)} | ${f.during === 'ingesting' ? `ingesting 150 MB feeds (${f.feedsApplied} applied)` : f.during} | ${f.pinned ? 'yes' : 'no'} | ${n(f.achievedRate)} | ${ms(f.latencyMs.p50)} | ${ms(f.latencyMs.p90)} | **${ms(f.latencyMs.p99)}** | ${ms(f.latencyMs.p999)} | ${ms(f.latencyMs.max)} | ${f.errors} | ${f.non2xx} |`,
     ),
+    '',
+  ];
+}
+
+function hostile(r: Results): string[] {
+  if (r.hostile === undefined) return [];
+  const h = r.hostile;
+  const row = (label: string, f: typeof h.alone) =>
+    `| ${label} | ${n(f.achievedRate)} | ${ms(f.latencyMs.p50)} | **${ms(f.latencyMs.p99)}** | ${ms(f.latencyMs.max)} | ${f.errors} | ${f.non2xx} |`;
+  return [
+    `## Hostile clients: a polite client at ${n(h.politeRate)} req/s beside ${h.stalledClients} connections that never read`,
+    '',
+    'The stalled connections ask for large uncached windows (most of the store) and read nothing',
+    'past the status line; the idle timeout closes them and they are opened again. One API process.',
+    '',
+    '| polite client | achieved req/s | p50 ms | p99 ms | max ms | errors | non-2xx |',
+    '|---|---:|---:|---:|---:|---:|---:|',
+    row('alone', h.alone),
+    row(`beside ${h.stalledClients} stalled clients`, h.underAttack),
+    '',
+    `API peak RSS during the attack: **${h.peakRssMb} MiB**; stalled requests answered 503 \`overloaded\`: ${n(h.refused)}.`,
     '',
   ];
 }

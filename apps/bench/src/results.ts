@@ -1,10 +1,18 @@
 import type { FixedRateResult } from './scenarios/fixed-rate.js';
+import type { HostileResult } from './scenarios/hostile-clients.js';
 import type { IngestResult, UnchangedResult } from './scenarios/ingestion.js';
 import type { SearchResult } from './scenarios/search-throughput.js';
 import type { StartupResult } from './scenarios/startup-under-write.js';
 
 /** The scenarios, in the order they run; BENCH_ONLY picks some by these names. */
-export const SCENARIOS = ['search', 'fixed-rate', 'ingestion', 'unchanged', 'startup'] as const;
+export const SCENARIOS = [
+  'search',
+  'fixed-rate',
+  'hostile',
+  'ingestion',
+  'unchanged',
+  'startup',
+] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 export interface Machine {
@@ -26,6 +34,7 @@ export interface Results {
   commands: string[];
   search?: SearchResult[];
   fixedRate?: FixedRateResult[];
+  hostile?: HostileResult;
   ingestion?: IngestResult[];
   unchanged?: UnchangedResult;
   startup?: StartupResult;

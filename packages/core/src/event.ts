@@ -41,8 +41,9 @@ export type NormalizedEvent = z.infer<typeof NormalizedEventSchema>;
  */
 export const EventRecordSchema = z.object({
   id: z.uuid(),
-  startsAt: z.number().int(),
-  endsAt: z.number().int(),
+  /** Whole seconds, as the partner's wall clocks are: canonicalWindow relies on it. */
+  startsAt: z.number().int().multipleOf(1000),
+  endsAt: z.number().int().multipleOf(1000),
   summary: z.string(),
 });
 export type EventRecord = z.infer<typeof EventRecordSchema>;

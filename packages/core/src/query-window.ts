@@ -106,6 +106,19 @@ export function isInWindow(window: QueryWindow, startsAt: number, endsAt: number
 }
 
 /**
+ * The same window with whole-second bounds: the lower bound rounded up, the upper one down.
+ * Event instants are whole seconds (the partner's wall clocks have no fractions, and
+ * `EventRecordSchema` refuses any other instant), so this window matches exactly the same events:
+ * one cache entry and one ETag for every window that differs only in milliseconds.
+ */
+export function canonicalWindow(window: QueryWindow): QueryWindow {
+  return {
+    startsAt: window.startsAt === null ? null : Math.ceil(window.startsAt / 1000) * 1000,
+    endsAt: window.endsAt === null ? null : Math.floor(window.endsAt / 1000) * 1000,
+  };
+}
+
+/**
  * The start instants an event in the window can have, both inclusive: what a start-ordered
  * index scans before `isInWindow` checks each candidate. Derived from the rule: an event never
  * ends before it starts (normalization rejects that), so one that ends by `endsAt` also starts

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { isInWindow, parseDateTime, parseQueryWindow } from '../src/query-window.js';
+import {
+  canonicalWindow,
+  isInWindow,
+  parseDateTime,
+  parseQueryWindow,
+  startBounds,
+} from '../src/query-window.js';
 
 describe('parseDateTime', () => {
   it.each([
@@ -79,5 +85,54 @@ describe('isInWindow', () => {
     expect(isInWindow(w, 99, 150)).toBe(false);
     expect(isInWindow(w, 150, 201)).toBe(false);
     expect(isInWindow({ startsAt: null, endsAt: null }, -5, 1e15)).toBe(true);
+  });
+});
+
+describe('canonicalWindow', () => {
+  it('matches exactly the same whole-second events as the window it rounds', () => {
+    const seconds = Array.from({ length: 7 }, (_, i) => 10_000 + i * 1000);
+    const bounds = [null, 9_999, 10_000, 10_001, 11_500, 12_999, 13_000, 16_001];
+    for (const startsAt of bounds) {
+      for (const endsAt of bounds) {
+        const window = { startsAt, endsAt };
+        const canonical = canonicalWindow(window);
+        for (const start of seconds) {
+          for (const end of seconds.filter((e) => e >= start)) {
+            expect(isInWindow(canonical, start, end), JSON.stringify({ window, start, end })).toBe(
+              isInWindow(window, start, end),
+            );
+          }
+        }
+      }
+    }
+  });
+
+  it('gives windows that differ only in milliseconds one form', () => {
+    expect(canonicalWindow({ startsAt: 1, endsAt: 5_999 })).toEqual({
+      startsAt: 1000,
+      endsAt: 5000,
+    });
+    expect(canonicalWindow({ startsAt: 999, endsAt: 5_001 })).toEqual(
+      canonicalWindow({ startsAt: 1, endsAt: 5_999 }),
+    );
+    expect(canonicalWindow({ startsAt: null, endsAt: null })).toEqual({
+      startsAt: null,
+      endsAt: null,
+    });
+  });
+});
+
+describe('startBounds', () => {
+  it('covers the start of every event in the window', () => {
+    const window = { startsAt: 100, endsAt: 200 };
+    const { from, to } = startBounds(window);
+    for (let start = 50; start <= 250; start += 10) {
+      for (let end = start; end <= 260; end += 10) {
+        if (isInWindow(window, start, end)) {
+          expect(start).toBeGreaterThanOrEqual(from!);
+          expect(start).toBeLessThanOrEqual(to!);
+        }
+      }
+    }
   });
 });

@@ -57,6 +57,7 @@ export function openStoreReader(options: OpenStoreReaderOptions): StoreReader {
     },
     readerList: () => env?.root.readerList() ?? '',
     async close() {
+      if (closed) return;
       closed = true;
       await env?.root.close();
     },

@@ -1,3 +1,4 @@
 export * from './child-process.js';
 export * from './free-port.js';
+export * from './seed-store.js';
 export * from './wait.js';

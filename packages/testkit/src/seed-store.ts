@@ -1,5 +1,15 @@
-import { eventIdFor, toEventRecord } from '@tessera/core';
-import { openStoreWriter } from '@tessera/store';
+import { type EventRecord, eventIdFor, toEventRecord } from '@tessera/core';
+
+/** What seeding needs of a store writer (structurally: the testkit does not depend on the store). */
+export interface FeedSink {
+  applyFeed(
+    records: Iterable<EventRecord>,
+    commit: {
+      at: number;
+      validators: { url: null; etag: null; lastModified: null; hash: string };
+    },
+  ): unknown;
+}
 
 const WEEK = 7 * 86_400_000;
 const START = Date.parse('2000-01-01T00:00:00Z');
@@ -8,8 +18,7 @@ const START = Date.parse('2000-01-01T00:00:00Z');
  * Fills a store with `count` events spread evenly so that one week holds about `perWeek` of them
  * (100k at 50 a week spans 38 years), each with the shape and size of a real summary.
  */
-export async function seedStore(path: string, count: number, perWeek = 50): Promise<void> {
-  const store = openStoreWriter({ path });
+export function seedStore(store: FeedSink, count: number, perWeek = 50): void {
   const span = Math.ceil(count / perWeek) * WEEK;
   const iso = (t: number) => new Date(t).toISOString();
   const records = function* () {
@@ -37,7 +46,6 @@ export async function seedStore(path: string, count: number, perWeek = 50): Prom
     at: Date.now(),
     validators: { url: null, etag: null, lastModified: null, hash: 'seed' },
   });
-  await store.close();
 }
 
 /** A one-week window in the middle of the seeded span. */
