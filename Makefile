@@ -66,15 +66,25 @@ lint: install
 typecheck: build
 	turbo run typecheck --output-logs=errors-only
 
+# The Debian tools the tests drive for real (NATS JetStream for the cluster suites), installed
+# when missing, as `make bench` does for wrk.
+TEST_TOOLS := nats-server
+
+# Installs the Debian packages named as arguments when their commands are missing (needs root).
+APT_INSTALL := bash -c 'missing=(); for tool in "$$@"; do command -v "$$tool" >/dev/null || missing+=("$$tool"); done; \
+  [ $${\#missing[@]} -eq 0 ] && exit 0; \
+  [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null || { echo "please install: $${missing[*]}" >&2; exit 1; }; \
+  apt-get install -y "$${missing[@]}" >/dev/null 2>&1 || { apt-get update >/dev/null 2>&1 && apt-get install -y "$${missing[@]}" >/dev/null; }' apt-install
+
 # The same as `pnpm test`: Biome, then type-check and every vitest suite through turbo.
 test: build
+	@$(APT_INSTALL) $(TEST_TOOLS)
 	$(PNPM) test
 
-# wrk (Debian) measures throughput with little CPU of its own; without it autocannon does.
+# wrk (Debian) measures throughput with little CPU of its own; the cluster scenario runs NATS.
 bench: build
-	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
-	  (apt-get install -y wrk >/dev/null 2>&1 || { apt-get update >/dev/null 2>&1 && apt-get install -y wrk >/dev/null 2>&1; }); } || true
-	turbo run bench --concurrency=1 --output-logs=full
+	@$(APT_INSTALL) wrk $(TEST_TOOLS)
+	$(PNPM) bench
 
 clean:
 	rm -rf node_modules packages/*/node_modules apps/*/node_modules packages/*/dist apps/*/dist \

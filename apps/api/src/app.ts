@@ -7,6 +7,7 @@ import { loadDocsAssets, loadOpenApi } from './api-docs.js';
 import { ApiError } from './api-error.js';
 import { errorEnvelope } from './error-envelope.js';
 import { createMetrics, type Metrics } from './metrics.js';
+import { type ReplicationView, viewReplication } from './replication-view.js';
 import { requestIdOf } from './request-id.js';
 import { createScanBudget } from './scan-budget.js';
 import { parseSearchQuery } from './search-query.js';
@@ -22,6 +23,8 @@ export interface AppDeps {
   scanConcurrency?: number;
   scanEventsPerSecond?: number;
   staleAfterMs?: number;
+  /** Cluster mode: a follower further behind than this reports not ready. */
+  maxLagMs?: number;
   /** Requests slower than this are logged even when they succeed. */
   slowRequestMs?: number;
   now?: () => number;
@@ -54,7 +57,7 @@ interface RequestState {
 export function createApp(deps: AppDeps): Koa<RequestState> {
   const { store, log } = deps;
   const now = deps.now ?? Date.now;
-  const metrics = deps.metrics ?? createMetrics(store);
+  const metrics = deps.metrics ?? createMetrics(store, { maxLagMs: deps.maxLagMs ?? 30_000 });
   const renderMetrics = deps.renderMetrics ?? (() => metrics.registry.metrics());
   const search = createSearchResponder({
     store,
@@ -67,6 +70,7 @@ export function createApp(deps: AppDeps): Koa<RequestState> {
     onScanned: metrics.scanned,
   });
   const staleAfterMs = deps.staleAfterMs ?? 300_000;
+  const maxLagMs = deps.maxLagMs ?? 30_000;
   const accessLog = createAccessLog(log, deps.slowRequestMs ?? 1_000);
   const openApi = loadOpenApi();
   const docs = loadDocsAssets();
@@ -140,20 +144,29 @@ export function createApp(deps: AppDeps): Koa<RequestState> {
     let state: StoreState;
     let events: number;
     let version: number;
+    let cluster: ReplicationView;
     try {
       state = store.state();
       events = store.count();
       version = store.head().version;
+      cluster = viewReplication(store.replication(), now(), maxLagMs);
     } catch (cause) {
       throw new ApiError('store_unavailable', 'the store cannot be read', { cause });
     }
     if (state.lastSuccessAt === null) {
       throw new ApiError('not_ready', 'no feed has been applied to the store yet');
     }
+    if (!cluster.ready) {
+      throw new ApiError(
+        'not_ready',
+        `this node lags ${Math.round(cluster.lagMs / 1000)} s behind the cluster (MAX_LAG_MS is ${maxLagMs})`,
+      );
+    }
     const ageMs = Math.max(0, now() - state.lastSuccessAt);
     ctx.body = {
       data: {
         status: 'ready',
+        role: cluster.role,
         events,
         version,
         fresh: ageMs <= staleAfterMs,
@@ -163,6 +176,14 @@ export function createApp(deps: AppDeps): Koa<RequestState> {
           state.lastAttemptAt === null ? null : new Date(state.lastAttemptAt).toISOString(),
         consecutive_failures: state.consecutiveFailures,
         last_error_code: state.lastErrorCode,
+        ...(cluster.role === 'single'
+          ? {}
+          : {
+              replication: cluster.replication,
+              applied_sequence: cluster.appliedSequence,
+              latest_sequence: cluster.latestSequence,
+              lag_ms: cluster.lagMs,
+            }),
       },
       error: null,
     };

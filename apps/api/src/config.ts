@@ -41,6 +41,8 @@ export const ApiConfigSchema = z
     KEEP_ALIVE_TIMEOUT_MS: ms(65_000),
     /** Successful requests slower than this get an access-log line. */
     SLOW_REQUEST_MS: ms(1_000),
+    /** Cluster mode: a follower further behind the cluster than this reports not ready. */
+    MAX_LAG_MS: ms(30_000),
     /** /ready reports data older than this as stale. */
     STALE_AFTER_MS: z.coerce.number().int().min(1).default(300_000),
     /** How long SIGTERM waits for in-flight requests before closing connections. */

@@ -21,7 +21,7 @@ runMain(
     // Opened after fork: an LMDB environment must not be shared across a fork. Read-only: the API
     // never starts a write transaction, so it never waits for the ingestor.
     const store = openStoreReader({ path: config.DATA_DIR });
-    const metrics = createMetrics(store);
+    const metrics = createMetrics(store, { maxLagMs: config.MAX_LAG_MS });
     const app = createApp({
       store,
       log,
@@ -31,6 +31,7 @@ runMain(
       scanConcurrency: config.SCAN_CONCURRENCY,
       scanEventsPerSecond: config.SCAN_EVENTS_PER_SECOND,
       staleAfterMs: config.STALE_AFTER_MS,
+      maxLagMs: config.MAX_LAG_MS,
       slowRequestMs: config.SLOW_REQUEST_MS,
       renderMetrics: cluster.isWorker ? clusterMetricsRenderer(metrics.registry) : undefined,
     });

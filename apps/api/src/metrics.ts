@@ -1,8 +1,9 @@
 import type { StoreView } from '@tessera/store';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { viewReplication } from './replication-view.js';
 
 /** The API's Prometheus metrics, in a registry of its own (no global state). */
-export function createMetrics(store: StoreView) {
+export function createMetrics(store: StoreView, options: { maxLagMs: number }) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const requests = new Counter({
@@ -52,6 +53,56 @@ export function createMetrics(store: StoreView) {
     aggregator: 'max',
     collect() {
       this.set(store.head().version);
+    },
+  });
+  // Cluster mode, read from the ingestor's replication status (single mode: role "single").
+  const replication = () => viewReplication(store.replication(), Date.now(), options.maxLagMs);
+  new Gauge({
+    name: 'tessera_replication_role',
+    help: "This node's role: 1 for the current one of single, leader, follower",
+    labelNames: ['role'] as const,
+    registers: [registry],
+    aggregator: 'max',
+    collect() {
+      const { role } = replication();
+      for (const r of ['single', 'leader', 'follower'] as const)
+        this.set({ role: r }, r === role ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'tessera_replication_connected',
+    help: "Cluster mode: 1 while this node's ingestor reaches NATS",
+    registers: [registry],
+    aggregator: 'max',
+    collect() {
+      this.set(replication().replication === 'connected' ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'tessera_replication_applied_sequence',
+    help: "Cluster mode: the last stream sequence applied to this node's store",
+    registers: [registry],
+    aggregator: 'max',
+    collect() {
+      this.set(replication().appliedSequence ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'tessera_replication_latest_sequence',
+    help: 'Cluster mode: the last stream sequence known to exist',
+    registers: [registry],
+    aggregator: 'max',
+    collect() {
+      this.set(replication().latestSequence ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'tessera_replication_lag_seconds',
+    help: 'Cluster mode: how far this node is behind the cluster',
+    registers: [registry],
+    aggregator: 'max',
+    collect() {
+      this.set(replication().lagMs / 1000);
     },
   });
   const scanned = new Counter({

@@ -22,7 +22,7 @@ export function createChunkParser(
   pool: ParserPool,
   task: { provider: string; timeZone: string },
   signal: AbortSignal,
-  onReading: (reading: FeedReading) => void,
+  onReading: (reading: FeedReading) => void | Promise<void>,
 ): ChunkParser {
   const maxInFlight = pool.threads * 2;
   /** One promise per chunk not yet waited for, settled once it has been delivered. */
@@ -48,7 +48,7 @@ export function createChunkParser(
           if (!result.ok) {
             throw new IngestError('feed_malformed', `feed is not well-formed: ${result.message}`);
           }
-          if (!closed) onReading(result.reading);
+          if (!closed) return onReading(result.reading);
         });
       last.catch(() => {}); // surfaced by whoever waits for it below
       delivered.push(last);

@@ -1,4 +1,6 @@
+import { hostname } from 'node:os';
 import { createTimeZone, LOG_LEVELS, parseSettings } from '@tessera/core';
+import { NatsServersSchema } from '@tessera/replication';
 import { z } from 'zod';
 
 const ms = (fallback: number) => z.coerce.number().int().min(1).default(fallback);
@@ -43,6 +45,18 @@ export const IngestorConfigSchema = z.object({
   /** Consecutive polls failed by the store (not the partner) after which the ingestor exits. */
   STORE_FAILURE_LIMIT: z.coerce.number().int().min(1).default(5),
   CHUNK_BYTES: bytes(1024 ** 2),
+  /**
+   * Cluster mode: the NATS servers (comma-separated). Absent, the node runs alone and nothing of
+   * NATS runs.
+   */
+  NATS_URL: NatsServersSchema.optional(),
+  /** Cluster mode: how long the feed lease lasts without renewal; a dead leader's successor takes over within two. */
+  LEASE_MS: z.coerce.number().int().min(300).default(10_000),
+  /** Cluster mode: this node's name in the lease and the logs. */
+  NODE_ID: z
+    .string()
+    .regex(/^[\w.-]{1,64}$/)
+    .default(() => `${hostname()}-${process.pid}`),
   MAX_ELEMENT_BYTES: bytes(16 * 1024 ** 2),
 });
 

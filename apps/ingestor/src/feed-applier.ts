@@ -1,5 +1,5 @@
 import type { FeedReading, RejectionCode } from '@tessera/core';
-import type { ApplyCounts, FeedValidators, FeedWriter, StoreWriter } from '@tessera/store';
+import type { ApplyCounts, FeedSink, FeedValidators, FeedWriter } from '@tessera/store';
 import type { Logger } from 'pino';
 
 /** Individual rejections logged per poll; the rest are only counted. */
@@ -16,8 +16,8 @@ export type FeedResult =
   | { outcome: 'unchanged'; counts: ApplyCounts };
 
 export interface FeedApplier {
-  /** Writes a chunk's records (in feed order) and counts its rejections. */
-  fold(reading: FeedReading): void;
+  /** Writes a chunk's records (in feed order) and counts its rejections; resolves once taken in. */
+  fold(reading: FeedReading): Promise<void>;
   /** Commits the feed, or records it as unchanged; only once the whole document proved sound. */
   finish(at: number, validators: FeedValidators, previousHash: string | null): Promise<FeedResult>;
   /** Discards whatever was written. */
@@ -29,7 +29,7 @@ export interface FeedApplier {
  * changes anything, so an unchanged feed opens none, and records are written as they arrive
  * instead of being held until the end.
  */
-export function createFeedApplier(store: StoreWriter, log: Logger, tally: FeedTally): FeedApplier {
+export function createFeedApplier(store: FeedSink, log: Logger, tally: FeedTally): FeedApplier {
   let writer: FeedWriter | undefined;
   let unchanged = 0;
   let logged = 0;
@@ -43,7 +43,7 @@ export function createFeedApplier(store: StoreWriter, log: Logger, tally: FeedTa
   };
 
   return {
-    fold(reading) {
+    async fold(reading) {
       // After finish or abort nothing may open a transaction again.
       if (closed) return;
       tally.offline += reading.offline;
@@ -68,13 +68,14 @@ export function createFeedApplier(store: StoreWriter, log: Logger, tally: FeedTa
           );
         }
       }
+      await writer?.settle();
     },
 
     async finish(at, validators, previousHash) {
       // The same bytes as the feed last applied: nothing to apply, whatever a record says.
       if (writer === undefined || validators.hash === previousHash) {
         await release();
-        store.recordPoll({ ok: true, at, validators });
+        await store.recordPoll({ ok: true, at, validators });
         return {
           outcome: 'unchanged',
           counts: { inserted: 0, updated: 0, moved: 0, unchanged: tally.events },

@@ -1,11 +1,7 @@
 import { createHash } from 'node:crypto';
 import { NORMALIZATION_VERSION, type RejectionCode } from '@tessera/core';
-import {
-  type ApplyCounts,
-  StoreError,
-  type StoreErrorCode,
-  type StoreWriter,
-} from '@tessera/store';
+import { ReplicationError } from '@tessera/replication';
+import { type ApplyCounts, type FeedSink, StoreError, type StoreErrorCode } from '@tessera/store';
 import type { Logger } from 'pino';
 import { type ChunkParser, createChunkParser } from './chunk-parser.js';
 import { createFeedApplier } from './feed-applier.js';
@@ -16,7 +12,8 @@ import { IngestError, type IngestErrorCode } from './ingest-error.js';
 import type { ParserPool } from './parser-pool.js';
 
 export interface PollDeps {
-  store: StoreWriter;
+  /** The store itself, or in cluster mode the leader's publishing sink. */
+  store: FeedSink;
   fetcher: FeedFetcher;
   pool: ParserPool;
   log: Logger;
@@ -27,6 +24,11 @@ export interface PollDeps {
   deadlineMs: number;
   now?: () => number;
   onProgress?: (progress: { bytes: number; events: number }) => void;
+  /**
+   * Cluster mode: resolves once this node has applied the whole stream, so that the feed is
+   * compared with the cluster's latest data before anything is published.
+   */
+  prepare?: (signal: AbortSignal) => Promise<void>;
 }
 
 export type PollOutcome = 'applied' | 'not_modified' | 'unchanged' | 'failed';
@@ -73,10 +75,11 @@ export async function pollFeed(deps: PollDeps, signal: AbortSignal): Promise<Pol
     applier.fold,
   );
   try {
+    await deps.prepare?.(pollSignal);
     const previous = deps.store.state();
     const fetched = await deps.fetcher.fetch(previous.validators, pollSignal);
     if (fetched.kind === 'not_modified') {
-      deps.store.recordPoll({ ok: true, at });
+      await deps.store.recordPoll({ ok: true, at });
       report.outcome = 'not_modified';
       return report;
     }
@@ -100,7 +103,7 @@ export async function pollFeed(deps: PollDeps, signal: AbortSignal): Promise<Pol
     report.error = { code: error.code, message: error.message };
     report.retryAfterMs = error.retryAfterMs;
     if (error.code === 'internal_error') deps.log.error({ err: cause }, 'poll failed unexpectedly');
-    recordFailure(deps, at, error);
+    await recordFailure(deps, at, error);
     return report;
   } finally {
     report.durationMs = Math.round(performance.now() - started);
@@ -135,11 +138,11 @@ async function readFeed(
   return hash.digest('hex');
 }
 
-function recordFailure(deps: PollDeps, at: number, error: IngestError): void {
+async function recordFailure(deps: PollDeps, at: number, error: IngestError): Promise<void> {
   // A poll cut short by shutdown says nothing about the provider: not a failure to report.
   if (error.code === 'aborted') return;
   try {
-    deps.store.recordPoll({ ok: false, at, code: error.code, message: error.message });
+    await deps.store.recordPoll({ ok: false, at, code: error.code, message: error.message });
   } catch (stateError) {
     deps.log.error({ err: stateError }, 'could not record the failed poll in the store');
   }
@@ -156,6 +159,12 @@ const STORE_CODES: Record<StoreErrorCode, IngestErrorCode> = {
 
 function toFailure(cause: unknown, signal: AbortSignal): IngestError {
   if (cause instanceof IngestError) return cause;
+  if (cause instanceof ReplicationError) {
+    // Fenced: another node leads now and its feed is the one that counts; nothing to report.
+    return cause.code === 'replication_fenced'
+      ? new IngestError('aborted', cause.message, { cause })
+      : new IngestError('replication_unavailable', cause.message, { cause });
+  }
   if (cause instanceof StoreError) {
     return new IngestError(STORE_CODES[cause.code], cause.message, { cause });
   }

@@ -18,6 +18,8 @@ export const INGEST_ERROR_CODES = [
   'store_unavailable',
   /** A write or commit failed (disk full, map full, I/O error). */
   'store_write_failed',
+  /** Cluster mode: NATS could not take the leader's batch or state (it is unreachable). */
+  'replication_unavailable',
   /** A parse worker thread died (out of memory, a crash) rather than refusing the document. */
   'parse_worker_failed',
   /** Anything else: a bug. Logged with its stack. */

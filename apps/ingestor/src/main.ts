@@ -1,12 +1,13 @@
 #!/usr/bin/env node
 import { setPriority } from 'node:os';
 import { SettingsError } from '@tessera/core';
-import { runMain, type Service } from '@tessera/runtime';
+import { BootError, runMain, type Service } from '@tessera/runtime';
 import { openStoreWriter } from '@tessera/store';
 import { type Logger, pino } from 'pino';
+import { runClusterMode } from './cluster-mode.js';
 import { loadConfig } from './config.js';
 import { createFeedFetcher } from './feed-fetcher.js';
-import { createIngestor, formatSummary } from './ingestor.js';
+import { createIngestor, formatSummary, type IngestorDeps } from './ingestor.js';
 import { createParserPool } from './parser-pool.js';
 import { createProgress } from './progress.js';
 
@@ -16,6 +17,12 @@ runMain(
     const once = process.argv.includes('--once');
     const json = process.argv.includes('--json');
     const config = loadConfig(process.env);
+    const cluster = config.NATS_URL;
+    if (once && cluster !== undefined) {
+      throw new BootError(
+        "ingestor cannot start: --once polls into this node's store alone, and NATS_URL makes it a cluster node (unset NATS_URL)",
+      );
+    }
     const log = pino({ level: config.LOG_LEVEL, base: { service: 'ingestor' } });
     // Before the workers start: threads inherit the priority of the thread that creates them.
     lowerPriority(config.INGEST_NICE, log);
@@ -33,7 +40,7 @@ runMain(
     });
     const progress =
       once && !json && process.stderr.isTTY ? createProgress(process.stderr) : undefined;
-    const ingestor = createIngestor({
+    const deps: IngestorDeps = {
       store,
       fetcher,
       pool,
@@ -47,15 +54,12 @@ runMain(
       backoff: { baseMs: config.BACKOFF_BASE_MS, maxMs: config.BACKOFF_MAX_MS },
       storeFailureLimit: config.STORE_FAILURE_LIMIT,
       onProgress: progress?.update,
-    });
-    let closing: Promise<void> | undefined;
-    const close = (): Promise<void> =>
-      (closing ??= (async () => {
-        await ingestor.stop();
-        await Promise.allSettled([pool.close(), fetcher.close()]);
-        await store.close();
-        log.info('stopped');
-      })());
+    };
+    const release = async (): Promise<void> => {
+      await Promise.allSettled([pool.close(), fetcher.close()]);
+      await store.close();
+      log.info('stopped');
+    };
 
     log.info(
       {
@@ -63,10 +67,22 @@ runMain(
         dataDir: config.DATA_DIR,
         threads: config.PARSE_THREADS,
         once,
+        cluster: cluster ?? null,
       },
       'ingestor starting',
     );
     await pool.warm();
+    if (cluster !== undefined) {
+      return runClusterMode({ ...config, NATS_URL: cluster }, store, deps, log, release);
+    }
+
+    const ingestor = createIngestor(deps);
+    let closing: Promise<void> | undefined;
+    const close = (): Promise<void> =>
+      (closing ??= (async () => {
+        await ingestor.stop();
+        await release();
+      })());
     if (once) {
       const done = ingestor.pollOnce().then(async (report) => {
         progress?.done();

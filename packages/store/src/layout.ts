@@ -18,6 +18,8 @@ import { createHash } from 'node:crypto';
  * | `layout` | `LAYOUT_VERSION` of the code that created the store; any other value is refused |
  * | `head`   | `{ storeId, version }`: what names the content (ETags are derived from it)     |
  * | `state`  | StoreState: freshness and validators of the last poll                          |
+ * | `cluster`| cluster mode only: `{ datasetId, appliedSequence }`, the last stream sequence applied, |
+ * |          | written in the same transaction as what it applied (exactly-once across crashes) |
  *
  * `storeId` is random, made once with the store (in cluster mode, the cluster's dataset id), so
  * that a recreated or restored store never reuses an ETag for other content. `version` increases
@@ -34,7 +36,12 @@ import { createHash } from 'node:crypto';
  * ids pages (the digest is SHA-256 of the stored value, truncated to 128 bits) without reading
  * the event.
  *
- * Beside the environment, `writer.lock` is held (flock) by the one process allowed to write.
+ * In cluster mode `storeId` is the cluster's dataset id and `version` the stream sequence of the
+ * last batch that changed an event, so that every node names the same content alike.
+ *
+ * Beside the environment, `writer.lock` is held (flock) by the one process allowed to write, and
+ * in cluster mode `replication.json` is the ingestor's view of the cluster (role, lag), replaced
+ * atomically, outside LMDB so that it can change while a batch's transaction is open.
  *
  * Layout history: 1 had no `layout`, `head` or store id (a `version` key instead); 2 is this.
  */
@@ -46,12 +53,14 @@ export const META_DB = 'meta';
 export const LAYOUT_KEY = 'layout';
 export const HEAD_KEY = 'head';
 export const STATE_KEY = 'state';
+export const CLUSTER_KEY = 'cluster';
 /** The meta key that layout 1 used for the version: its presence marks a layout-1 store. */
 export const LAYOUT_1_VERSION_KEY = 'version';
 
 /** The file LMDB keeps its data in, inside the environment directory. */
 export const DATA_FILE = 'data.mdb';
 export const WRITER_LOCK_FILE = 'writer.lock';
+export const REPLICATION_FILE = 'replication.json';
 
 /**
  * Reader slots in LMDB's lock file, shared by every process that opens the store. The value is

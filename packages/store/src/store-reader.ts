@@ -51,6 +51,7 @@ export function openStoreReader(options: OpenStoreReaderOptions): StoreReader {
     state: () => current().state(),
     count: () => current().count(),
     scan: (window) => current().scan(window),
+    replication: () => current().replication(),
     exists() {
       current();
       return env !== undefined;

@@ -48,13 +48,21 @@ export const INITIAL_STATE: StoreState = {
   lastCounts: null,
 };
 
-/** The outcome of one poll, as the store records it. */
-export type PollOutcome =
-  /** A whole feed was applied; `counts` says what it changed. */
-  | { ok: true; at: number; validators: FeedValidators; counts: ApplyCounts }
-  /** A whole feed was read and changed nothing (304, same bytes, or only unchanged records). */
-  | { ok: true; at: number; validators?: FeedValidators; counts?: undefined }
-  | { ok: false; at: number; code: string; message: string };
+/**
+ * The outcome of one poll, as the store records it: a whole feed read (with the counts of what it
+ * changed when it was applied, none for a 304), or a failure and whose fault it was. In cluster
+ * mode it crosses the network inside feed messages, hence a schema.
+ */
+export const PollOutcomeSchema = z.union([
+  z.object({
+    ok: z.literal(true),
+    at: z.number(),
+    validators: FeedValidatorsSchema.optional(),
+    counts: ApplyCountsSchema.optional(),
+  }),
+  z.object({ ok: z.literal(false), at: z.number(), code: z.string(), message: z.string() }),
+]);
+export type PollOutcome = z.infer<typeof PollOutcomeSchema>;
 
 export function changedAnything(counts: ApplyCounts): boolean {
   return counts.inserted + counts.updated + counts.moved > 0;

@@ -1,6 +1,7 @@
 import { isInWindow, type QueryWindow, startBounds } from '@tessera/core';
 import { type Environment, readHead, unavailable } from './environment.js';
 import { decodeEnd, type Head, STATE_KEY, summaryBytes } from './layout.js';
+import { type ReplicationStatus, readReplicationStatus } from './replication-status.js';
 import { StoreError } from './store-error.js';
 import { INITIAL_STATE, type StoreState, StoreStateSchema } from './store-state.js';
 
@@ -15,6 +16,8 @@ export interface StoreView {
    * early (`return()`, or leaving a for-of) releases its LMDB snapshot at once.
    */
   scan(window: QueryWindow): IterableIterator<Buffer>;
+  /** Cluster mode: the ingestor's view of the cluster; null in single mode. */
+  replication(): ReplicationStatus | null;
 }
 
 /** Head of a store that does not exist yet: nothing stored, no id to name. */
@@ -25,6 +28,7 @@ export const EMPTY_VIEW: StoreView = {
   state: () => INITIAL_STATE,
   count: () => 0,
   scan: () => [][Symbol.iterator](),
+  replication: () => null,
 };
 
 export function viewOf(env: Environment): StoreView {
@@ -36,6 +40,7 @@ export function viewOf(env: Environment): StoreView {
     }
   };
   return {
+    replication: () => readReplicationStatus(env.path),
     head: () => read(() => readHead(env)),
     state: () =>
       read(() => {

@@ -3,14 +3,18 @@ import { type EventRecord, EventRecordSchema } from '@tessera/core';
 import { ABORT } from 'lmdb';
 import { type Environment, openForWriting, readHead, unavailable } from './environment.js';
 import {
+  CLUSTER_KEY,
+  decodeEnd,
   encodeEventValue,
   eventKey,
   HEAD_KEY,
   type Head,
   type IdEntry,
   STATE_KEY,
+  summaryBytes,
   valueDigest,
 } from './layout.js';
+import { type ReplicationStatus, writeReplicationStatus } from './replication-status.js';
 import { describeCause, StoreError } from './store-error.js';
 import {
   type ApplyCounts,
@@ -28,9 +32,30 @@ export interface OpenStoreWriterOptions {
   path: string;
 }
 
+/** How a single node's own poll closes its feed: the version moves by one if an event changed. */
 export interface FeedCommit {
   at: number;
   validators: FeedValidators;
+}
+
+/**
+ * How a write replicated from the cluster closes (cluster mode): it records the stream sequence
+ * it completes in the same transaction (exactly-once apply across crashes), the cluster's version
+ * and state, and makes the store the dataset's, so that every node names the same content alike.
+ */
+export interface ReplicatedCommit {
+  /** Stream sequence of the message that completes this write. */
+  sequence: number;
+  datasetId: string;
+  /** The cluster's version after this write; undefined keeps the current one. */
+  version?: number;
+  state: StoreState;
+}
+
+/** Where a store stands in the cluster's stream; null for a store that never joined one. */
+export interface ClusterPosition {
+  datasetId: string;
+  appliedSequence: number;
 }
 
 export type RecordChange = 'inserted' | 'updated' | 'moved' | 'unchanged';
@@ -42,29 +67,57 @@ export type RecordChange = 'inserted' | 'updated' | 'moved' | 'unchanged';
  */
 export interface FeedWriter {
   upsert(record: EventRecord): RecordChange;
+  /**
+   * Resolves once what was upserted so far has been taken in (backpressure): immediate for the
+   * store itself, later for a writer that publishes to the cluster.
+   */
+  settle(): Promise<void>;
   /** Writes the state record and commits durably; resolves with the counts. */
   commit(commit: FeedCommit): Promise<ApplyCounts>;
   /** Discards everything written since beginFeed. */
   abort(): Promise<void>;
 }
 
+/** What one poll needs of where it writes: the store itself, or the cluster (cluster mode). */
+export interface FeedSink {
+  state(): StoreState;
+  /** What applying this record would do, read outside any write transaction. */
+  classify(record: EventRecord): RecordChange;
+  /**
+   * Opens the transaction for one streamed feed. Only one may be open at a time, and no other
+   * write may be made until it is committed or aborted.
+   */
+  beginFeed(): FeedWriter;
+  /** Records a poll that changed no event (unchanged feed, or failure): state only. */
+  recordPoll(outcome: PollOutcome): unknown;
+}
+
+/** The store's own feed writer, which a replicated batch may also close. */
+export interface StoreFeedWriter extends FeedWriter {
+  commitReplicated(commit: ReplicatedCommit): Promise<ApplyCounts>;
+}
+
 /** The one process that writes the store (the ingestor), holding its writer lock. */
-export interface StoreWriter extends StoreView {
+export interface StoreWriter extends StoreView, FeedSink {
   /**
    * Applies one feed's upserts and the state update in a single durable transaction. Never
    * deletes an event. If anything throws midway (the records iterable included), the
    * transaction aborts and the store is exactly as before.
    */
   applyFeed(records: Iterable<EventRecord>, commit: FeedCommit): ApplyCounts;
-  /**
-   * Opens the transaction for one streamed feed. Only one may be open at a time, and no other
-   * write (recordPoll, applyFeed) may be made until it is committed or aborted.
-   */
-  beginFeed(): FeedWriter;
-  /** Records a poll that changed no event (unchanged feed, or failure): state only. */
+  beginFeed(): StoreFeedWriter;
   recordPoll(outcome: PollOutcome): StoreState;
-  /** What applying this record would do, read outside any write transaction. */
-  classify(record: EventRecord): RecordChange;
+  /** Cluster mode: records a replicated write that changed no event (a state message). */
+  recordReplicated(commit: ReplicatedCommit): void;
+  /** Where the store stands in the cluster's stream, if it ever joined one. */
+  cluster(): ClusterPosition | null;
+  /**
+   * Every stored event as a record, in key order, from one snapshot (read at the first call to
+   * next): what a cluster checkpoint copies.
+   */
+  records(): IterableIterator<EventRecord>;
+  /** Cluster mode: replaces the replication status the API reports. */
+  writeReplicationStatus(status: ReplicationStatus): void;
   /** LMDB's last committed transaction id: lets tests and diagnostics see whether a write happened. */
   lastTransactionId(): number;
   close(): Promise<void>;
@@ -151,13 +204,27 @@ function createWriter(env: Environment, lock: WriterLock): StoreWriter {
     return change;
   };
 
-  /** The state record, and the version when an event changed: what closes a feed's transaction. */
+  /** What closes a single node's feed: the state record, and the version if an event changed. */
   const finish = (counts: ApplyCounts, commit: FeedCommit): void => {
     if (changedAnything(counts)) {
       const head = readHead(env);
       meta.putSync(HEAD_KEY, { ...head, version: head.version + 1 } satisfies Head);
     }
     meta.putSync(STATE_KEY, nextState(view.state(), { ok: true, ...commit, counts }));
+  };
+
+  /** What closes a replicated write: the cluster's position, version and state, all at once. */
+  const finishReplicated = (commit: ReplicatedCommit): void => {
+    const head = readHead(env);
+    meta.putSync(HEAD_KEY, {
+      storeId: commit.datasetId,
+      version: commit.version ?? head.version,
+    } satisfies Head);
+    meta.putSync(STATE_KEY, commit.state);
+    meta.putSync(CLUSTER_KEY, {
+      datasetId: commit.datasetId,
+      appliedSequence: commit.sequence,
+    } satisfies ClusterPosition);
   };
 
   return {
@@ -178,8 +245,8 @@ function createWriter(env: Environment, lock: WriterLock): StoreWriter {
         throw new StoreError('store_write_failed', 'a feed transaction is already open');
       feedOpen = true;
       const counts = emptyCounts();
-      let decide!: (commit: FeedCommit | undefined) => void;
-      const decided = new Promise<FeedCommit | undefined>((resolve) => {
+      let decide!: (close: (() => void) | undefined) => void;
+      const decided = new Promise<(() => void) | undefined>((resolve) => {
         decide = resolve;
       });
       let open = true;
@@ -188,9 +255,9 @@ function createWriter(env: Environment, lock: WriterLock): StoreWriter {
       // no other process may write meanwhile (the writer lock).
       const done = Promise.resolve(
         root.transactionSync(async () => {
-          const commit = await decided;
-          if (commit === undefined) return ABORT;
-          finish(counts, commit);
+          const close = await decided;
+          if (close === undefined) return ABORT;
+          close();
           return counts;
         }),
       ).finally(() => {
@@ -200,6 +267,21 @@ function createWriter(env: Environment, lock: WriterLock): StoreWriter {
       const ensureOpen = (): void => {
         if (!open)
           throw new StoreError('store_write_failed', 'the feed transaction is already closed');
+      };
+      const commitWith = async (close: () => void): Promise<ApplyCounts> => {
+        ensureOpen();
+        open = false;
+        decide(close);
+        try {
+          await done;
+        } catch (cause) {
+          throw new StoreError(
+            'store_write_failed',
+            `committing the feed failed: ${describeCause(cause)}`,
+            { cause },
+          );
+        }
+        return { ...counts };
       };
       return {
         upsert(record) {
@@ -218,21 +300,9 @@ function createWriter(env: Environment, lock: WriterLock): StoreWriter {
           counts[change]++;
           return change;
         },
-        async commit(commit) {
-          ensureOpen();
-          open = false;
-          decide(commit);
-          try {
-            await done;
-          } catch (cause) {
-            throw new StoreError(
-              'store_write_failed',
-              `committing the feed failed: ${describeCause(cause)}`,
-              { cause },
-            );
-          }
-          return { ...counts };
-        },
+        settle: () => Promise.resolve(),
+        commit: (commit) => commitWith(() => finish(counts, commit)),
+        commitReplicated: (commit) => commitWith(() => finishReplicated(commit)),
         async abort() {
           if (!open) return;
           open = false;
@@ -248,6 +318,21 @@ function createWriter(env: Environment, lock: WriterLock): StoreWriter {
         meta.putSync(STATE_KEY, next);
         return next;
       });
+    },
+
+    recordReplicated(commit) {
+      write('recording the replicated state', () => finishReplicated(commit));
+    },
+
+    cluster: () => (meta.get(CLUSTER_KEY) as ClusterPosition | undefined) ?? null,
+
+    writeReplicationStatus: (status) => writeReplicationStatus(env.path, status),
+
+    *records() {
+      for (const { key, value } of events.getRange({})) {
+        const summary = summaryBytes(value).toString('utf8');
+        yield { id: key[1], startsAt: key[0], endsAt: decodeEnd(value), summary };
+      }
     },
 
     lastTransactionId: () => (root.getStats() as { lastTxnId: number }).lastTxnId,

@@ -1,4 +1,5 @@
 export * from './child-process.js';
 export * from './free-port.js';
+export * from './nats-cluster.js';
 export * from './seed-store.js';
 export * from './wait.js';

@@ -1,0 +1,52 @@
+import type { ReplicationStatus } from '@tessera/store';
+
+/** The ingestor rewrites its status every 2 s; one much older means the ingestor is not running. */
+export const STATUS_STALE_MS = 10_000;
+
+export interface ReplicationView {
+  role: 'single' | 'leader' | 'follower';
+  /** Whether this node's ingestor reaches NATS; `stale` when the ingestor itself is silent. */
+  replication: 'connected' | 'disconnected' | 'stale' | null;
+  appliedSequence: number | null;
+  latestSequence: number | null;
+  lagMs: number;
+  ready: boolean;
+}
+
+/**
+ * What the ingestor's replication status means for this node's readiness. A follower further
+ * behind than `maxLagMs` is not ready, so that a load balancer stops sending it traffic; but a
+ * node that cannot reach NATS stays ready: a NATS outage, like a partner outage, must not take
+ * the whole fleet out of service. A silent ingestor (status not rewritten) counts as behind
+ * since it last spoke.
+ */
+export function viewReplication(
+  status: ReplicationStatus | null,
+  now: number,
+  maxLagMs: number,
+): ReplicationView {
+  if (status === null) {
+    return {
+      role: 'single',
+      replication: null,
+      appliedSequence: null,
+      latestSequence: null,
+      lagMs: 0,
+      ready: true,
+    };
+  }
+  const stale = now - status.updatedAt > STATUS_STALE_MS;
+  const behindSince = stale
+    ? Math.min(status.behindSince ?? status.updatedAt, status.updatedAt)
+    : status.behindSince;
+  const lagMs = behindSince === null ? 0 : Math.max(0, now - behindSince);
+  const replication = stale ? 'stale' : status.connected ? 'connected' : 'disconnected';
+  return {
+    role: status.role,
+    replication,
+    appliedSequence: status.appliedSequence,
+    latestSequence: status.latestSequence,
+    lagMs,
+    ready: replication === 'disconnected' || lagMs <= maxLagMs,
+  };
+}

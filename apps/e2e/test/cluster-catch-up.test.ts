@@ -1,0 +1,77 @@
+import { startApp, waitUntil } from '@tessera/testkit';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ClusterSystem, eventCount } from './cluster-system.js';
+
+/**
+ * A node that starts empty catches up in time proportional to the state, not to the history:
+ * the leader writes checkpoints into the stream and purges what came before them.
+ */
+const system = new ClusterSystem();
+const BASES = 1_000;
+const EVENTS = BASES * 2;
+const churn = {
+  kind: 'generated' as const,
+  bases: BASES,
+  eventsPerBase: 2,
+  zonesPerEvent: 5,
+  onlineRatio: 1,
+};
+
+beforeAll(async () => {
+  // Every poll a different feed: every event changes, fifty times.
+  await system.start(2, { ...churn, seed: 1, evolve: true });
+}, 60_000);
+afterAll(async () => {
+  await system.stopAll();
+  system.dispose();
+});
+
+describe('catching up', () => {
+  it('after 50 feeds of churn, a new node on an empty DATA_DIR converges reading about the state, not fifty feeds', async () => {
+    const applied = () =>
+      system.nodes.reduce(
+        (n, node) =>
+          n + (node.ingestor?.logs().filter((l) => l.msg === 'poll applied').length ?? 0),
+        0,
+      );
+    await waitUntil(() => applied() >= 50, {
+      what: 'fifty feeds',
+      timeoutMs: 240_000,
+      intervalMs: 200,
+    });
+    await system.control('source', { ...churn, seed: 999 });
+    await system.converged('', (body) => body.includes('(999)') && eventCount(body) === EVENTS);
+
+    const checkpoints = system.nodes.flatMap(
+      (node) =>
+        node.ingestor?.logs().filter((l) => String(l.msg).startsWith('checkpoint written')) ?? [],
+    );
+    expect(checkpoints.length).toBeGreaterThan(0);
+    const stateBytes = Number(checkpoints.at(-1)?.bytes);
+
+    const fresh = await system.addNode();
+    const caughtUp = await fresh.ingestor!.waitForOutput(
+      /"msg":"caught up with the cluster"/,
+      60_000,
+    );
+    const line = fresh.ingestor!.logs().find((l) => l.msg === 'caught up with the cluster')!;
+    expect(caughtUp).toBeTruthy();
+    await system.converged('', (body) => body.includes('(999)') && eventCount(body) === EVENTS);
+
+    // Fifty feeds published about fifty states' worth; the new node read a few at most.
+    const published = Number((await system.ready(fresh))?.latest_sequence);
+    expect(Number(line.bytes)).toBeLessThan(4 * stateBytes);
+    expect(Number(line.messages)).toBeLessThan(published / 5);
+  });
+
+  it('a malformed NATS_URL stops the ingestor at boot with one line naming it', async () => {
+    const run = startApp('ingestor', {
+      NATS_URL: 'nats://ok:4222,not a server',
+      DATA_DIR: system.nodes[0]!.dataDir,
+    });
+    expect(await run.exited).toBe(2);
+    const lines = run.output().trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^invalid setting NATS_URL: /);
+  });
+});

@@ -1,0 +1,67 @@
+import { Kvm } from '@nats-io/kv';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { type NatsCluster, startNatsCluster, waitUntil } from '@tessera/testkit';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startFeedLease } from '../src/feed-lease.js';
+
+const log = pino({ level: 'silent' });
+const LEASE_MS = 1_000;
+let cluster: NatsCluster;
+const connections: NatsConnection[] = [];
+
+beforeAll(async () => {
+  cluster = await startNatsCluster(3);
+}, 30_000);
+afterAll(async () => {
+  for (const nc of connections) await nc.close().catch(() => {});
+  await cluster.close();
+});
+
+async function lease(nodeId: string, bucket: string) {
+  const nc = await connect({ servers: cluster.url.split(','), maxReconnectAttempts: -1 });
+  connections.push(nc);
+  const kv = await new Kvm(nc).create(bucket, { history: 1, replicas: 3, ttl: LEASE_MS });
+  const changes: boolean[] = [];
+  const handle = startFeedLease({
+    kv,
+    nodeId,
+    leaseMs: LEASE_MS,
+    log,
+    onChange: (l) => changes.push(l),
+  });
+  return { nc, handle, changes };
+}
+
+describe('the feed lease', () => {
+  it('has one holder; a clean stop hands it over at once', async () => {
+    const a = await lease('a', 'lease_handover');
+    await waitUntil(() => a.handle.isLeader(), { what: 'a leading' });
+    const b = await lease('b', 'lease_handover');
+    await new Promise((r) => setTimeout(r, 2 * LEASE_MS));
+    expect(b.handle.isLeader()).toBe(false);
+    const released = Date.now();
+    await a.handle.close();
+    await waitUntil(() => b.handle.isLeader(), { what: 'b leading' });
+    expect(Date.now() - released).toBeLessThan(LEASE_MS);
+    expect(a.changes).toEqual([true, false]);
+    await b.handle.close();
+  });
+
+  it('is taken over within two lease periods when its holder dies', async () => {
+    const a = await lease('a', 'lease_takeover');
+    await waitUntil(() => a.handle.isLeader(), { what: 'a leading' });
+    const b = await lease('b', 'lease_takeover');
+    // The holder vanishes without a word: its connection is gone, its renewals with it.
+    await a.nc.close();
+    const died = Date.now();
+    await waitUntil(() => b.handle.isLeader(), { what: 'b leading', timeoutMs: 10 * LEASE_MS });
+    expect(Date.now() - died).toBeLessThan(2 * LEASE_MS + 500);
+    // The old holder, unable to renew for a whole lease, no longer counts itself the leader.
+    await waitUntil(() => !a.handle.isLeader(), {
+      what: 'a stepping down',
+      timeoutMs: 3 * LEASE_MS,
+    });
+    await Promise.all([a.handle.close(), b.handle.close()]);
+  });
+});

@@ -1,0 +1,44 @@
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { REPLICATION_FILE } from './layout.js';
+
+/**
+ * Cluster mode: the ingestor's view of the cluster, for /ready and /metrics. Kept in a small file
+ * beside the store rather than in LMDB, so that it can change (a lost connection, a growing lag)
+ * while a batch's write transaction is open; replaced atomically (written aside, then renamed).
+ */
+export const ReplicationStatusSchema = z.object({
+  nodeId: z.string(),
+  role: z.enum(['leader', 'follower']),
+  /** Whether the ingestor reaches NATS right now. */
+  connected: z.boolean(),
+  /** The last stream sequence applied to this store. */
+  appliedSequence: z.number().int().nonnegative(),
+  /** The last stream sequence known to exist in the cluster. */
+  latestSequence: z.number().int().nonnegative(),
+  /** When the oldest message not yet applied was published (epoch ms); null when caught up. */
+  behindSince: z.number().nullable(),
+  /** When the ingestor last wrote this (epoch ms): it does at least every few seconds. */
+  updatedAt: z.number(),
+});
+export type ReplicationStatus = z.infer<typeof ReplicationStatusSchema>;
+
+export function writeReplicationStatus(dir: string, status: ReplicationStatus): void {
+  const file = join(dir, REPLICATION_FILE);
+  const aside = `${file}.${process.pid}.tmp`;
+  writeFileSync(aside, JSON.stringify(status));
+  renameSync(aside, file);
+}
+
+/** The status as last written, or null (single mode, or not written yet). */
+export function readReplicationStatus(dir: string): ReplicationStatus | null {
+  let text: string;
+  try {
+    text = readFileSync(join(dir, REPLICATION_FILE), 'utf8');
+  } catch {
+    return null;
+  }
+  const parsed = ReplicationStatusSchema.safeParse(JSON.parse(text));
+  return parsed.success ? parsed.data : null;
+}
