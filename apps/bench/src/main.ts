@@ -13,6 +13,7 @@ import { loadGeneratorName } from './load.js';
 import { packageVersions } from './package-versions.js';
 import { renderReport } from './report.js';
 import { type Results, SCENARIOS, type ScenarioName } from './results.js';
+import { runCluster } from './scenarios/cluster.js';
 import { runFixedRate } from './scenarios/fixed-rate.js';
 import { runHostileClients } from './scenarios/hostile-clients.js';
 import { runIngestion, runUnchangedPoll } from './scenarios/ingestion.js';
@@ -98,6 +99,7 @@ async function measure(ctx: BenchContext, config: BenchConfig): Promise<void> {
   if (wants('ingestion')) results.ingestion = await runIngestion(ctx);
   if (wants('unchanged')) results.unchanged = await runUnchangedPoll(ctx);
   if (wants('startup')) results.startup = await runStartupUnderWrite(ctx);
+  if (wants('cluster')) results.cluster = await runCluster(ctx);
   await writeReport(results);
   ctx.log('wrote docs/benchmarks.md, docs/benchmarks.json and docs/benchmarks-latency.svg');
 }

@@ -13,6 +13,7 @@ export function renderReport(r: Results, notes: string): string {
     ...hostile(r),
     ...ingestion(r),
     ...startup(r),
+    ...cluster(r),
     notes.trim(),
     '',
   ].join('\n');
@@ -151,6 +152,22 @@ function startup(r: Results): string[] {
     '|---|---:|',
     `| idle | ${n(s.idleMs)} |`,
     `| the ingestor holding a feed transaction open | **${n(s.underWriteMs)}** |`,
+    '',
+  ];
+}
+
+function cluster(r: Results): string[] {
+  if (r.cluster === undefined) return [];
+  const c = r.cluster;
+  return [
+    `## Cluster: ${c.nodes} nodes over 3 NATS JetStream servers, all on this machine`,
+    '',
+    '| what | figure | target |',
+    '|---|---:|---|',
+    `| replication lag, commit on the stream → every node's /search, ${n(c.lag.changedEvents)} changed events per feed (${c.lag.samples} samples over ${c.lag.feeds} feeds) | p50 ${n(c.lag.p50Ms)} ms, **p99 ${n(c.lag.p99Ms)} ms**, max ${n(c.lag.maxMs)} ms | p99 ≤ 1 s |`,
+    `| leader takeover after kill -9 of its ingestor (LEASE_MS ${n(c.leaseMs)}) | **${n(c.takeoverMs)} ms** | ≤ 2 lease periods (${n(2 * c.leaseMs)} ms) |`,
+    `| an empty node catching up with ${n(c.catchUp.events)} events (read ${n(c.catchUp.messagesRead)} messages, ${n(c.catchUp.bytesRead / 1024 ** 2, 1)} MiB) | **${n(c.catchUp.catchUpMs)} ms** | ≤ 2 × a local ingest |`,
+    `| one node ingesting the same feed alone (\`--once\`) | ${n(c.catchUp.localIngestMs)} ms (catch-up / local: **${n(c.catchUp.ratio, 2)}**) | |`,
     '',
   ];
 }

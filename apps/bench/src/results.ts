@@ -1,3 +1,4 @@
+import type { ClusterResult } from './scenarios/cluster.js';
 import type { FixedRateResult } from './scenarios/fixed-rate.js';
 import type { HostileResult } from './scenarios/hostile-clients.js';
 import type { IngestResult, UnchangedResult } from './scenarios/ingestion.js';
@@ -12,6 +13,7 @@ export const SCENARIOS = [
   'ingestion',
   'unchanged',
   'startup',
+  'cluster',
 ] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
@@ -38,4 +40,5 @@ export interface Results {
   ingestion?: IngestResult[];
   unchanged?: UnchangedResult;
   startup?: StartupResult;
+  cluster?: ClusterResult;
 }

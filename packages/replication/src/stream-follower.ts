@@ -12,8 +12,8 @@ import { FEED_STREAM } from './feed-message.js';
 import { ReplicationError } from './replication-error.js';
 
 /** A consumer silent this long while the stream has more for it is replaced. */
-const STALL_MS = 3_000;
-const WATCH_EVERY_MS = 2_000;
+const STALL_MS = 2_000;
+const WATCH_EVERY_MS = 1_000;
 
 export interface StreamFollower {
   /** Drops the current consumer and reads on through a new one (after a reconnect, say). */
@@ -86,6 +86,13 @@ export function followStream(options: StreamFollowerOptions): StreamFollower {
     while (!closed) {
       progressAt = Date.now();
       try {
+        // A consumer asked for before the (replicated) stream has elected its leader delivers
+        // nothing until it is made again: wait for the leader first.
+        const info = await jsm.streams.info(FEED_STREAM);
+        if (info.cluster !== undefined && info.cluster.leader === undefined) {
+          await sleep(100);
+          continue;
+        }
         const consumer = await js.consumers.get(FEED_STREAM, {
           deliver_policy: DeliverPolicy.StartSequence,
           opt_start_seq: applier.consumed() + 1,
