@@ -169,7 +169,23 @@ export class ClusterSystem {
         return same && check(first.body) ? { etag: first.etag, body: first.body } : undefined;
       },
       { what: 'every node answering alike', timeoutMs },
-    );
+    ).catch(async (error: Error) => {
+      throw new Error(`${error.message}\n${await this.describe()}`);
+    });
+  }
+
+  /** Each node's readiness and last log lines: what a failed test needs to be understood. */
+  async describe(): Promise<string> {
+    const parts: string[] = [];
+    for (const node of this.nodes) {
+      const ready = await this.ready(node).catch(() => undefined);
+      const lines = (node.ingestor?.logs() ?? [])
+        .filter((l) => l.outcome !== 'not_modified')
+        .slice(-15)
+        .map((l) => `    ${JSON.stringify(l).slice(0, 300)}`);
+      parts.push(`${node.name}: ${JSON.stringify(ready)}`, ...lines);
+    }
+    return parts.join('\n');
   }
 
   async stopAll(): Promise<void> {
