@@ -31,6 +31,7 @@ export function startFeedLease(options: {
   let renewedAt = 0;
   let closed = false;
   let timer: NodeJS.Timeout | undefined;
+  let inFlight: Promise<void> = Promise.resolve();
 
   const set = (next: number | undefined): void => {
     const was = revision !== undefined;
@@ -47,6 +48,7 @@ export function startFeedLease(options: {
   const value = () => JSON.stringify({ nodeId, at: new Date().toISOString() });
 
   const tick = async (): Promise<void> => {
+    if (closed) return;
     if (revision !== undefined) {
       try {
         set(await kv.update(LEASE_KEY, value(), revision));
@@ -67,22 +69,22 @@ export function startFeedLease(options: {
     }
   };
 
+  const run = (): void => {
+    inFlight = tick().finally(loop);
+  };
   const loop = (): void => {
     if (closed) return;
-    timer = setTimeout(
-      () => {
-        void tick().finally(loop);
-      },
-      Math.max(50, Math.floor(leaseMs / 3)),
-    );
+    timer = setTimeout(run, Math.max(50, Math.floor(leaseMs / 3)));
   };
-  void tick().finally(loop);
+  run();
 
   return {
     isLeader: () => revision !== undefined,
     async close() {
       closed = true;
       clearTimeout(timer);
+      // A renewal already on the wire may still move the revision: release the one it leaves.
+      await inFlight;
       if (revision === undefined) return;
       const held = revision;
       set(undefined);

@@ -1,14 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
-  type JetStreamClient,
   type JetStreamManager,
   jetstream,
   jetstreamManager,
   StorageType,
 } from '@nats-io/jetstream';
 import { type KV, Kvm } from '@nats-io/kv';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { connect } from '@nats-io/transport-node';
 import type { FeedSink, ReplicationStatus, StoreWriter } from '@tessera/store';
 import type { Logger } from 'pino';
 import { createBatchApplier } from './batch-applier.js';
@@ -64,7 +63,6 @@ export async function startReplication(options: ReplicationOptions): Promise<Rep
     fail = reject;
   });
   done.catch(() => {});
-  let closed = false;
   const stopping = new AbortController();
   let follower: StreamFollower | undefined;
 
@@ -252,7 +250,6 @@ export async function startReplication(options: ReplicationOptions): Promise<Rep
       publisher.startAt(last);
     },
     async close() {
-      closed = true;
       stopping.abort();
       clearInterval(statusTimer);
       await lease.close();

@@ -1,4 +1,4 @@
-import { Kvm } from '@nats-io/kv';
+import { type KV, Kvm } from '@nats-io/kv';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { type NatsCluster, startNatsCluster, waitUntil } from '@tessera/testkit';
 import { pino } from 'pino';
@@ -18,10 +18,10 @@ afterAll(async () => {
   await cluster.close();
 });
 
-async function lease(nodeId: string, bucket: string) {
+async function lease(nodeId: string, bucket: string, wrap: (kv: KV) => KV = (kv) => kv) {
   const nc = await connect({ servers: cluster.url.split(','), maxReconnectAttempts: -1 });
   connections.push(nc);
-  const kv = await new Kvm(nc).create(bucket, { history: 1, replicas: 3, ttl: LEASE_MS });
+  const kv = wrap(await new Kvm(nc).create(bucket, { history: 1, replicas: 3, ttl: LEASE_MS }));
   const changes: boolean[] = [];
   const handle = startFeedLease({
     kv,
@@ -63,5 +63,35 @@ describe('the feed lease', () => {
       timeoutMs: 3 * LEASE_MS,
     });
     await Promise.all([a.handle.close(), b.handle.close()]);
+  });
+
+  it('a stop during a renewal still releases the lease and stays stopped', async () => {
+    // The renewal lands in the real bucket but its answer comes back late, so that the stop
+    // falls between the two.
+    let renewing: (() => void) | undefined;
+    const slowRenewals = (kv: KV): KV =>
+      new Proxy(kv, {
+        get(target, key, receiver) {
+          if (key !== 'update') return Reflect.get(target, key, receiver);
+          return async (...args: Parameters<KV['update']>) => {
+            const revision = await target.update(...args);
+            renewing?.();
+            await new Promise((r) => setTimeout(r, 200));
+            return revision;
+          };
+        },
+      });
+    const a = await lease('a', 'lease_stop_renewing', slowRenewals);
+    await waitUntil(() => a.handle.isLeader(), { what: 'a leading' });
+    await new Promise<void>((resolve) => {
+      renewing = resolve;
+    });
+    await a.handle.close();
+    expect(a.changes).toEqual([true, false]);
+    const b = await lease('b', 'lease_stop_renewing');
+    await waitUntil(() => b.handle.isLeader(), { what: 'b leading', timeoutMs: LEASE_MS / 2 });
+    await new Promise((r) => setTimeout(r, LEASE_MS));
+    expect(a.changes).toEqual([true, false]);
+    await b.handle.close();
   });
 });
