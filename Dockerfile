@@ -43,7 +43,8 @@ CMD ["node", "dist/main.js"]
 
 FROM runtime AS ingestor
 COPY --from=build --chown=node:node /out/ingestor /app
-CMD ["node", "dist/main.js"]
+# A small young generation, as the Makefile runs it (see docs/benchmarks-notes.md).
+CMD ["node", "--max-semi-space-size=2", "dist/main.js"]
 
 FROM runtime AS provider-sim
 COPY --from=build --chown=node:node /out/provider-sim /app

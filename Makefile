@@ -11,7 +11,10 @@ PNPM      := $(TOOLS)/node_modules/.bin/pnpm
 INSTALLED := node_modules/.modules.yaml
 MANIFESTS := package.json pnpm-lock.yaml pnpm-workspace.yaml $(wildcard packages/*/package.json apps/*/package.json)
 
-INGESTOR := node apps/ingestor/dist/main.js
+# A small young generation for the ingestor: the feed's bytes pass through the main thread as
+# short-lived Buffers, and with V8's default semi-space (16 MiB) tens of MB of them wait for a
+# collection (see docs/benchmarks-notes.md). The Dockerfile and the testkit start it alike.
+INGESTOR := node --max-semi-space-size=2 apps/ingestor/dist/main.js
 API      := node apps/api/dist/main.js
 SIM      := node apps/provider-sim/dist/main.js
 

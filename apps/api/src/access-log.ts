@@ -13,12 +13,20 @@ export interface AccessRecord {
  * 304), so that the hot path does not pay for logging. Server errors at error level.
  */
 export function createAccessLog(log: Logger, slowMs: number) {
-  return (r: AccessRecord): void => {
-    const failed = r.status >= 400;
-    if (!failed && r.ms < slowMs) return;
-    const line = { reqId: r.requestId, method: r.method, path: r.path, status: r.status, ms: r.ms };
-    if (r.status >= 500) log.error(line, 'request failed');
-    else if (failed) log.info(line, 'request refused');
-    else log.warn(line, 'slow request');
+  return {
+    /** Whether a request with this status and duration gets a line (ask before building one). */
+    wants: (status: number, ms: number): boolean => status >= 400 || ms >= slowMs,
+    write(r: AccessRecord): void {
+      const line = {
+        reqId: r.requestId,
+        method: r.method,
+        path: r.path,
+        status: r.status,
+        ms: r.ms,
+      };
+      if (r.status >= 500) log.error(line, 'request failed');
+      else if (r.status >= 400) log.info(line, 'request refused');
+      else log.warn(line, 'slow request');
+    },
   };
 }

@@ -5,12 +5,13 @@ import type { Logger } from 'pino';
 import { createAccessLog } from './access-log.js';
 import { loadDocsAssets, loadOpenApi } from './api-docs.js';
 import { ApiError } from './api-error.js';
-import { errorEnvelope } from './error-envelope.js';
+import { setCommonHeaders } from './common-headers.js';
+import { answerError, ensureAnswered } from './error-envelope.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { type ReplicationView, viewReplication } from './replication-view.js';
 import { requestIdOf } from './request-id.js';
 import { createScanBudget } from './scan-budget.js';
-import { parseSearchQuery } from './search-query.js';
+import { createSearchQueryParser } from './search-query.js';
 import { createSearchResponder } from './search-response.js';
 
 export interface AppDeps {
@@ -32,24 +33,11 @@ export interface AppDeps {
   renderMetrics?: () => Promise<string>;
 }
 
-/** Sent with every response, as [name, value, …]. */
-const SECURITY_HEADERS: readonly string[] = [
-  'X-Content-Type-Options',
-  'nosniff',
-  'X-Frame-Options',
-  'DENY',
-  'Referrer-Policy',
-  'no-referrer',
-  'Content-Security-Policy',
-  "default-src 'none'; frame-ancestors 'none'",
-];
 const DOCS_CSP =
   "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'";
 
 interface RequestState {
   requestId: string;
-  /** Security headers and X-Request-Id, for routes that write their answer themselves. */
-  headers: string[];
   /** Set when an answer failed after its headers went out: counted and logged as a 500. */
   failed?: boolean;
 }
@@ -83,42 +71,45 @@ export function createApp(deps: AppDeps): Koa<RequestState> {
 
   // One frame for every request: its id and headers, errors into the envelope, metrics and the
   // access log, measured to the last byte (a route that streams resolves when it is done).
-  const envelope = errorEnvelope(log);
   app.use(async (ctx, next) => {
     const started = performance.now();
     const requestId = requestIdOf(ctx.req.headers['x-request-id']);
     ctx.state.requestId = requestId;
-    ctx.state.headers = [...SECURITY_HEADERS, 'X-Request-Id', requestId];
     try {
-      await envelope(ctx, next);
-    } finally {
-      if (ctx.respond !== false) {
-        const res = ctx.res;
-        const headers = ctx.state.headers;
-        for (let i = 0; i < headers.length; i += 2) {
-          // A route may have set its own (the docs page its CSP).
-          if (!res.hasHeader(headers[i]!)) res.setHeader(headers[i]!, headers[i + 1]!);
-        }
-      }
-      // Unknown paths share one label, so that scanners cannot blow up the series count.
-      const route = (ctx as { _matchedRoute?: string })._matchedRoute ?? 'unmatched';
-      const status = ctx.state.failed === true ? 500 : ctx.status;
-      const ms = performance.now() - started;
-      metrics.observe(route, status, ms / 1000);
-      accessLog({ requestId, method: ctx.method, path: ctx.path, status, ms: Math.round(ms) });
+      await next();
+      ensureAnswered(ctx);
+    } catch (cause) {
+      answerError(ctx, cause, log);
+    }
+    // Routes that write their answer themselves (/search) send these headers with it.
+    if (ctx.respond !== false) setCommonHeaders(ctx.res, requestId);
+    // Unknown paths share one label, so that scanners cannot blow up the series count.
+    const route = (ctx as { _matchedRoute?: string })._matchedRoute ?? 'unmatched';
+    const status = ctx.state.failed === true ? 500 : ctx.status;
+    const ms = performance.now() - started;
+    metrics.observe(route, status, ms / 1000);
+    if (accessLog.wants(status, ms)) {
+      accessLog.write({
+        requestId,
+        method: ctx.method,
+        path: ctx.path,
+        status,
+        ms: Math.round(ms),
+      });
     }
   });
 
   const router = new Router<RequestState>();
 
   // The hot path writes its answer straight to the Node response (see search-response.ts).
-  router.get('/search', async (ctx) => {
-    const window = parseSearchQuery(ctx.querystring);
-    await search.respond(window, {
+  const parseQuery = createSearchQueryParser();
+  router.get('/search', (ctx) => {
+    const window = parseQuery(ctx.querystring);
+    return search.respond(window, {
       method: ctx.method,
       ifNoneMatch: ctx.req.headers['if-none-match'],
       res: ctx.res,
-      headers: ctx.state.headers,
+      requestId: ctx.state.requestId,
       begin(status) {
         ctx.status = status;
         ctx.respond = false;

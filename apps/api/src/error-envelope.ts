@@ -1,4 +1,4 @@
-import type { Middleware } from 'koa';
+import type { Context } from 'koa';
 import type { Logger } from 'pino';
 import { ApiError } from './api-error.js';
 
@@ -7,34 +7,30 @@ export function errorBody(code: string, message: string): string {
   return JSON.stringify({ error: { code, message }, data: null });
 }
 
+/** Throws when no route answered: nothing there (404), or not with this method (405). */
+export function ensureAnswered(ctx: Context): void {
+  if (ctx.body != null || ctx.respond === false) return;
+  if (ctx.status === 404) throw new ApiError('not_found', `no such resource: ${ctx.path}`);
+  if (ctx.status === 405 || ctx.status === 501) {
+    throw new ApiError('method_not_allowed', `${ctx.method} is not allowed on ${ctx.path}`);
+  }
+}
+
 /**
  * The one place errors become responses: known errors keep their code, anything else is a 500
  * whose details go to the log only. No stack trace or internal message leaves the process.
  */
-export function errorEnvelope(log: Logger): Middleware {
-  return async (ctx, next) => {
-    try {
-      await next();
-      // Nothing answered (404), or the router found the path under other methods (405/501).
-      if (ctx.body == null && ctx.status === 404) {
-        throw new ApiError('not_found', `no such resource: ${ctx.path}`);
-      }
-      if (ctx.body == null && (ctx.status === 405 || ctx.status === 501)) {
-        throw new ApiError('method_not_allowed', `${ctx.method} is not allowed on ${ctx.path}`);
-      }
-    } catch (cause) {
-      const error = toApiError(cause);
-      if (error.code === 'internal_error') {
-        log.error({ err: cause, reqId: ctx.state.requestId, path: ctx.path }, 'request failed');
-      }
-      ctx.status = error.status;
-      if (error.retryAfterSeconds !== undefined) {
-        ctx.set('Retry-After', String(error.retryAfterSeconds));
-      }
-      ctx.type = 'application/json';
-      ctx.body = errorBody(error.code, error.message);
-    }
-  };
+export function answerError(ctx: Context, cause: unknown, log: Logger): void {
+  const error = toApiError(cause);
+  if (error.code === 'internal_error') {
+    log.error({ err: cause, reqId: ctx.state.requestId, path: ctx.path }, 'request failed');
+  }
+  ctx.status = error.status;
+  if (error.retryAfterSeconds !== undefined) {
+    ctx.set('Retry-After', String(error.retryAfterSeconds));
+  }
+  ctx.type = 'application/json';
+  ctx.body = errorBody(error.code, error.message);
 }
 
 function toApiError(cause: unknown): ApiError {

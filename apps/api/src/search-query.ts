@@ -30,3 +30,33 @@ export function parseSearchQuery(querystring: string): QueryWindow {
   if (!result.ok) throw new ApiError('invalid_parameter', result.error.message);
   return result.window;
 }
+
+/** Query strings remembered; past this the memory starts afresh (a flood of distinct ones). */
+const REMEMBERED = 4_096;
+/** Longer query strings are parsed every time, never remembered. */
+const REMEMBERED_LENGTH = 256;
+
+/**
+ * `parseSearchQuery` with a memory: parsing is pure, so the same raw query string always means
+ * the same window (or the same refusal). Clients repeat their windows; each is parsed once.
+ */
+export function createSearchQueryParser(): (querystring: string) => QueryWindow {
+  let known = new Map<string, QueryWindow | ApiError>();
+  return (querystring) => {
+    let parsed = known.get(querystring);
+    if (parsed === undefined) {
+      try {
+        parsed = parseSearchQuery(querystring);
+      } catch (error) {
+        if (!(error instanceof ApiError)) throw error;
+        parsed = error;
+      }
+      if (querystring.length <= REMEMBERED_LENGTH) {
+        if (known.size >= REMEMBERED) known = new Map();
+        known.set(querystring, parsed);
+      }
+    }
+    if (parsed instanceof ApiError) throw parsed;
+    return parsed;
+  };
+}

@@ -2,8 +2,9 @@ import type { ServerResponse } from 'node:http';
 import { finished } from 'node:stream/promises';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { canonicalWindow, type QueryWindow } from '@tessera/core';
-import type { StoreView } from '@tessera/store';
+import type { Head, StoreView } from '@tessera/store';
 import { LRUCache } from 'lru-cache';
+import { headerTemplate, withRequestId } from './common-headers.js';
 import { matchesIfNoneMatch } from './etag.js';
 import type { ScanBudget, ScanSlot } from './scan-budget.js';
 
@@ -16,7 +17,7 @@ export interface SearchResponderOptions {
   store: StoreView;
   budget: ScanBudget;
   cacheMaxBytes: number;
-  /** Larger answers are streamed from the scan and never cached. */
+  /** Larger answers are not cached. */
   cacheMaxEntryBytes: number;
   /** Events read in one turn of the event loop; an answer no larger is read at once. */
   sliceEvents?: number;
@@ -29,8 +30,7 @@ export interface SearchExchange {
   method: string;
   ifNoneMatch: string | undefined;
   res: ServerResponse;
-  /** Headers every answer carries (security headers, request id), as [name, value, …]. */
-  headers: readonly string[];
+  requestId: string;
   /** The answer is decided and about to be written with this status: nothing can fail it now but the connection. */
   begin(status: number): void;
   /** The answer failed after its headers were sent: the client gets a cut-off body. */
@@ -41,32 +41,47 @@ export interface SearchExchange {
  * Answers /search by joining the store's pre-serialized events, never serializing an event
  * again. Answers are cached per (store id, version, window), which is also the ETag. An uncached
  * answer is read in slices, one per turn of the event loop, so that a large scan never stalls
- * the requests around it; past its first slice it needs a slot of the scan budget, which it holds
- * until the answer is fully sent or the client is gone. An answer larger than cacheMaxEntryBytes
- * is streamed with backpressure and not cached. Every way out (done, error, client gone, socket
- * timed out) closes the scan, and with it its LMDB snapshot and reader slot.
+ * the requests around it; past its first slice it needs a slot of the scan budget, and is
+ * streamed with backpressure as it is read, holding its slot until it is fully sent or the client
+ * is gone; it is cached if no larger than cacheMaxEntryBytes. Every way out (done, error, client
+ * gone, socket timed out) closes the scan, and with it its LMDB snapshot and reader slot.
  */
 export function createSearchResponder(options: SearchResponderOptions) {
   const { store, budget } = options;
   const sliceEvents = options.sliceEvents ?? 1_000;
   const onScanned = options.onScanned ?? (() => {});
+  // A cached answer keeps its body with the headers it goes out with (its ETag and length
+  // included): serving it is one copy of a header list, one writeHead, one end.
   const cache =
     options.cacheMaxBytes > 0
-      ? new LRUCache<string, Buffer>({
+      ? new LRUCache<string, Answer>({
           maxSize: options.cacheMaxBytes,
-          sizeCalculation: (b) => b.length,
+          sizeCalculation: (a) => a.body.length,
         })
       : undefined;
 
+  // The head is read once per turn of the event loop: lmdb-js reads one snapshot per turn
+  // anyway, so every request of a turn would read the same.
+  let head: Head | undefined;
+  const forget = (): void => {
+    head = undefined;
+  };
+  const currentHead = (): Head => {
+    if (head === undefined) {
+      head = store.head();
+      setImmediate(forget);
+    }
+    return head;
+  };
+
   const etagFor = (window: QueryWindow): string => {
-    const { storeId, version } = store.head();
+    const { storeId, version } = currentHead();
     return `"${storeId}.${version}.${window.startsAt ?? ''}.${window.endsAt ?? ''}"`;
   };
 
-  const send = (x: SearchExchange, etag: string, body: Buffer): void => {
-    x.begin(200);
-    x.res.writeHead(200, [
-      ...x.headers,
+  const answerOf = (etag: string, body: Buffer): Answer => ({
+    body,
+    headers: headerTemplate([
       'Content-Type',
       JSON_TYPE,
       'Cache-Control',
@@ -75,106 +90,135 @@ export function createSearchResponder(options: SearchResponderOptions) {
       etag,
       'Content-Length',
       String(body.length),
-    ]);
-    x.res.end(body); // Node leaves the body out of an answer to HEAD
+    ]),
+  });
+
+  const send = (x: SearchExchange, answer: Answer): void => {
+    x.begin(200);
+    x.res.writeHead(200, withRequestId(answer.headers, x.requestId));
+    x.res.end(answer.body); // Node leaves the body out of an answer to HEAD
   };
 
   const startStream = (x: SearchExchange, etag: string): void => {
     x.begin(200);
-    x.res.writeHead(200, [
-      ...x.headers,
-      'Content-Type',
-      JSON_TYPE,
-      'Cache-Control',
-      'no-cache',
-      'ETag',
-      etag,
-    ]);
+    x.res.writeHead(
+      200,
+      withRequestId(
+        headerTemplate(['Content-Type', JSON_TYPE, 'Cache-Control', 'no-cache', 'ETag', etag]),
+        x.requestId,
+      ),
+    );
   };
 
   return {
     etagFor,
 
-    /** Serves GET or HEAD /search; throws (before writing anything) only `overloaded`. */
-    async respond(requested: QueryWindow, x: SearchExchange): Promise<void> {
+    /**
+     * Serves GET or HEAD /search; throws (before writing anything) only `overloaded`. A cached
+     * answer (the hot path) is written at once and nothing is returned; an uncached one returns a
+     * promise that settles when it is sent.
+     */
+    respond(requested: QueryWindow, x: SearchExchange): Promise<void> | undefined {
       // Instants are whole seconds, so a bound's milliseconds cannot change the answer: one
       // cache entry and one ETag for every window that means the same events.
       const window = canonicalWindow(requested);
       const etag = etagFor(window);
       if (matchesIfNoneMatch(x.ifNoneMatch, etag)) {
         x.begin(304);
-        x.res.writeHead(304, [...x.headers, 'Cache-Control', 'no-cache', 'ETag', etag]);
+        x.res.writeHead(
+          304,
+          withRequestId(headerTemplate(['Cache-Control', 'no-cache', 'ETag', etag]), x.requestId),
+        );
         x.res.end();
-        return;
+        return undefined;
       }
       const cached = cache?.get(etag);
-      if (cached !== undefined) return send(x, etag, cached);
+      if (cached !== undefined) {
+        send(x, cached);
+        return undefined;
+      }
       if (x.method === 'HEAD') {
         // The headers a GET would carry, without reading a single event.
         startStream(x, etag);
         x.res.end();
-        return;
+        return undefined;
       }
-      const scan = store.scan(window);
-      let slot: ScanSlot | undefined;
-      try {
-        const body = new BodyParts();
-        const done = readSlice(scan, body, sliceEvents, onScanned, budget.charge);
-        if (!done || body.size > options.cacheMaxEntryBytes) {
-          slot = budget.acquire();
-          if (!(await readRest(scan, body, x, etag, slot))) return;
-        }
-        const bytes = body.join();
-        if (bytes.length <= options.cacheMaxEntryBytes) cache?.set(etag, bytes);
-        send(x, etag, bytes);
-        // A large fresh answer keeps its slot until the client has it: a client that stops
-        // reading holds one slot, not one per retry, until the idle timeout closes it.
-        if (slot !== undefined) await finished(x.res).catch(() => {});
-      } finally {
-        scan.return?.();
-        slot?.release();
-      }
+      return scanAndSend(window, etag, x);
     },
   };
 
+  async function scanAndSend(window: QueryWindow, etag: string, x: SearchExchange): Promise<void> {
+    const scan = store.scan(window);
+    let slot: ScanSlot | undefined;
+    try {
+      const body = new BodyParts();
+      if (readSlice(scan, body, sliceEvents, onScanned, budget.charge)) {
+        // The whole answer in one slice (a small window, the common case): sent with its length.
+        const answer = answerOf(etag, body.join());
+        if (answer.body.length <= options.cacheMaxEntryBytes) cache?.set(etag, answer);
+        send(x, answer);
+        return;
+      }
+      slot = budget.acquire();
+      await streamRest(scan, body, x, etag, slot);
+    } finally {
+      scan.return?.();
+      slot?.release();
+    }
+  }
+
   /**
-   * Reads the rest of a long answer a slice per turn. Returns true with the whole body in
-   * `body`, or false when it streamed the answer itself (too large to cache) or the client left.
+   * Sends a long answer as it is read, a slice per turn, with backpressure: the client has its
+   * first bytes after one slice, and the idle timeout measures the client, never the scan. What
+   * is sent is kept for the cache while it fits. Returns once the client has it all or is gone:
+   * a client that stops reading holds its slot (one, not one per retry) until the idle timeout
+   * closes it.
    */
-  async function readRest(
+  async function streamRest(
     scan: Iterator<Buffer>,
     body: BodyParts,
     x: SearchExchange,
     etag: string,
     slot: ScanSlot,
-  ): Promise<boolean> {
-    let done = false;
-    while (!done && body.size <= options.cacheMaxEntryBytes) {
-      await nextTurn();
-      if (x.res.destroyed) return false;
-      done = readSlice(scan, body, sliceEvents, onScanned, slot.charge);
-    }
-    if (done && body.size <= options.cacheMaxEntryBytes) return true;
+  ): Promise<void> {
+    let kept: Buffer[] | undefined = [];
+    let keptBytes = 0;
+    const next = (): Buffer => {
+      const chunk = body.take();
+      if (kept !== undefined) {
+        keptBytes += chunk.length;
+        if (keptBytes <= options.cacheMaxEntryBytes) kept.push(chunk);
+        else kept = undefined;
+      }
+      return chunk;
+    };
     startStream(x, etag);
     try {
+      let done = false;
       while (!done) {
-        if (!(await write(x.res, body.take()))) return false;
+        if (!(await write(x.res, next()))) return;
         await nextTurn();
-        if (x.res.destroyed) return false;
+        if (x.res.destroyed) return;
         done = readSlice(scan, body, sliceEvents, onScanned, slot.charge);
       }
       body.push(TAIL);
-      x.res.end(body.take());
+      x.res.end(next());
+      if (kept !== undefined) cache?.set(etag, answerOf(etag, Buffer.concat(kept, keptBytes)));
       await finished(x.res).catch(() => {});
     } catch (error) {
       x.fail(error);
       x.res.destroy();
     }
-    return false;
   }
 }
 
 export type SearchResponder = ReturnType<typeof createSearchResponder>;
+
+interface Answer {
+  body: Buffer;
+  /** The headers it goes out with, the request id's slot empty (see headerTemplate). */
+  headers: string[];
+}
 
 /** The answer's bytes so far: the head, events joined by commas, and (once complete) the tail. */
 class BodyParts {

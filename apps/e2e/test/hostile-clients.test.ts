@@ -78,20 +78,10 @@ function stalled(path: string): Promise<Socket> {
   });
 }
 
-/**
- * fetch, retried once when a pooled keep-alive connection turns out to have been closed by the
- * server as it was reused (no byte of an answer read): what HTTP clients do for idempotent GETs.
- * The short keep-alive timeout this API runs with makes that race frequent here.
- */
-async function get(path: string): Promise<Response> {
-  const url = `http://127.0.0.1:${system.apiPort}/search${path}`;
-  try {
-    return await fetch(url, { signal: AbortSignal.timeout(10_000) });
-  } catch (error) {
-    const cause = (error as { cause?: { code?: string; socket?: { bytesRead?: number } } }).cause;
-    if (cause?.code !== 'UND_ERR_SOCKET' || cause.socket?.bytesRead !== 0) throw error;
-    return fetch(url, { signal: AbortSignal.timeout(10_000) });
-  }
+function get(path: string): Promise<Response> {
+  return fetch(`http://127.0.0.1:${system.apiPort}/search${path}`, {
+    signal: AbortSignal.timeout(10_000),
+  });
 }
 
 /** A polite client asking its small window in a loop; every answer's status and time. */

@@ -1,5 +1,6 @@
 import type { FeedReading } from '@tessera/core';
 import { IngestError } from './ingest-error.js';
+import type { ParseTimes } from './parse-worker.js';
 import type { ParserPool } from './parser-pool.js';
 
 export interface ChunkParser {
@@ -22,7 +23,7 @@ export function createChunkParser(
   pool: ParserPool,
   task: { provider: string; timeZone: string },
   signal: AbortSignal,
-  onReading: (reading: FeedReading) => void | Promise<void>,
+  onReading: (reading: FeedReading, times: ParseTimes) => void | Promise<void>,
 ): ChunkParser {
   const maxInFlight = pool.threads * 2;
   /** One promise per chunk not yet waited for, settled once it has been delivered. */
@@ -48,7 +49,7 @@ export function createChunkParser(
           if (!result.ok) {
             throw new IngestError('feed_malformed', `feed is not well-formed: ${result.message}`);
           }
-          if (!closed) return onReading(result.reading);
+          if (!closed) return onReading(result.reading, result.times);
         });
       last.catch(() => {}); // surfaced by whoever waits for it below
       delivered.push(last);

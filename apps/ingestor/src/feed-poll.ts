@@ -33,6 +33,23 @@ export interface PollDeps {
 
 export type PollOutcome = 'applied' | 'not_modified' | 'unchanged' | 'failed';
 
+/**
+ * Where a poll's time went, in ms. `fetchMs`, `splitMs`, `waitMs` (for the parse workers to
+ * catch up) and `storeMs` (writing and committing) are the main thread's; `decodeMs`,
+ * `condenseMs`, `saxMs` and `readMs` (validating, normalizing and serializing events) are added
+ * up over the worker threads, which run side by side.
+ */
+export interface PollPhases {
+  fetchMs: number;
+  splitMs: number;
+  waitMs: number;
+  storeMs: number;
+  decodeMs: number;
+  condenseMs: number;
+  saxMs: number;
+  readMs: number;
+}
+
 /** One poll's account: logged as one line, printed by `--once`, and used for scheduling. */
 export interface PollReport {
   outcome: PollOutcome;
@@ -44,6 +61,7 @@ export interface PollReport {
   offline: number;
   error: { code: IngestErrorCode; message: string } | null;
   retryAfterMs: number | undefined;
+  phases: PollPhases;
 }
 
 /**
@@ -64,15 +82,34 @@ export async function pollFeed(deps: PollDeps, signal: AbortSignal): Promise<Pol
     offline: 0,
     error: null,
     retryAfterMs: undefined,
+    phases: {
+      fetchMs: 0,
+      splitMs: 0,
+      waitMs: 0,
+      storeMs: 0,
+      decodeMs: 0,
+      condenseMs: 0,
+      saxMs: 0,
+      readMs: 0,
+    },
   };
   const tasks = new AbortController();
   const pollSignal = AbortSignal.any([signal, tasks.signal, AbortSignal.timeout(deps.deadlineMs)]);
   const applier = createFeedApplier(deps.store, deps.log, report);
+  const phases = report.phases;
   const parser = createChunkParser(
     deps.pool,
     { provider: deps.provider, timeZone: deps.timeZone },
     pollSignal,
-    applier.fold,
+    async (reading, times) => {
+      phases.decodeMs += times.decodeMs;
+      phases.condenseMs += times.condenseMs;
+      phases.saxMs += times.saxMs;
+      phases.readMs += times.readMs;
+      const started = performance.now();
+      await applier.fold(reading);
+      phases.storeMs += performance.now() - started;
+    },
   );
   try {
     await deps.prepare?.(pollSignal);
@@ -90,7 +127,9 @@ export async function pollFeed(deps: PollDeps, signal: AbortSignal): Promise<Pol
       lastModified: fetched.lastModified,
       hash,
     };
+    const committing = performance.now();
     const result = await applier.finish(at, validators, previous.validators.hash);
+    phases.storeMs += performance.now() - committing;
     report.outcome = result.outcome;
     report.counts = result.counts;
     return report;
@@ -126,14 +165,29 @@ async function readFeed(
     `${deps.provider}\u0000${deps.timeZone}\u0000${NORMALIZATION_VERSION}\u0000`,
   );
   const splitter = new FeedSplitter(deps);
+  const phases = report.phases;
+  let at = performance.now();
+  const lap = (): number => {
+    const was = at;
+    at = performance.now();
+    return at - was;
+  };
+  const submit = async (chunks: Buffer[]): Promise<void> => {
+    phases.splitMs += lap();
+    for (const chunk of chunks) await parser.submit(chunk);
+    phases.waitMs += lap();
+  };
   for await (const piece of body) {
+    phases.fetchMs += lap();
     hash.update(piece);
     report.bytes += piece.length;
-    for (const chunk of splitter.push(piece)) await parser.submit(chunk);
+    await submit(splitter.push(piece));
     deps.onProgress?.({ bytes: report.bytes, events: report.events });
   }
-  for (const chunk of splitter.end()) await parser.submit(chunk);
+  phases.fetchMs += lap();
+  await submit(splitter.end());
   await parser.drain();
+  phases.waitMs += lap();
   checkEnvelope(splitter.head, splitter.tail);
   return hash.digest('hex');
 }

@@ -78,7 +78,7 @@ export class FeedSplitter {
       this.headOverlap = Buffer.from(window.subarray(Math.max(0, window.length - OVERLAP_BYTES)));
       return false;
     }
-    const joined = this.joinPending();
+    const { joined } = this.joinPending();
     const at = joined.length - window.length + match.index;
     this.head = Buffer.from(joined.subarray(0, at));
     this.closeTag = Buffer.from(`</${match[1]}>`, 'latin1');
@@ -87,10 +87,10 @@ export class FeedSplitter {
   }
 
   private cut(last: boolean): Buffer[] {
-    const joined = this.joinPending();
+    const { joined, owned } = this.joinPending();
     const tag = this.closeTag!;
     const { chunkBytes, maxElementBytes } = this.options;
-    const chunks: Buffer[] = [];
+    const ranges: Array<[from: number, end: number]> = [];
     let from = 0;
     // Whole-element chunks of at most about chunkBytes, however large the piece that arrived.
     while (last ? from < joined.length : joined.length - from >= chunkBytes) {
@@ -100,30 +100,38 @@ export class FeedSplitter {
       if (at < from) at = joined.indexOf(tag, from);
       if (at === -1) break;
       const end = at + tag.length;
-      chunks.push(ownBuffer(joined.subarray(from, end)));
+      ranges.push([from, end]);
       from = end;
     }
     const rest = joined.subarray(from);
+    if (!last && rest.length > maxElementBytes) {
+      throw new IngestError(
+        'feed_malformed',
+        `a base element exceeds MAX_ELEMENT_BYTES (${maxElementBytes} bytes)`,
+      );
+    }
+    // The carry is copied out first: the common case then sends the joined buffer itself, whose
+    // ArrayBuffer nothing else uses, instead of a copy of it.
+    const carry = ranges.length === 0 ? rest : Buffer.from(rest);
     if (last) {
-      this.tail = Buffer.from(rest);
+      this.tail = Buffer.from(carry);
       this.replacePending(Buffer.alloc(0));
     } else {
-      if (rest.length > maxElementBytes) {
-        throw new IngestError(
-          'feed_malformed',
-          `a base element exceeds MAX_ELEMENT_BYTES (${maxElementBytes} bytes)`,
-        );
-      }
-      this.replacePending(from === 0 ? rest : Buffer.from(rest));
+      this.replacePending(carry);
     }
-    return chunks;
+    if (ranges.length === 1 && owned && ranges[0]![0] === 0) {
+      return [joined.subarray(0, ranges[0]![1])];
+    }
+    return ranges.map(([start, end]) => ownBuffer(joined.subarray(start, end)));
   }
 
-  private joinPending(): Buffer {
-    if (this.pending.length === 1) return this.pending[0]!;
+  /** The pending pieces as one buffer; `owned` when it was made here, with an ArrayBuffer of its own. */
+  private joinPending(): { joined: Buffer; owned: boolean } {
+    if (this.pending.length === 1) return { joined: this.pending[0]!, owned: false };
     const joined = Buffer.concat(this.pending, this.pendingBytes);
     this.pending = [joined];
-    return joined;
+    const owned = joined.byteOffset === 0 && joined.buffer.byteLength === joined.length;
+    return { joined, owned };
   }
 
   private replacePending(rest: Buffer): void {

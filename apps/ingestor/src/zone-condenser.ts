@@ -13,7 +13,8 @@ import { parsePrice, ZONE_ELEMENT } from '@tessera/core';
  */
 const OPEN = `<${ZONE_ELEMENT}`;
 const ZONE_TAG = new RegExp(`${OPEN}(?:\\s+[A-Za-z_:][-\\w.:]*\\s*=\\s*"[^"<&]*")*\\s*/>`, 'y');
-const PRICE = /\sprice\s*=\s*"([^"]*)"/;
+/** Searched from the tag's start in the whole text: no substring per zone. */
+const PRICE = /\sprice\s*=\s*"([^"]*)"/g;
 const WHITESPACE = /\s*/y;
 
 export function condenseZones(xml: string): string {
@@ -30,9 +31,10 @@ export function condenseZones(xml: string): string {
     let max = Number.NEGATIVE_INFINITY;
     for (;;) {
       ZONE_TAG.lastIndex = end;
-      const tag = ZONE_TAG.exec(xml);
-      if (tag === null) break;
-      const priceText = PRICE.exec(tag[0])?.[1];
+      if (ZONE_TAG.exec(xml) === null) break;
+      PRICE.lastIndex = end;
+      const found = PRICE.exec(xml);
+      const priceText = found !== null && found.index < ZONE_TAG.lastIndex ? found[1] : undefined;
       const price = priceText === undefined ? undefined : parsePrice(priceText);
       if (price === undefined) break;
       if (price < min) {

@@ -1,4 +1,4 @@
-export { MAX_READERS } from './layout.js';
+export { type Head, MAX_READERS } from './layout.js';
 export { type ReplicationStatus, ReplicationStatusSchema } from './replication-status.js';
 export { STORE_ERROR_CODES, StoreError, type StoreErrorCode } from './store-error.js';
 export { openStoreReader, type StoreReader } from './store-reader.js';

@@ -133,6 +133,11 @@ export function startNode(
   return startProcess(process.execPath, [script, ...args], options);
 }
 
+/** Node options each app runs with, as the Makefile and the Dockerfile start it. */
+const NODE_OPTIONS: Partial<Record<AppName, readonly string[]>> = {
+  ingestor: ['--max-semi-space-size=2'],
+};
+
 /** A built Tessera app as a child process with the given environment. */
 export function startApp(
   app: AppName,
@@ -140,5 +145,8 @@ export function startApp(
   args: readonly string[] = [],
   options: Omit<StartOptions, 'env'> = {},
 ): RunningProcess {
-  return startNode(appMain(app), args, { ...options, env: { LOG_LEVEL: 'info', ...env } });
+  return startProcess(process.execPath, [...(NODE_OPTIONS[app] ?? []), appMain(app), ...args], {
+    ...options,
+    env: { LOG_LEVEL: 'info', ...env },
+  });
 }

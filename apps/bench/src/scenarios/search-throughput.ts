@@ -43,7 +43,7 @@ export interface SearchQuery {
 export async function runSearchThroughput(
   ctx: BenchContext,
   queries: SearchQuery[],
-  rounds = 3,
+  rounds = 5,
 ): Promise<SearchResult[]> {
   const results: SearchResult[] = [];
   for (const q of queries) {
