@@ -20,6 +20,8 @@ export interface AppDeps {
   metrics?: Metrics;
   cacheMaxBytes?: number;
   cacheMaxEntryBytes?: number;
+  /** Events an uncached /search reads per turn of the event loop (see search-response.ts). */
+  sliceEvents?: number;
   /** Admission control for uncached /search scans (see scan-budget.ts). */
   scanConcurrency?: number;
   scanEventsPerSecond?: number;
@@ -55,6 +57,7 @@ export function createApp(deps: AppDeps): Koa<RequestState> {
     }),
     cacheMaxBytes: deps.cacheMaxBytes ?? 96 * 1024 ** 2,
     cacheMaxEntryBytes: deps.cacheMaxEntryBytes ?? 32 * 1024 ** 2,
+    sliceEvents: deps.sliceEvents,
     onScanned: metrics.scanned,
   });
   const staleAfterMs = deps.staleAfterMs ?? 300_000;

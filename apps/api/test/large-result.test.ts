@@ -1,5 +1,5 @@
 import { connect } from 'node:net';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { event, fill, json, startApp } from './helpers.js';
 
 type Running = Awaited<ReturnType<typeof startApp>>;
