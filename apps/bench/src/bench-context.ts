@@ -21,6 +21,17 @@ export interface IngestReport {
   counts: { inserted: number; updated: number; moved: number; unchanged: number } | null;
   peakRssMb: number;
   error: { code: string; message: string } | null;
+  /** Where the time went (see PollPhases in the ingestor). */
+  phases: {
+    fetchMs: number;
+    splitMs: number;
+    waitMs: number;
+    storeMs: number;
+    decodeMs: number;
+    condenseMs: number;
+    saxMs: number;
+    readMs: number;
+  };
 }
 
 export interface RunningApi {

@@ -31,3 +31,42 @@ export async function latencyChart(points: LatencyPoint[]): Promise<string> {
   const view = new vega.View(vega.parse(compile(spec).spec), { renderer: 'none' });
   return view.toSVG();
 }
+
+export interface CostChartPoint {
+  curve: 'answer' | 'store';
+  /** Events in the answer (curve "answer") or in the store (curve "store"). */
+  events: number;
+  mode: 'cached' | 'uncached';
+  requestsPerSecond: number;
+}
+
+/** Requests per second against answer size and store size, both axes logarithmic. */
+export async function costChart(points: CostChartPoint[]): Promise<string> {
+  const panel = (curve: CostChartPoint['curve'], title: string) => ({
+    transform: [{ filter: { field: 'curve', equal: curve } }],
+    mark: { type: 'line', point: true },
+    width: 300,
+    height: 220,
+    encoding: {
+      x: { field: 'events', type: 'quantitative', scale: { type: 'log' }, title },
+      y: {
+        field: 'requestsPerSecond',
+        type: 'quantitative',
+        scale: { type: 'log' },
+        title: 'req/s, one process',
+      },
+      color: { field: 'mode', type: 'nominal', title: null },
+    },
+  });
+  const spec = {
+    $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
+    title: 'GET /search as the answer and the store grow',
+    data: { values: points },
+    hconcat: [
+      panel('answer', 'events in the answer (one store)'),
+      panel('store', 'events in the store (the same window)'),
+    ],
+  } as TopLevelSpec;
+  const view = new vega.View(vega.parse(compile(spec).spec), { renderer: 'none' });
+  return view.toSVG();
+}

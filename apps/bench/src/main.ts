@@ -7,13 +7,14 @@ import { runMain } from '@tessera/runtime';
 import { openStoreWriter } from '@tessera/store';
 import { REPO_ROOT, seedStore, weekWindow } from '@tessera/testkit';
 import { type BenchContext, createBenchContext } from './bench-context.js';
-import { latencyChart } from './chart.js';
+import { costChart, latencyChart } from './chart.js';
 import { type BenchConfig, loadConfig } from './config.js';
 import { loadGeneratorName } from './load.js';
 import { packageVersions } from './package-versions.js';
 import { renderReport } from './report.js';
 import { type Results, SCENARIOS, type ScenarioName } from './results.js';
 import { runCluster } from './scenarios/cluster.js';
+import { runCostCurve } from './scenarios/cost-curve.js';
 import { runFixedRate } from './scenarios/fixed-rate.js';
 import { runHostileClients } from './scenarios/hostile-clients.js';
 import { runIngestion, runUnchangedPoll } from './scenarios/ingestion.js';
@@ -62,7 +63,7 @@ async function measure(ctx: BenchContext, config: BenchConfig): Promise<void> {
   const week = weekWindow(config.BENCH_EVENTS);
   const weekQuery = `?starts_at=${week.startsAt}&ends_at=${week.endsAt}`;
   let bigDir: string | undefined;
-  if (wants('search') || wants('fixed-rate') || wants('hostile')) {
+  if (wants('search') || wants('cost-curve') || wants('fixed-rate') || wants('hostile')) {
     bigDir = ctx.dir('events');
     ctx.log(`seeding ${config.BENCH_EVENTS} events`);
     const writer = openStoreWriter({ path: bigDir });
@@ -94,6 +95,9 @@ async function measure(ctx: BenchContext, config: BenchConfig): Promise<void> {
       },
     ]);
   }
+  if (wants('cost-curve')) {
+    results.costCurve = await runCostCurve(ctx, { dir: bigDir!, events: config.BENCH_EVENTS });
+  }
   if (wants('fixed-rate')) results.fixedRate = await runFixedRate(ctx, bigDir!, weekQuery);
   if (wants('hostile')) results.hostile = await runHostileClients(ctx, bigDir!, weekQuery);
   if (wants('ingestion')) results.ingestion = await runIngestion(ctx);
@@ -101,7 +105,7 @@ async function measure(ctx: BenchContext, config: BenchConfig): Promise<void> {
   if (wants('startup')) results.startup = await runStartupUnderWrite(ctx);
   if (wants('cluster')) results.cluster = await runCluster(ctx);
   await writeReport(results);
-  ctx.log('wrote docs/benchmarks.md, docs/benchmarks.json and docs/benchmarks-latency.svg');
+  ctx.log('wrote docs/benchmarks.md, docs/benchmarks.json and the charts beside them');
 }
 
 async function writeReport(results: Results): Promise<void> {
@@ -117,6 +121,21 @@ async function writeReport(results: Results): Promise<void> {
       })),
     );
     writeFileSync(join(docs, 'benchmarks-latency.svg'), await latencyChart(points));
+  }
+  if (results.costCurve !== undefined) {
+    const { byResultSize, byStoreSize } = results.costCurve;
+    const points = [
+      ...byResultSize.map((p) => ({ curve: 'answer' as const, events: p.events, p })),
+      ...byStoreSize.map((p) => ({ curve: 'store' as const, events: p.storeEvents, p })),
+    ].flatMap(({ curve, events, p }) =>
+      (['cached', 'uncached'] as const).map((mode) => ({
+        curve,
+        events,
+        mode,
+        requestsPerSecond: p[mode].requestsPerSecond,
+      })),
+    );
+    writeFileSync(join(docs, 'benchmarks-cost.svg'), await costChart(points));
   }
   const notes = readFileSync(join(docs, 'benchmarks-notes.md'), 'utf8');
   writeFileSync(join(docs, 'benchmarks.md'), renderReport(results, notes));

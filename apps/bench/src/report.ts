@@ -9,6 +9,7 @@ export function renderReport(r: Results, notes: string): string {
   return [
     ...header(r),
     ...search(r),
+    ...costCurve(r),
     ...fixedRate(r),
     ...hostile(r),
     ...ingestion(r),
@@ -71,6 +72,38 @@ function search(r: Results): string[] {
   ];
 }
 
+function costCurve(r: Results): string[] {
+  if (r.costCurve === undefined) return [];
+  const c = r.costCurve;
+  const row = (p: (typeof c.byResultSize)[number]) =>
+    `| ${n(p.storeEvents)} | ${n(p.events)} | ${n(p.bodyBytes / 1024, 1)} KiB | ${n(p.cached.requestsPerSecond)} | ${ms(p.cached.latencyMs.p99)} | ${n(p.uncached.requestsPerSecond)} | ${ms(p.uncached.latencyMs.p99)} | ${p.cached.errors + p.uncached.errors} |`;
+  const head = [
+    '| store events | answer events | body | cached req/s | cached p99 ms | uncached req/s | uncached p99 ms | errors |',
+    '|---:|---:|---:|---:|---:|---:|---:|---:|',
+  ];
+  return [
+    '## Cost curves: /search against the size of the answer and of the store',
+    '',
+    `One API process on one core, ${c.connections} connections from the other core, ${c.seconds} s per point.`,
+    'Cached: the same window again and again, as clients do (the response cache answers). Uncached:',
+    'the cache off and admission control opened wide, so every request is a fresh LMDB range scan',
+    'joining stored bytes.',
+    '',
+    '![cost curves](benchmarks-cost.svg)',
+    '',
+    '### Against the size of the answer (one store)',
+    '',
+    ...head,
+    ...c.byResultSize.map(row),
+    '',
+    '### Against the size of the store (the same 100-event window)',
+    '',
+    ...head,
+    ...c.byStoreSize.map(row),
+    '',
+  ];
+}
+
 function fixedRate(r: Results): string[] {
   if (r.fixedRate === undefined) return [];
   return [
@@ -124,6 +157,19 @@ function ingestion(r: Results): string[] {
         (i) =>
           `| ${i.feed} | ${i.threads} | ${n(i.bytes / 1024 ** 2)} | ${n(i.events)} | ${n(i.ms / 1000, 1)} | **${n(i.mbPerSecond, 1)}** | ${n(i.eventsPerSecond)} | **${i.peakRssMb}** |`,
       ),
+      '',
+      'Where the time went, in seconds. The main thread: receiving the body, splitting it into',
+      'chunks, storing what the workers read (LMDB puts and the commit), and idle while it waits for',
+      'the workers; these add up to the whole poll. The workers, summed over threads: decoding and',
+      'checking a chunk, condensing zones, sax, and reading events (normalizing and serializing).',
+      '',
+      '| feed | threads | fetch | split | store | waiting for workers | decode | condense zones | sax | read events |',
+      '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+      ...r.ingestion.map((i) => {
+        const p = i.phases;
+        const s = (x: number) => n(x / 1000, 1);
+        return `| ${i.feed} | ${i.threads} | ${s(p.fetchMs)} | ${s(p.splitMs)} | ${s(p.storeMs)} | ${s(p.waitMs)} | ${s(p.decodeMs)} | ${s(p.condenseMs)} | ${s(p.saxMs)} | ${s(p.readMs)} |`;
+      }),
       '',
     );
   }

@@ -1,4 +1,5 @@
 import type { ClusterResult } from './scenarios/cluster.js';
+import type { CostCurveResult } from './scenarios/cost-curve.js';
 import type { FixedRateResult } from './scenarios/fixed-rate.js';
 import type { HostileResult } from './scenarios/hostile-clients.js';
 import type { IngestResult, UnchangedResult } from './scenarios/ingestion.js';
@@ -8,6 +9,7 @@ import type { StartupResult } from './scenarios/startup-under-write.js';
 /** The scenarios, in the order they run; BENCH_ONLY picks some by these names. */
 export const SCENARIOS = [
   'search',
+  'cost-curve',
   'fixed-rate',
   'hostile',
   'ingestion',
@@ -35,6 +37,7 @@ export interface Results {
   ran: ScenarioName[];
   commands: string[];
   search?: SearchResult[];
+  costCurve?: CostCurveResult;
   fixedRate?: FixedRateResult[];
   hostile?: HostileResult;
   ingestion?: IngestResult[];

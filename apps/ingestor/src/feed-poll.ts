@@ -34,10 +34,11 @@ export interface PollDeps {
 export type PollOutcome = 'applied' | 'not_modified' | 'unchanged' | 'failed';
 
 /**
- * Where a poll's time went, in ms. `fetchMs`, `splitMs`, `waitMs` (for the parse workers to
- * catch up) and `storeMs` (writing and committing) are the main thread's; `decodeMs`,
- * `condenseMs`, `saxMs` and `readMs` (validating, normalizing and serializing events) are added
- * up over the worker threads, which run side by side.
+ * Where a poll's time went, in ms. `fetchMs` (the response and its body), `splitMs`, `waitMs`
+ * (idle, for the parse workers to catch up) and `storeMs` (writing readings and committing) are
+ * the main thread's and add up to its whole poll; `decodeMs`, `condenseMs`, `saxMs` and
+ * `readMs` (validating, normalizing and serializing events) are added up over the worker
+ * threads, which run side by side.
  */
 export interface PollPhases {
   fetchMs: number;
@@ -97,6 +98,7 @@ export async function pollFeed(deps: PollDeps, signal: AbortSignal): Promise<Pol
   const pollSignal = AbortSignal.any([signal, tasks.signal, AbortSignal.timeout(deps.deadlineMs)]);
   const applier = createFeedApplier(deps.store, deps.log, report);
   const phases = report.phases;
+  const clock = createPhaseClock(phases);
   const parser = createChunkParser(
     deps.pool,
     { provider: deps.provider, timeZone: deps.timeZone },
@@ -108,7 +110,7 @@ export async function pollFeed(deps: PollDeps, signal: AbortSignal): Promise<Pol
       phases.readMs += times.readMs;
       const started = performance.now();
       await applier.fold(reading);
-      phases.storeMs += performance.now() - started;
+      clock.stored(performance.now() - started);
     },
   );
   try {
@@ -120,7 +122,7 @@ export async function pollFeed(deps: PollDeps, signal: AbortSignal): Promise<Pol
       report.outcome = 'not_modified';
       return report;
     }
-    const hash = await readFeed(deps, fetched.body, parser, report);
+    const hash = await readFeed(deps, fetched.body, parser, report, clock);
     const validators = {
       url: fetched.url,
       etag: fetched.etag,
@@ -129,7 +131,7 @@ export async function pollFeed(deps: PollDeps, signal: AbortSignal): Promise<Pol
     };
     const committing = performance.now();
     const result = await applier.finish(at, validators, previous.validators.hash);
-    phases.storeMs += performance.now() - committing;
+    clock.stored(performance.now() - committing);
     report.outcome = result.outcome;
     report.counts = result.counts;
     return report;
@@ -160,36 +162,58 @@ async function readFeed(
   body: AsyncIterable<Buffer>,
   parser: ChunkParser,
   report: PollReport,
+  clock: PhaseClock,
 ): Promise<string> {
   const hash = createHash('sha256').update(
     `${deps.provider}\u0000${deps.timeZone}\u0000${NORMALIZATION_VERSION}\u0000`,
   );
   const splitter = new FeedSplitter(deps);
-  const phases = report.phases;
-  let at = performance.now();
-  const lap = (): number => {
-    const was = at;
-    at = performance.now();
-    return at - was;
-  };
   const submit = async (chunks: Buffer[]): Promise<void> => {
-    phases.splitMs += lap();
+    clock.lap('splitMs');
     for (const chunk of chunks) await parser.submit(chunk);
-    phases.waitMs += lap();
+    clock.lap('waitMs');
   };
   for await (const piece of body) {
-    phases.fetchMs += lap();
+    clock.lap('fetchMs');
     hash.update(piece);
     report.bytes += piece.length;
     await submit(splitter.push(piece));
     deps.onProgress?.({ bytes: report.bytes, events: report.events });
   }
-  phases.fetchMs += lap();
+  clock.lap('fetchMs');
   await submit(splitter.end());
   await parser.drain();
-  phases.waitMs += lap();
+  clock.lap('waitMs');
   checkEnvelope(splitter.head, splitter.tail);
   return hash.digest('hex');
+}
+
+interface PhaseClock {
+  /** Charges the main thread's time since the last lap to `phase`, less what was stored meanwhile. */
+  lap(phase: 'fetchMs' | 'splitMs' | 'waitMs'): void;
+  stored(ms: number): void;
+}
+
+/**
+ * Laps of the main thread's time. Readings are stored as they arrive, inside whatever await the
+ * main thread is in (a body read, a submit, the drain): that time is taken out of the lap it fell
+ * in and counted once, as store time.
+ */
+function createPhaseClock(phases: PollPhases): PhaseClock {
+  let at = performance.now();
+  let storedInLap = 0;
+  return {
+    lap(phase) {
+      const now = performance.now();
+      phases[phase] += now - at - storedInLap;
+      storedInLap = 0;
+      at = now;
+    },
+    stored(ms) {
+      phases.storeMs += ms;
+      storedInLap += ms;
+    },
+  };
 }
 
 async function recordFailure(deps: PollDeps, at: number, error: IngestError): Promise<void> {

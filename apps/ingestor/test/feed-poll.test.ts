@@ -62,6 +62,21 @@ describe('pollFeed over the partner fixtures', () => {
 });
 
 describe('pollFeed with generated feeds', () => {
+  it("accounts for the main thread's time once, phase by phase, and for the workers' parsing", async () => {
+    h = await createHarness({
+      source: { kind: 'generated', bases: 2_000, eventsPerBase: 3, zonesPerEvent: 20, seed: 5 },
+    });
+    const report = await h.poll();
+    expect(report.outcome).toBe('applied');
+    const { fetchMs, splitMs, waitMs, storeMs, decodeMs, condenseMs, saxMs, readMs } =
+      report.phases;
+    for (const ms of [fetchMs, splitMs, waitMs, storeMs]) expect(ms).toBeGreaterThanOrEqual(0);
+    // The main thread's phases are disjoint slices of the poll (rounding aside).
+    expect(fetchMs + splitMs + waitMs + storeMs).toBeLessThanOrEqual(report.durationMs + 1);
+    expect(storeMs).toBeGreaterThan(0);
+    expect(decodeMs + condenseMs + saxMs + readMs).toBeGreaterThan(0);
+  });
+
   it('rejects flawed records one by one and keeps the rest', async () => {
     h = await createHarness({
       source: {

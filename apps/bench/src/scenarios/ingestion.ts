@@ -11,6 +11,7 @@ export interface IngestResult {
   eventsPerSecond: number;
   peakRssMb: number;
   outcome: string;
+  phases: IngestReport['phases'];
 }
 
 export interface UnchangedResult {
@@ -52,6 +53,7 @@ export async function runIngestion(ctx: BenchContext): Promise<IngestResult[]> {
         eventsPerSecond: report.events / (report.durationMs / 1000),
         peakRssMb: report.peakRssMb,
         outcome: report.outcome,
+        phases: report.phases,
       });
     }
   }
