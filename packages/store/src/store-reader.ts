@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Environment, openForReading } from './environment.js';
 import { DATA_FILE } from './layout.js';
-import { EMPTY_VIEW, type StoreView, viewOf } from './store-view.js';
+import { EMPTY_VIEW, type OwnedView, type StoreView, viewOf } from './store-view.js';
 
 export interface OpenStoreReaderOptions {
   /** The store directory (DATA_DIR). */
@@ -30,7 +30,8 @@ export function openStoreReader(options: OpenStoreReaderOptions): StoreReader {
   const retryMs = options.retryMs ?? 100;
   const dataFile = join(options.path, DATA_FILE);
   let env: Environment | undefined = openForReading(options.path);
-  let view: StoreView = env === undefined ? EMPTY_VIEW : viewOf(env);
+  let owned: OwnedView | undefined = env === undefined ? undefined : viewOf(env);
+  let view: StoreView = owned ?? EMPTY_VIEW;
   let nextAttemptAt = 0;
   let closed = false;
 
@@ -42,7 +43,7 @@ export function openStoreReader(options: OpenStoreReaderOptions): StoreReader {
     if (now < nextAttemptAt) return view;
     nextAttemptAt = now + retryMs;
     env = openForReading(options.path);
-    if (env !== undefined) view = viewOf(env);
+    if (env !== undefined) view = owned = viewOf(env);
     return view;
   };
 
@@ -60,6 +61,7 @@ export function openStoreReader(options: OpenStoreReaderOptions): StoreReader {
     async close() {
       if (closed) return;
       closed = true;
+      owned?.endScans();
       await env?.root.close();
     },
   };

@@ -31,7 +31,18 @@ export const EMPTY_VIEW: StoreView = {
   replication: () => null,
 };
 
-export function viewOf(env: Environment): StoreView {
+/** A view whose open scans can be ended: its owner does so before closing the environment. */
+export interface OwnedView extends StoreView {
+  /**
+   * Ends every scan still open: each releases its cursor and snapshot now, and throws
+   * `store_unavailable` if read again rather than ending as if its window were exhausted. A
+   * cursor closed after its environment touches freed memory and crashes the process
+   * (mdb_cursor_close), which is what a stream still open at shutdown would otherwise do.
+   */
+  endScans(): void;
+}
+
+export function viewOf(env: Environment): OwnedView {
   const read = <T>(fn: () => T): T => {
     try {
       return fn();
@@ -39,6 +50,7 @@ export function viewOf(env: Environment): StoreView {
       throw cause instanceof StoreError ? cause : unavailable(env.path, cause, 'read');
     }
   };
+  const open = new Set<OpenScan>();
   return {
     replication: () => readReplicationStatus(env.path),
     head: () => read(() => readHead(env)),
@@ -48,22 +60,81 @@ export function viewOf(env: Environment): StoreView {
         return raw === undefined ? INITIAL_STATE : StoreStateSchema.parse(raw);
       }),
     count: () => read(() => (env.events.getStats() as { entryCount: number }).entryCount),
-    *scan(window) {
+    scan(window) {
       const { from, to } = startBounds(window);
       // Keys are [startsAt, id]: [to + 1] sorts after every key starting at `to` (whole ms).
       const range = read(() =>
-        env.events.getRange({
-          start: from === null ? undefined : [from],
-          end: to === null ? undefined : [to + 1],
-        }),
+        env.events
+          .getRange({
+            start: from === null ? undefined : [from],
+            end: to === null ? undefined : [to + 1],
+          })
+          [Symbol.iterator](),
       );
-      try {
-        for (const { key, value } of range) {
-          if (isInWindow(window, key[0], decodeEnd(value))) yield summaryBytes(value);
-        }
-      } catch (cause) {
-        throw cause instanceof StoreError ? cause : unavailable(env.path, cause, 'read');
-      }
+      return new OpenScan(range, window, open, env.path);
+    },
+    endScans() {
+      for (const scan of open) scan.end();
     },
   };
+}
+
+type RangeIterator = Iterator<{ key: [number, string]; value: Buffer }>;
+
+/** One scan: the events of a window, read from an LMDB cursor as they are asked for. */
+class OpenScan implements IterableIterator<Buffer> {
+  #state: 'open' | 'done' | 'ended' = 'open';
+
+  constructor(
+    private readonly range: RangeIterator,
+    private readonly window: QueryWindow,
+    private readonly open: Set<OpenScan>,
+    private readonly path: string,
+  ) {
+    open.add(this);
+  }
+
+  [Symbol.iterator](): this {
+    return this;
+  }
+
+  next(): IteratorResult<Buffer, undefined> {
+    if (this.#state === 'ended') {
+      throw unavailable(this.path, new Error('the store was closed during the scan'), 'read');
+    }
+    if (this.#state === 'done') return { done: true, value: undefined };
+    try {
+      for (;;) {
+        const next = this.range.next();
+        if (next.done === true) {
+          this.#finish('done');
+          return { done: true, value: undefined };
+        }
+        const { key, value } = next.value;
+        if (isInWindow(this.window, key[0], decodeEnd(value))) {
+          return { done: false, value: summaryBytes(value) };
+        }
+      }
+    } catch (cause) {
+      this.#finish('done');
+      throw cause instanceof StoreError ? cause : unavailable(this.path, cause, 'read');
+    }
+  }
+
+  return(): IteratorResult<Buffer, undefined> {
+    this.#finish('done');
+    return { done: true, value: undefined };
+  }
+
+  /** The store is closing: release the cursor now, and refuse to read on. */
+  end(): void {
+    this.#finish('ended');
+  }
+
+  #finish(state: 'done' | 'ended'): void {
+    if (this.#state !== 'open') return;
+    this.#state = state;
+    this.open.delete(this);
+    this.range.return?.();
+  }
 }

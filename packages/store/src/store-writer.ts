@@ -339,6 +339,7 @@ function createWriter(env: Environment, lock: WriterLock): StoreWriter {
 
     async close() {
       try {
+        view.endScans();
         await root.close();
       } finally {
         lock.release();

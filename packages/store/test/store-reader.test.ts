@@ -54,6 +54,15 @@ describe('openStoreReader', () => {
     await writer.close();
   });
 
+  it('closing ends the open scans first: read again they refuse, and nothing touches freed memory', async () => {
+    const child = startNode(process('close-under-scans.mjs'), ['30']);
+    const [line] = await child.waitForOutput(/^\[.*\]$/m, 60_000);
+    expect(await child.exited, child.output()).toBe(0);
+    expect(JSON.parse(line)).toEqual([
+      'store_unavailable: cannot read the store at <dir>: the store was closed during the scan',
+    ]);
+  });
+
   it('opens and reads while another process holds a feed transaction open, never waiting for it', async () => {
     const holder = startNode(
       process('hold-feed.mjs'),
