@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { Writable } from 'node:stream';
 import { waitUntil } from '@tessera/testkit';
@@ -15,14 +16,35 @@ afterEach(async () => {
 });
 
 const BASE = Date.parse('2021-01-01T00:00:00Z');
-/** `count` events a minute apart from 2021-01-01. */
-function minutes(count: number) {
+/** `count` events a minute apart from 2021-01-01, each with a title of `titleBytes`. */
+function minutes(count: number, titleBytes = 20) {
   return Array.from({ length: count }, (_, i) => {
     const start = new Date(BASE + i * 60_000).toISOString().slice(0, 19);
     const end = new Date(BASE + i * 60_000 + 30_000).toISOString().slice(0, 19);
-    return event(start, end);
+    return event(start, end, { title: `event ${start}`.padEnd(titleBytes, '.') });
   });
 }
+
+/**
+ * The most a client that stops reading can leave in flight on loopback: the server's send
+ * buffer and the client's receive buffer, each at most its kernel maximum. These differ between
+ * kernels (4 MiB and 32 MiB here, 4 and 6 MiB by default); a "stalled" answer that fits them is
+ * not stalled at all, it is delivered to the kernel and done.
+ */
+function socketBufferBytes(): number {
+  const max = (name: string) =>
+    Number(readFileSync(`/proc/sys/net/ipv4/${name}`, 'utf8').trim().split(/\s+/)[2]);
+  try {
+    return max('tcp_wmem') + max('tcp_rmem');
+  } catch {
+    return 64 * 1024 ** 2; // not Linux: a generous guess
+  }
+}
+
+const STALLED_EVENTS = 20_000;
+/** Events whose answer is half again as large as anything the socket buffers could take. */
+const stallingEvents = () =>
+  minutes(STALLED_EVENTS, Math.ceil((1.5 * socketBufferBytes()) / STALLED_EVENTS));
 
 /** Reader slots in LMDB's lock file (every process's). */
 const readerSlots = (running: Running) =>
@@ -95,7 +117,7 @@ describe('HEAD /search', () => {
 describe('clients that stop reading or hang up', () => {
   it('a client that hangs up mid-stream leaves no open read transaction', async () => {
     api = await startApp({ cacheMaxEntryBytes: 64 * 1024 });
-    fill(api.writer, minutes(20_000));
+    fill(api.writer, stallingEvents());
     const baseline = readerSlots(api);
     const socket = await stalledClient(api.port, '/search');
     // The stream holds a snapshot; a commit makes the process renew its own read transaction,
@@ -113,7 +135,7 @@ describe('clients that stop reading or hang up', () => {
 
   it('a client that stops reading is cut off after the idle timeout, freeing its scan', async () => {
     api = await startApp({ cacheMaxEntryBytes: 64 * 1024 }, { idleMs: 500 });
-    fill(api.writer, minutes(20_000));
+    fill(api.writer, stallingEvents());
     await stalledClient(api.port, '/search');
     const started = Date.now();
     // The client never reads, so only the server sees its side closed.
@@ -125,7 +147,7 @@ describe('clients that stop reading or hang up', () => {
     // Its slot is free again: another large answer is admitted.
     const res = await api.get('/search');
     expect(res.status).toBe(200);
-    expect((await json(res)).data.events).toHaveLength(20_000);
+    expect((await json(res)).data.events).toHaveLength(STALLED_EVENTS);
   });
 });
 
@@ -135,7 +157,7 @@ describe('admission control', () => {
       { cacheMaxEntryBytes: 64 * 1024, scanConcurrency: 1, scanEventsPerSecond: 1_000_000 },
       { idleMs: 60_000 },
     );
-    fill(api.writer, minutes(20_000));
+    fill(api.writer, stallingEvents());
     const small = '/search?starts_at=2021-01-01T00:00:00Z&ends_at=2021-01-01T00:30:00Z';
     expect((await api.get(small)).status).toBe(200);
     // One stalled stream holds the only slot.
@@ -195,7 +217,7 @@ describe('request ids and the access log', () => {
   it('logs an answer that fails after its headers were sent, with its request id, and counts it as a failure', async () => {
     const { log, lines } = capturedLog();
     api = await startApp({ log, cacheMaxEntryBytes: 64 * 1024 });
-    fill(api.writer, minutes(20_000));
+    fill(api.writer, stallingEvents());
     const socket = await stalledClient(api.port, '/search');
     await new Promise((r) => setTimeout(r, 200));
     // The store goes away under the stream.
