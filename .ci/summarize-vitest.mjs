@@ -1,11 +1,21 @@
-// Adds up vitest JSON reports into the single line CI reads: "N passed, N failed".
-// Exits non-zero when a test failed or no test ran at all.
+// Adds up the vitest JSON reports of every package that has tests into the single line CI reads:
+// "N passed, N failed". Exits non-zero when a test failed or no test ran at all.
 import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 let passed = 0;
 let failed = 0;
-for (const file of process.argv.slice(2)) {
-  if (!existsSync(file)) continue;
+for (const dir of process.argv.slice(2)) {
+  const manifest = join(dir, 'package.json');
+  if (!existsSync(manifest)) continue;
+  if (JSON.parse(readFileSync(manifest, 'utf8')).scripts?.test === undefined) continue;
+  const file = join(dir, 'reports/vitest.json');
+  if (!existsSync(file)) {
+    // A suite that crashed or never ran has no report: that is a failure, not zero tests.
+    console.error(`${dir}: no vitest report (the suite crashed or did not run)`);
+    failed += 1;
+    continue;
+  }
   const report = JSON.parse(readFileSync(file, 'utf8'));
   passed += report.numPassedTests ?? 0;
   // A test file that failed to load has no failed test but did fail: count it once.
