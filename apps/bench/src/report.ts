@@ -1,4 +1,5 @@
 import type { Results } from './results.js';
+import { judge } from './targets.js';
 
 const n = (x: number, digits = 0) =>
   x.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
@@ -8,6 +9,7 @@ const ms = (x: number) => n(x, x < 10 ? 2 : 1);
 export function renderReport(r: Results, notes: string): string {
   return [
     ...header(r),
+    ...targets(r),
     ...search(r),
     ...costCurve(r),
     ...fixedRate(r),
@@ -42,6 +44,21 @@ function header(r: Results): string[] {
     'make bench   # BENCH_SECONDS, BENCH_FIXED_SECONDS, BENCH_EVENTS, BENCH_LARGE_MB, BENCH_ONLY adjust it',
     ...r.commands,
     '```',
+    '',
+  ];
+}
+
+function targets(r: Results): string[] {
+  const verdicts = judge(r);
+  if (verdicts.length === 0) return [];
+  return [
+    '## Targets',
+    '',
+    `${verdicts.filter((v) => v.met).length} of ${verdicts.length} met in this run. A missed target is explained under "What profiling found" below.`,
+    '',
+    '| target | measured | |',
+    '|---|---:|---|',
+    ...verdicts.map((v) => `| ${v.target} | ${v.measured} | ${v.met ? 'met' : '**missed**'} |`),
     '',
   ];
 }

@@ -1,0 +1,70 @@
+import { describe, expect, it } from 'vitest';
+import { renderReport } from '../src/report.js';
+import type { Results } from '../src/results.js';
+import type { IngestResult } from '../src/scenarios/ingestion.js';
+import { judge } from '../src/targets.js';
+
+const run: Results = {
+  startedAt: '2026-11-27T00:00:00.000Z',
+  machine: { cpu: 'test cpu', cores: 2, memoryGb: 24, kernel: 'test' },
+  node: 'v20.20.2',
+  packages: {},
+  loadGenerator: 'wrk',
+  settings: { seconds: 1, fixedSeconds: 1, events: 1, largeMb: 1000 },
+  ran: ['ingestion'],
+  commands: [],
+};
+
+const ingest = (
+  feed: string,
+  threads: number,
+  peakRssMb: number,
+  mbPerSecond: number,
+): IngestResult => ({
+  feed,
+  threads,
+  peakRssMb,
+  mbPerSecond,
+  bytes: 1e9,
+  events: 90_000,
+  ms: 15_000,
+  eventsPerSecond: 6_000,
+  outcome: 'stored',
+  phases: {
+    fetchMs: 1,
+    splitMs: 1,
+    waitMs: 1,
+    storeMs: 1,
+    decodeMs: 1,
+    condenseMs: 1,
+    saxMs: 1,
+    readMs: 1,
+  },
+});
+
+describe('the targets make bench checks', () => {
+  it('judges only what ran, and marks a figure past its limit as missed', () => {
+    expect(judge(run)).toEqual([]);
+    const verdicts = judge({
+      ...run,
+      ingestion: [
+        ingest('100 MB', 1, 500, 10), // one thread: no target
+        ingest('100 MB', 2, 183, 50),
+        ingest('1000 MB', 2, 240, 70),
+      ],
+    });
+    expect(verdicts.map((v) => [v.target, v.met])).toEqual([
+      ['ingest peak RSS ≤ 200 MiB, 100 MB feed, 2 threads', true],
+      ['ingest peak RSS ≤ 200 MiB, 1000 MB feed, 2 threads', false],
+      ['ingest ≥ 60 MB/s, 1000 MB feed, 2 threads, whole --once process', true],
+    ]);
+  });
+
+  it('puts the verdicts at the top of the report, counted', () => {
+    const report = renderReport({ ...run, ingestion: [ingest('1000 MB', 2, 240, 70)] }, '');
+    expect(report).toContain('1 of 2 met in this run');
+    expect(report).toMatch(
+      /\| ingest peak RSS ≤ 200 MiB, 1000 MB feed, 2 threads \| 240 MiB \| \*\*missed\*\* \|/,
+    );
+  });
+});
