@@ -1,4 +1,5 @@
 import { basesForBytes } from '@tessera/simulator';
+import { APP_NODE_OPTIONS } from '@tessera/testkit';
 import type { BenchContext, IngestReport } from '../bench-context.js';
 
 export interface IngestResult {
@@ -58,7 +59,7 @@ export async function runIngestion(ctx: BenchContext): Promise<IngestResult[]> {
     }
   }
   ctx.command(
-    'PARSE_THREADS=N DATA_DIR=fresh PROVIDER_URL=simulator node apps/ingestor/dist/main.js --once --json',
+    `PARSE_THREADS=N DATA_DIR=fresh PROVIDER_URL=simulator node ${APP_NODE_OPTIONS.ingestor.join(' ')} apps/ingestor/dist/main.js --once --json`,
   );
   return results;
 }
