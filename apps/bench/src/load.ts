@@ -10,6 +10,8 @@ export interface Throughput {
   latencyMs: { p50: number; p99: number; max: number };
   errors: number;
   bytesPerSecond: number;
+  /** The server's CPU time per answered request, in µs, when its CPU was read (see cpuSeconds). */
+  cpuUsPerRequest?: number;
 }
 
 export interface FixedRate {
@@ -53,11 +55,18 @@ export async function measureThroughput(
   seconds: number,
   connections = 64,
   core?: string,
+  /** The server's CPU seconds so far: read around the measured run, not the warm-up. */
+  cpuSeconds?: () => number,
 ): Promise<Throughput> {
+  const withCpu = (t: Throughput, requests: number, cpu: number): Throughput =>
+    cpuSeconds === undefined || requests === 0
+      ? t
+      : { ...t, cpuUsPerRequest: ((cpuSeconds() - cpu) * 1e6) / requests };
   if (hasWrk()) {
     const threads = core === undefined ? '-t2' : '-t1';
     // Warm-up, not measured: JIT, caches and keep-alive connections settle first.
     await runOn(core, 'wrk', [threads, `-c${connections}`, '-d1s', url]);
+    const cpu = cpuSeconds?.() ?? 0;
     const { stdout } = await runOn(core, 'wrk', [
       threads,
       `-c${connections}`,
@@ -65,16 +74,19 @@ export async function measureThroughput(
       '--latency',
       url,
     ]);
-    return parseWrk(stdout);
+    const requests = Number(/(\d+) requests in /.exec(stdout)?.[1] ?? 0);
+    return withCpu(parseWrk(stdout), requests, cpu);
   }
+  const cpu = cpuSeconds?.() ?? 0;
   const result = await autocannon(['-c', String(connections), '-d', String(seconds), url], core);
-  return {
+  const throughput: Throughput = {
     tool: 'autocannon',
     requestsPerSecond: result.requests.average,
     latencyMs: { p50: result.latency.p50, p99: result.latency.p99, max: result.latency.max },
     errors: result.errors + result.non2xx,
     bytesPerSecond: result.throughput.average,
   };
+  return withCpu(throughput, result.requests.total, cpu);
 }
 
 function parseWrk(stdout: string): Throughput {

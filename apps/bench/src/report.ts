@@ -79,6 +79,17 @@ function search(r: Results): string[] {
         `| ${s.scenario} | ${n(s.events)} | ${n(s.bodyBytes / 1024, 1)} KiB | ${n(s.tessera.requestsPerSecond)} | ${n(s.koa.requestsPerSecond)} | ${n(s.raw.requestsPerSecond)} | ${ms(s.tessera.latencyMs.p50)} / ${ms(s.tessera.latencyMs.p99)} | **${n(s.ofKoa, 2)}** | ${n(s.ofRaw, 2)} |`,
     ),
     '',
+    'CPU time per request (user + system, read from /proc around each round; the median round). It',
+    'leaves out the time the VM gave a neighbour (steal), which req/s counts against the server',
+    'that happened to be running: the cost of a request to each server, whatever the neighbours do.',
+    '',
+    '| scenario | Tessera µs | Koa floor µs | raw µs | **Koa / Tessera** |',
+    '|---|---:|---:|---:|---:|',
+    ...r.search.map(
+      (s) =>
+        `| ${s.scenario} | ${n(s.tessera.medianCpuUsPerRequest, 1)} | ${n(s.koa.medianCpuUsPerRequest, 1)} | ${n(s.raw.medianCpuUsPerRequest, 1)} | **${n(s.cpuOfKoa, 2)}** |`,
+    ),
+    '',
     'Every round (req/s, in run order):',
     '',
     ...r.search.map(

@@ -25,6 +25,11 @@ export function judge(r: Results): Verdict[] {
       `${fixed(s.ofKoa, 2)} of Koa (${fixed(s.ofRaw, 2)} of raw)`,
       s.ofKoa >= 0.9,
     );
+    check(
+      `/search CPU per request ≤ 1/0.9 of the Koa floor's: ${s.scenario}`,
+      `${fixed(s.tessera.medianCpuUsPerRequest, 1)} µs against ${fixed(s.koa.medianCpuUsPerRequest, 1)} µs (${fixed(s.cpuOfKoa, 2)})`,
+      s.cpuOfKoa >= 0.9,
+    );
   }
   for (const f of (r.fixedRate ?? []).filter((f) => f.targetRate === 10_000)) {
     const limit = f.during === 'ingesting' ? 20 : 10;
@@ -62,7 +67,7 @@ export function judge(r: Results): Verdict[] {
   if (r.startup !== undefined) {
     check(
       'API start-up to first answer ≤ 1 s while a feed transaction is open',
-      `${r.startup.underWriteMs} ms`,
+      `${Math.round(r.startup.underWriteMs)} ms`,
       r.startup.underWriteMs <= 1_000,
     );
   }

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { renderReport } from '../src/report.js';
 import type { Results } from '../src/results.js';
 import type { IngestResult } from '../src/scenarios/ingestion.js';
+import type { SearchServerResult } from '../src/scenarios/search-throughput.js';
 import { judge } from '../src/targets.js';
 
 const run: Results = {
@@ -57,6 +58,39 @@ describe('the targets make bench checks', () => {
       ['ingest peak RSS ≤ 200 MiB, 100 MB feed, 2 threads', true],
       ['ingest peak RSS ≤ 200 MiB, 1000 MB feed, 2 threads', false],
       ['ingest ≥ 60 MB/s, 1000 MB feed, 2 threads, whole --once process', true],
+    ]);
+  });
+
+  it('judges /search against the Koa floor by req/s and by CPU per request, each on its own', () => {
+    const server = (requestsPerSecond: number, cpuUs: number): SearchServerResult => ({
+      tool: 'wrk',
+      requestsPerSecond,
+      latencyMs: { p50: 1, p99: 2, max: 3 },
+      errors: 0,
+      bytesPerSecond: 1,
+      rounds: [requestsPerSecond],
+      medianCpuUsPerRequest: cpuUs,
+    });
+    const verdicts = judge({
+      ...run,
+      search: [
+        {
+          scenario: '(a) window',
+          query: '?x',
+          events: 4,
+          bodyBytes: 800,
+          tessera: server(24_000, 38),
+          koa: server(30_000, 36),
+          raw: server(50_000, 20),
+          ofKoa: 0.8,
+          ofRaw: 0.48,
+          cpuOfKoa: 36 / 38,
+        },
+      ],
+    });
+    expect(verdicts.map((v) => [v.measured, v.met])).toEqual([
+      ['0.80 of Koa (0.48 of raw)', false],
+      ['38.0 µs against 36.0 µs (0.95)', true],
     ]);
   });
 

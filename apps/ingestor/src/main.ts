@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { setPriority } from 'node:os';
 import { SettingsError } from '@tessera/core';
-import { BootError, runMain, type Service } from '@tessera/runtime';
+import { BootError, peakRssBytes, runMain, type Service } from '@tessera/runtime';
 import { openStoreWriter } from '@tessera/store';
 import { type Logger, pino } from 'pino';
 import { runClusterMode } from './cluster-mode.js';
@@ -86,7 +86,7 @@ runMain(
     if (once) {
       const done = ingestor.pollOnce().then(async (report) => {
         progress?.done();
-        const peakRssMb = Math.round(process.resourceUsage().maxRSS / 1024);
+        const peakRssMb = Math.round(peakRssBytes() / 1024 ** 2);
         process.stdout.write(
           `${json ? JSON.stringify({ ...report, peakRssMb }) : formatSummary(report, peakRssMb)}\n`,
         );

@@ -1,1 +1,2 @@
+export * from './peak-rss.js';
 export * from './run-main.js';

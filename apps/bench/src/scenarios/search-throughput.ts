@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { freePort, type RunningProcess, startNode } from '@tessera/testkit';
 import type { BenchContext } from '../bench-context.js';
 import { measureThroughput, type Throughput } from '../load.js';
+import { treeCpuSeconds } from '../process-cpu.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const SERVER_CORE = '1';
@@ -12,6 +13,8 @@ const LOAD_CORE = '0';
 export interface SearchServerResult extends Throughput {
   /** Every round's requests per second, in run order. */
   rounds: number[];
+  /** The median over rounds of the server's CPU µs per request (its whole process tree). */
+  medianCpuUsPerRequest: number;
 }
 
 export interface SearchResult {
@@ -25,6 +28,8 @@ export interface SearchResult {
   /** Tessera's median req/s over the Koa floor's, and over raw node:http's. */
   ofKoa: number;
   ofRaw: number;
+  /** The Koa floor's CPU per request over Tessera's: 1 means Tessera costs what Koa costs. */
+  cpuOfKoa: number;
 }
 
 export interface SearchQuery {
@@ -57,11 +62,22 @@ export async function runSearchThroughput(
     const raw = await startReference('raw-server.js', bodyFile);
     const seconds = Math.max(2, Math.round(ctx.config.BENCH_SECONDS / rounds));
     const servers = { tessera: base, koa: koa.base, raw: raw.base };
+    const pids = {
+      tessera: api.child.pid!,
+      koa: koa.process.child.pid!,
+      raw: raw.process.child.pid!,
+    };
     const measured: Record<keyof typeof servers, Throughput[]> = { tessera: [], koa: [], raw: [] };
     for (let round = 0; round < rounds; round++) {
       for (const [name, url] of Object.entries(servers) as Array<[keyof typeof servers, string]>) {
         measured[name].push(
-          await measureThroughput(`${url}/search${q.query}`, seconds, q.connections, LOAD_CORE),
+          await measureThroughput(
+            `${url}/search${q.query}`,
+            seconds,
+            q.connections,
+            LOAD_CORE,
+            () => treeCpuSeconds(pids[name]),
+          ),
         );
       }
     }
@@ -72,6 +88,7 @@ export async function runSearchThroughput(
     const summary = (name: keyof typeof servers): SearchServerResult => ({
       ...median(measured[name]),
       rounds: measured[name].map((t) => t.requestsPerSecond),
+      medianCpuUsPerRequest: middle(measured[name].map((t) => t.cpuUsPerRequest ?? Number.NaN)),
     });
     const tessera = summary('tessera');
     const koaResult = summary('koa');
@@ -86,6 +103,7 @@ export async function runSearchThroughput(
       raw: rawResult,
       ofKoa: tessera.requestsPerSecond / koaResult.requestsPerSecond,
       ofRaw: tessera.requestsPerSecond / rawResult.requestsPerSecond,
+      cpuOfKoa: koaResult.medianCpuUsPerRequest / tessera.medianCpuUsPerRequest,
     });
   }
   return results;
@@ -101,6 +119,10 @@ async function startReference(
   });
   await server.waitForOutput(/listening/);
   return { process: server, base: `http://127.0.0.1:${port}` };
+}
+
+function middle(values: number[]): number {
+  return [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 }
 
 /** The round with the median throughput, whole (its latencies belong to it). */
