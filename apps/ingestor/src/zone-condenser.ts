@@ -13,8 +13,13 @@ import { parsePrice, ZONE_ELEMENT } from '@tessera/core';
  */
 const OPEN = `<${ZONE_ELEMENT}`;
 const ZONE_TAG = new RegExp(`${OPEN}(?:\\s+[A-Za-z_:][-\\w.:]*\\s*=\\s*"[^"<&]*")*\\s*/>`, 'y');
-/** Searched from the tag's start in the whole text: no substring per zone. */
-const PRICE = /\sprice\s*=\s*"([^"]*)"/g;
+/**
+ * The tag's first price attribute, read from the tag's start without a substring per zone. It
+ * steps over quoted values whole and cannot pass the tag's closing `>`, so a zone without a
+ * price costs its own length: searched on through the text, every price-less zone would scan to
+ * the next price in the chunk, quadratic in a run of them.
+ */
+const PRICE = /(?:[^">]|"[^"]*")*?\sprice\s*=\s*"([^"]*)"/y;
 const WHITESPACE = /\s*/y;
 
 export function condenseZones(xml: string): string {
@@ -33,8 +38,7 @@ export function condenseZones(xml: string): string {
       ZONE_TAG.lastIndex = end;
       if (ZONE_TAG.exec(xml) === null) break;
       PRICE.lastIndex = end;
-      const found = PRICE.exec(xml);
-      const priceText = found !== null && found.index < ZONE_TAG.lastIndex ? found[1] : undefined;
+      const priceText = PRICE.exec(xml)?.[1];
       const price = priceText === undefined ? undefined : parsePrice(priceText);
       if (price === undefined) break;
       if (price < min) {

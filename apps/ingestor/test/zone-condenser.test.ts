@@ -1,3 +1,5 @@
+import { once } from 'node:events';
+import { Worker } from 'node:worker_threads';
 import { createFeedReader, createTimeZone, type FeedReading, VOCABULARIES } from '@tessera/core';
 import { generateFeed } from '@tessera/simulator';
 import { describe, expect, it } from 'vitest';
@@ -13,6 +15,30 @@ function read(xml: string): FeedReading {
     close: (name) => reader.closeElement(name),
   });
   return reader.take();
+}
+
+const BUILT = new URL('../dist/zone-condenser.js', import.meta.url).href;
+
+/** The built condenser on `xml` in a worker thread, terminated if it has not answered by the deadline. */
+async function condenseInWorker(xml: string, deadlineMs: number): Promise<string> {
+  const worker = new Worker(
+    `import(${JSON.stringify(BUILT)}).then(({ condenseZones }) =>
+       require('node:worker_threads').parentPort.postMessage(condenseZones(require('node:worker_threads').workerData)));`,
+    { eval: true, workerData: xml },
+  );
+  const timer = setTimeout(() => void worker.terminate(), deadlineMs);
+  try {
+    const [answer] = (await Promise.race([
+      once(worker, 'message'),
+      once(worker, 'exit').then(() => {
+        throw new Error(`the condenser did not finish within ${deadlineMs} ms`);
+      }),
+    ])) as [string];
+    return answer;
+  } finally {
+    clearTimeout(timer);
+    await worker.terminate();
+  }
 }
 
 const wrap = (zones: string) =>
@@ -78,5 +104,31 @@ describe('condenseZones', () => {
     const two = wrap('<zone price="1.00"/><zone price="2.00"/>');
     expect(condenseZones(two)).toBe(two);
     expect(condenseZones('<planList><output/></planList>')).toBe('<planList><output/></planList>');
+  });
+
+  it("reads a price only from the tag's own attributes: not from a value, not past the tag", () => {
+    const zone = (attributes: string) => `<zone ${attributes}/>`;
+    // A value that reads like a price attribute, or a `>` inside a value, is stepped over.
+    const tricky = [
+      zone('name="a price=" price="3.00"'),
+      zone('name="x>y" price="1.00"'),
+      zone('price="2.00" price="9.00"'), // sax keeps the first of a repeated attribute
+    ].join('');
+    expect(condenseZones(wrap(tricky))).toBe(wrap('<zone price="1.00"/><zone price="3.00"/>'));
+    // No price of its own: the run stops there, whatever prices follow.
+    const unpriced = [zone('price="1.00"'), zone('name="n"'), zone('price="5.00"')].join('');
+    expect(condenseZones(wrap(unpriced))).toBe(wrap(unpriced));
+  });
+
+  it('does work in proportion to the text when zones lack a price (no scan to the next price per zone)', async () => {
+    // Searching on for each zone's price made this quadratic: ~1.6 s for 20,000 such zones, so
+    // the 200,000 here would take hours; read in proportion, tens of milliseconds. A synchronous
+    // loop cannot be timed out from its own thread, so the built condenser runs in a worker
+    // that is given a deadline two hundred times what it needs.
+    const unpriced = '<zone zone_id="1" capacity="5" name="A" numbered="true"/>'.repeat(200_000);
+    const xml = wrap(`${unpriced}<zone price="1.00"/><zone price="2.00"/><zone price="3.00"/>`);
+    const condensed = await condenseInWorker(xml, 10_000);
+    expect(condensed).toBe(wrap(`${unpriced}<zone price="1.00"/><zone price="3.00"/>`));
+    expect(read(condensed)).toEqual(read(xml));
   });
 });
