@@ -6,6 +6,7 @@ import { createAccessLog } from './access-log.js';
 import { loadDocsAssets, loadOpenApi } from './api-docs.js';
 import { ApiError } from './api-error.js';
 import { setCommonHeaders } from './common-headers.js';
+import { loadConfig } from './config.js';
 import { answerError, ensureAnswered } from './error-envelope.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { type ReplicationView, viewReplication } from './replication-view.js';
@@ -35,6 +36,9 @@ export interface AppDeps {
   renderMetrics?: () => Promise<string>;
 }
 
+/** What a caller leaves out: the settings' defaults, whose one home is config.ts. */
+const DEFAULTS = loadConfig({});
+
 const DOCS_CSP =
   "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'";
 
@@ -47,22 +51,22 @@ interface RequestState {
 export function createApp(deps: AppDeps): Koa<RequestState> {
   const { store, log } = deps;
   const now = deps.now ?? Date.now;
-  const metrics = deps.metrics ?? createMetrics(store, { maxLagMs: deps.maxLagMs ?? 30_000 });
+  const maxLagMs = deps.maxLagMs ?? DEFAULTS.MAX_LAG_MS;
+  const metrics = deps.metrics ?? createMetrics(store, { maxLagMs });
   const renderMetrics = deps.renderMetrics ?? (() => metrics.registry.metrics());
   const search = createSearchResponder({
     store,
     budget: createScanBudget({
-      concurrency: deps.scanConcurrency ?? 2,
-      eventsPerSecond: deps.scanEventsPerSecond ?? 250_000,
+      concurrency: deps.scanConcurrency ?? DEFAULTS.SCAN_CONCURRENCY,
+      eventsPerSecond: deps.scanEventsPerSecond ?? DEFAULTS.SCAN_EVENTS_PER_SECOND,
     }),
-    cacheMaxBytes: deps.cacheMaxBytes ?? 96 * 1024 ** 2,
-    cacheMaxEntryBytes: deps.cacheMaxEntryBytes ?? 32 * 1024 ** 2,
+    cacheMaxBytes: deps.cacheMaxBytes ?? DEFAULTS.CACHE_MAX_BYTES,
+    cacheMaxEntryBytes: deps.cacheMaxEntryBytes ?? DEFAULTS.CACHE_MAX_ENTRY_BYTES,
     sliceEvents: deps.sliceEvents,
     onScanned: metrics.scanned,
   });
-  const staleAfterMs = deps.staleAfterMs ?? 300_000;
-  const maxLagMs = deps.maxLagMs ?? 30_000;
-  const accessLog = createAccessLog(log, deps.slowRequestMs ?? 1_000);
+  const staleAfterMs = deps.staleAfterMs ?? DEFAULTS.STALE_AFTER_MS;
+  const accessLog = createAccessLog(log, deps.slowRequestMs ?? DEFAULTS.SLOW_REQUEST_MS);
   const openApi = loadOpenApi();
   const docs = loadDocsAssets();
 

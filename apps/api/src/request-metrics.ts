@@ -25,16 +25,23 @@ export function registerRequestMetrics(registry: Registry) {
   const requests = new Map<string, { route: string; status: number; count: number }>();
   const latency = new Map<string, RouteLatency>();
 
-  registry.registerMetric({
+  const total = {
     name: 'http_requests_total',
     help: 'HTTP requests by route and status',
     type: 'counter',
     aggregator: 'sum',
+  } as const;
+  const duration = {
+    name: 'http_request_duration_seconds',
+    help: 'Time from request to response, by route',
+    type: 'histogram',
+    aggregator: 'sum',
+  } as const;
+
+  registry.registerMetric({
+    ...total,
     get: async () => ({
-      name: 'http_requests_total',
-      help: 'HTTP requests by route and status',
-      type: 'counter',
-      aggregator: 'sum',
+      ...total,
       values: [...requests.values()].map(
         (r): MetricValue => ({ value: r.count, labels: { route: r.route, status: r.status } }),
       ),
@@ -43,10 +50,7 @@ export function registerRequestMetrics(registry: Registry) {
   } as never);
 
   registry.registerMetric({
-    name: 'http_request_duration_seconds',
-    help: 'Time from request to response, by route',
-    type: 'histogram',
-    aggregator: 'sum',
+    ...duration,
     get: async () => {
       const values: MetricValue[] = [];
       for (const [route, l] of latency) {
@@ -56,32 +60,16 @@ export function registerRequestMetrics(registry: Registry) {
           values.push({
             value: cumulative,
             labels: { route, le },
-            metricName: 'http_request_duration_seconds_bucket',
+            metricName: `${duration.name}_bucket`,
           });
         });
-        values.push({
-          value: l.count,
-          labels: { route, le: '+Inf' },
-          metricName: 'http_request_duration_seconds_bucket',
-        });
-        values.push({
-          value: l.sum,
-          labels: { route },
-          metricName: 'http_request_duration_seconds_sum',
-        });
-        values.push({
-          value: l.count,
-          labels: { route },
-          metricName: 'http_request_duration_seconds_count',
-        });
+        values.push(
+          { value: l.count, labels: { route, le: '+Inf' }, metricName: `${duration.name}_bucket` },
+          { value: l.sum, labels: { route }, metricName: `${duration.name}_sum` },
+          { value: l.count, labels: { route }, metricName: `${duration.name}_count` },
+        );
       }
-      return {
-        name: 'http_request_duration_seconds',
-        help: 'Time from request to response, by route',
-        type: 'histogram',
-        aggregator: 'sum',
-        values,
-      };
+      return { ...duration, values };
     },
     reset: () => latency.clear(),
   } as never);
