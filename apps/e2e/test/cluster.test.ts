@@ -69,6 +69,23 @@ async function neverPartial<T>(during: () => Promise<T>): Promise<T> {
 const onlySeed = (seed: number) => (body: string) =>
   eventCount(body) === FIXTURE_EVENTS + LARGE_EVENTS && [...seedsIn(body)].join() === String(seed);
 
+/**
+ * Serves `source` with the partner holding its answer after 1.5 MB, and returns once the leader
+ * has opened a feed transaction for it and published a first batch: the middle of a feed.
+ */
+async function holdMidFeed(leader: ClusterNode, source: ReturnType<typeof large>): Promise<void> {
+  const transactions = () =>
+    leader.ingestor!.logs().filter((l) => l.msg === 'feed transaction open').length;
+  const opened = transactions();
+  await system.control('plan', {
+    steps: [{ kind: 'hold', afterBytes: 1_500_000 }],
+    afterwards: 'none',
+  });
+  await system.control('source', source);
+  await waitUntil(() => transactions() > opened, { what: 'the leader publishing a batch' });
+  await new Promise((r) => setTimeout(r, 300));
+}
+
 const appliedFeeds = (node: ClusterNode) =>
   node.ingestor?.logs().filter((l) => l.msg === 'poll applied').length ?? 0;
 
@@ -88,20 +105,7 @@ describe('a three-node cluster over a three-server JetStream cluster', () => {
   it('kill -9 of the leading ingestor in the middle of a large feed: no partial feed anywhere, another node takes over, the next feed lands everywhere', async () => {
     await neverPartial(async () => {
       const leader = await system.leader();
-      const opened = leader
-        .ingestor!.logs()
-        .filter((l) => l.msg === 'feed transaction open').length;
-      await system.control('plan', {
-        steps: [{ kind: 'hold', afterBytes: 1_500_000 }],
-        afterwards: 'none',
-      });
-      await system.control('source', large(2));
-      await waitUntil(
-        () =>
-          leader.ingestor!.logs().filter((l) => l.msg === 'feed transaction open').length > opened,
-        { what: 'the leader publishing a batch' },
-      );
-      await new Promise((r) => setTimeout(r, 300));
+      await holdMidFeed(leader, large(2));
       leader.ingestor!.signal('SIGKILL');
       await leader.ingestor!.exited;
       const killedAt = Date.now();
@@ -133,20 +137,7 @@ describe('a three-node cluster over a three-server JetStream cluster', () => {
     const follower = system.nodes.find((n) => n !== leader && n.ingestor !== undefined)!;
     const before = (await system.ready(follower))!.applied_sequence;
     await neverPartial(async () => {
-      const opened = leader
-        .ingestor!.logs()
-        .filter((l) => l.msg === 'feed transaction open').length;
-      await system.control('plan', {
-        steps: [{ kind: 'hold', afterBytes: 1_500_000 }],
-        afterwards: 'none',
-      });
-      await system.control('source', large(6));
-      await waitUntil(
-        () =>
-          leader.ingestor!.logs().filter((l) => l.msg === 'feed transaction open').length > opened,
-        { what: 'the leader publishing a batch' },
-      );
-      await new Promise((r) => setTimeout(r, 300));
+      await holdMidFeed(leader, large(6));
       follower.ingestor!.signal('SIGKILL');
       await follower.ingestor!.exited;
       await system.release();
