@@ -4,6 +4,10 @@ import { join } from 'node:path';
 import { type Database, open, type RootDatabase } from 'lmdb';
 import {
   DATA_FILE,
+  DIGEST_KEY,
+  type Digest,
+  decodeEnd,
+  EMPTY_DIGEST,
   ENVIRONMENT_OPTIONS,
   EVENTS_DB,
   type EventKey,
@@ -15,7 +19,11 @@ import {
   LAYOUT_KEY,
   LAYOUT_VERSION,
   META_DB,
+  MIGRATABLE_LAYOUTS,
+  recordDigest,
   STATE_KEY,
+  summaryBytes,
+  xorDigests,
 } from './layout.js';
 import { describeCause, StoreError } from './store-error.js';
 
@@ -111,7 +119,10 @@ export function openForReading(path: string): Environment | undefined {
       void closeQuietly(root);
       return undefined;
     }
-    if (layout !== LAYOUT_VERSION) throw refuseLayout(path, layout);
+    // An older layout the writer migrates in place reads the same meanwhile.
+    if (layout !== LAYOUT_VERSION && !MIGRATABLE_LAYOUTS.includes(layout)) {
+      throw refuseLayout(path, layout);
+    }
     return env;
   } catch (cause) {
     void closeQuietly(root);
@@ -129,6 +140,10 @@ export function openForWriting(path: string): Environment {
       if (layout === undefined) {
         env.meta.putSync(LAYOUT_KEY, LAYOUT_VERSION);
         env.meta.putSync(HEAD_KEY, { storeId: newStoreId(), version: 0 } satisfies Head);
+        env.meta.putSync(DIGEST_KEY, EMPTY_DIGEST);
+      } else if (MIGRATABLE_LAYOUTS.includes(layout)) {
+        rewriteDigests(env);
+        env.meta.putSync(LAYOUT_KEY, LAYOUT_VERSION);
       } else if (layout !== LAYOUT_VERSION) {
         throw refuseLayout(path, layout);
       }
@@ -143,6 +158,34 @@ export function openForWriting(path: string): Environment {
 /** 96 random bits: enough that two stores never share an id, short enough for every ETag. */
 function newStoreId(): string {
   return randomBytes(12).toString('base64url');
+}
+
+/**
+ * Recomputes every record digest in `ids` and the state digest from what `events` holds, inside
+ * the caller's write transaction: the layout-2 migration, and the repair after a check found the
+ * stored digest wrong. Returns the state digest.
+ */
+export function rewriteDigests(env: Environment): Digest {
+  let digest = EMPTY_DIGEST;
+  for (const { key, value } of env.events.getRange({})) {
+    const record = {
+      id: key[1],
+      startsAt: key[0],
+      endsAt: decodeEnd(value),
+      summary: summaryBytes(value).toString('utf8'),
+    };
+    const entry = recordDigest(record);
+    env.ids.putSync(record.id, [record.startsAt, entry]);
+    digest = xorDigests(digest, entry);
+  }
+  env.meta.putSync(DIGEST_KEY, digest);
+  return digest;
+}
+
+/** The stored state digest (layout 2, before its migration: none). */
+export function readDigest(env: Environment): Digest | null {
+  const digest = env.meta.get(DIGEST_KEY);
+  return typeof digest === 'string' ? digest : null;
 }
 
 export function readHead(env: Environment): Head {

@@ -1,4 +1,5 @@
-export { type Head, MAX_READERS } from './layout.js';
+export type { FeedStage } from './feed-stage.js';
+export { type Digest, EMPTY_DIGEST, type Head, MAX_READERS, xorDigests } from './layout.js';
 export { type ReplicationStatus, ReplicationStatusSchema } from './replication-status.js';
 export { STORE_ERROR_CODES, StoreError, type StoreErrorCode } from './store-error.js';
 export { openStoreReader, type StoreReader } from './store-reader.js';
@@ -15,11 +16,9 @@ export type { StoreView } from './store-view.js';
 export {
   type ClusterPosition,
   type FeedCommit,
-  type FeedSink,
-  type FeedWriter,
   openStoreWriter,
   type RecordChange,
+  type RecordInspection,
   type ReplicatedCommit,
-  type StoreFeedWriter,
   type StoreWriter,
 } from './store-writer.js';

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
  * | db       | key                         | value                                              |
  * |----------|-----------------------------|----------------------------------------------------|
  * | `events` | `[startsAt, id]`            | 8 bytes: endsAt (float64 LE), then the EventSummary JSON (UTF-8) |
- * | `ids`    | `id`                        | `[startsAt, digest]`: the event's current key, and a digest of its value |
+ * | `ids`    | `id`                        | `[startsAt, digest]`: the event's current key, and its record digest |
  * | `meta`   | see below                   | msgpack                                            |
  *
  * `meta` keys:
@@ -18,6 +18,7 @@ import { createHash } from 'node:crypto';
  * | `layout` | `LAYOUT_VERSION` of the code that created the store; any other value is refused |
  * | `head`   | `{ storeId, version }`: what names the content (ETags are derived from it)     |
  * | `state`  | StoreState: freshness and validators of the last poll                          |
+ * | `digest` | the state digest: XOR of every event's record digest (see below)               |
  * | `cluster`| cluster mode only: `{ datasetId, appliedSequence }`, the last stream sequence applied, |
  * |          | written in the same transaction as what it applied (exactly-once across crashes) |
  *
@@ -33,19 +34,37 @@ import { createHash } from 'node:crypto';
  *
  * `ids` exists so that an event whose start changes moves to its new key instead of leaving a
  * stale copy at the old one, and so that "is this record unchanged?" is answered from the small
- * ids pages (the digest is SHA-256 of the stored value, truncated to 128 bits) without reading
- * the event.
+ * ids pages without reading the event. A record digest is SHA-256 over the id, the start and the
+ * stored value, truncated to 128 bits.
+ *
+ * The state digest is the XOR of every stored event's record digest: order-independent, so the
+ * same content gives the same digest on any node whatever order it was written in, and kept up
+ * to date in the same transaction as each write at O(changed records) (old digest out, new in).
+ * Nodes of a cluster compare it after every batch; `verifyDigest` recomputes it from `events`.
+ *
+ * What a reader sees, at every moment: the content of the last committed transaction, whole.
+ * A feed is received and parsed into a stage (below) while no write transaction is open; it is
+ * then applied in one synchronous transaction that never waits on the network, together with its
+ * state record, the version and the digest: a reader sees all of a feed or none of it.
  *
  * In cluster mode `storeId` is the cluster's dataset id and `version` the stream sequence of the
  * last batch that changed an event, so that every node names the same content alike.
+ *
+ * Beside the environment, `stage/<name>/` holds stages: scratch LMDB environments (no fsync)
+ * where a feed's records wait, keyed by id (the last occurrence wins), until the whole document
+ * proved sound. They are deleted whenever the writer opens: nothing in them outlives a process.
  *
  * Beside the environment, `writer.lock` is held (flock) by the one process allowed to write, and
  * in cluster mode `replication.json` is the ingestor's view of the cluster (role, lag), replaced
  * atomically, outside LMDB so that it can change while a batch's transaction is open.
  *
- * Layout history: 1 had no `layout`, `head` or store id (a `version` key instead); 2 is this.
+ * Layout history: 1 had no `layout`, `head` or store id (a `version` key instead); 2 had
+ * value-only digests in `ids` and no state digest (migrated to 3 when the writer opens it: the
+ * events are the same, the digests are recomputed); 3 is this.
  */
-export const LAYOUT_VERSION = 2;
+export const LAYOUT_VERSION = 3;
+/** Layouts the writer migrates to LAYOUT_VERSION in place, and readers read meanwhile. */
+export const MIGRATABLE_LAYOUTS: readonly number[] = [2];
 
 export const EVENTS_DB = 'events';
 export const IDS_DB = 'ids';
@@ -54,6 +73,7 @@ export const LAYOUT_KEY = 'layout';
 export const HEAD_KEY = 'head';
 export const STATE_KEY = 'state';
 export const CLUSTER_KEY = 'cluster';
+export const DIGEST_KEY = 'digest';
 /** The meta key that layout 1 used for the version: its presence marks a layout-1 store. */
 export const LAYOUT_1_VERSION_KEY = 'version';
 
@@ -61,6 +81,7 @@ export const LAYOUT_1_VERSION_KEY = 'version';
 export const DATA_FILE = 'data.mdb';
 export const WRITER_LOCK_FILE = 'writer.lock';
 export const REPLICATION_FILE = 'replication.json';
+export const STAGE_DIR = 'stage';
 
 /**
  * Reader slots in LMDB's lock file, shared by every process that opens the store. The value is
@@ -92,12 +113,35 @@ export interface Head {
   version: number;
 }
 
-/** 128 bits of SHA-256 over exactly what `events` would store for the record. */
-export function valueDigest(record: { endsAt: number; summary: string }): string {
+/** 128 bits, base64url: a record digest, and the state digest (the XOR of them all). */
+export type Digest = string;
+
+/** The state digest of an empty store. */
+export const EMPTY_DIGEST: Digest = Buffer.alloc(16).toString('base64url');
+
+/** 128 bits of SHA-256 over the id, the start and exactly what `events` stores for the record. */
+export function recordDigest(record: {
+  id: string;
+  startsAt: number;
+  endsAt: number;
+  summary: string;
+}): Digest {
   return createHash('sha256')
+    .update(`${record.id}\u0000${record.startsAt}\u0000`)
     .update(encodeEventValue(record.endsAt, record.summary))
     .digest('base64url')
     .slice(0, 22);
+}
+
+/** XOR of digests: adding a record's digest to the state digest and taking it out are the same. */
+export function xorDigests(a: Digest, ...rest: Array<Digest | undefined>): Digest {
+  const out = Buffer.from(a, 'base64url');
+  for (const d of rest) {
+    if (d === undefined) continue;
+    const b = Buffer.from(d, 'base64url');
+    for (let i = 0; i < 16; i++) out[i] = (out[i] ?? 0) ^ (b[i] ?? 0);
+  }
+  return out.toString('base64url');
 }
 
 export function eventKey(startsAt: number, id: string): EventKey {

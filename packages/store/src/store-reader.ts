@@ -51,6 +51,7 @@ export function openStoreReader(options: OpenStoreReaderOptions): StoreReader {
     head: () => current().head(),
     state: () => current().state(),
     count: () => current().count(),
+    digest: () => current().digest(),
     scan: (window) => current().scan(window),
     replication: () => current().replication(),
     exists() {

@@ -1,6 +1,6 @@
 import { isInWindow, type QueryWindow, startBounds } from '@tessera/core';
-import { type Environment, readHead, unavailable } from './environment.js';
-import { decodeEnd, type Head, STATE_KEY, summaryBytes } from './layout.js';
+import { type Environment, readDigest, readHead, unavailable } from './environment.js';
+import { type Digest, decodeEnd, type Head, STATE_KEY, summaryBytes } from './layout.js';
 import { type ReplicationStatus, readReplicationStatus } from './replication-status.js';
 import { StoreError } from './store-error.js';
 import { INITIAL_STATE, type StoreState, StoreStateSchema } from './store-state.js';
@@ -11,6 +11,11 @@ export interface StoreView {
   head(): Head;
   state(): StoreState;
   count(): number;
+  /**
+   * The state digest: equal on any two stores holding the same events (see layout.ts); null for
+   * a store of an older layout not yet migrated.
+   */
+  digest(): Digest | null;
   /**
    * Pre-serialized summaries of the events in the window, in start order. Closing the iterator
    * early (`return()`, or leaving a for-of) releases its LMDB snapshot at once.
@@ -27,6 +32,7 @@ export const EMPTY_VIEW: StoreView = {
   head: () => ABSENT_HEAD,
   state: () => INITIAL_STATE,
   count: () => 0,
+  digest: () => null,
   scan: () => [][Symbol.iterator](),
   replication: () => null,
 };
@@ -60,6 +66,7 @@ export function viewOf(env: Environment): OwnedView {
         return raw === undefined ? INITIAL_STATE : StoreStateSchema.parse(raw);
       }),
     count: () => read(() => (env.events.getStats() as { entryCount: number }).entryCount),
+    digest: () => read(() => readDigest(env)),
     scan(window) {
       const { from, to } = startBounds(window);
       // Keys are [startsAt, id]: [to + 1] sorts after every key starting at `to` (whole ms).

@@ -1,18 +1,31 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { type EventRecord, EventRecordSchema } from '@tessera/core';
-import { ABORT } from 'lmdb';
-import { type Environment, openForWriting, readHead, unavailable } from './environment.js';
+import {
+  type Environment,
+  openForWriting,
+  readDigest,
+  readHead,
+  rewriteDigests,
+  unavailable,
+} from './environment.js';
+import { type FeedStage, openFeedStage } from './feed-stage.js';
 import {
   CLUSTER_KEY,
+  DIGEST_KEY,
+  type Digest,
   decodeEnd,
+  EMPTY_DIGEST,
   encodeEventValue,
   eventKey,
   HEAD_KEY,
   type Head,
   type IdEntry,
+  recordDigest,
+  STAGE_DIR,
   STATE_KEY,
   summaryBytes,
-  valueDigest,
+  xorDigests,
 } from './layout.js';
 import { type ReplicationStatus, writeReplicationStatus } from './replication-status.js';
 import { describeCause, StoreError } from './store-error.js';
@@ -60,55 +73,46 @@ export interface ClusterPosition {
 
 export type RecordChange = 'inserted' | 'updated' | 'moved' | 'unchanged';
 
-/**
- * One feed's write transaction, open while the feed streams in: records are written as they
- * arrive (no copy of the feed is held in memory) and become visible together at commit, or
- * never, on abort. Reads in this process see the uncommitted writes; other processes do not.
- */
-export interface FeedWriter {
-  upsert(record: EventRecord): RecordChange;
-  /**
-   * Resolves once what was upserted so far has been taken in (backpressure): immediate for the
-   * store itself, later for a writer that publishes to the cluster.
-   */
-  settle(): Promise<void>;
-  /** Writes the state record and commits durably; resolves with the counts. */
-  commit(commit: FeedCommit): Promise<ApplyCounts>;
-  /** Discards everything written since beginFeed. */
-  abort(): Promise<void>;
-}
-
-/** What one poll needs of where it writes: the store itself, or the cluster (cluster mode). */
-export interface FeedSink {
-  state(): StoreState;
-  /** What applying this record would do, read outside any write transaction. */
-  classify(record: EventRecord): RecordChange;
-  /**
-   * Opens the transaction for one streamed feed. Only one may be open at a time, and no other
-   * write may be made until it is committed or aborted.
-   */
-  beginFeed(): FeedWriter;
-  /** Records a poll that changed no event (unchanged feed, or failure): state only. */
-  recordPoll(outcome: PollOutcome): unknown;
-}
-
-/** The store's own feed writer, which a replicated batch may also close. */
-export interface StoreFeedWriter extends FeedWriter {
-  commitReplicated(commit: ReplicatedCommit): Promise<ApplyCounts>;
+/** What writing a record would do, and the record digests it would take out and put in. */
+export interface RecordInspection {
+  change: RecordChange;
+  digest: Digest;
+  /** The digest of the stored record it replaces; undefined for a new one. */
+  previous: Digest | undefined;
 }
 
 /** The one process that writes the store (the ingestor), holding its writer lock. */
-export interface StoreWriter extends StoreView, FeedSink {
+export interface StoreWriter extends StoreView {
+  /** What applying this record would do, against committed content (no write is ever open). */
+  classify(record: EventRecord): RecordChange;
+  inspect(record: EventRecord): RecordInspection;
   /**
-   * Applies one feed's upserts and the state update in a single durable transaction. Never
-   * deletes an event. If anything throws midway (the records iterable included), the
-   * transaction aborts and the store is exactly as before.
+   * Applies one feed's upserts and the state update in a single durable transaction that never
+   * waits on anything (the records come from memory or a stage). Never deletes an event. If
+   * anything throws midway (the records iterable included), the transaction aborts and the
+   * store is exactly as before.
    */
   applyFeed(records: Iterable<EventRecord>, commit: FeedCommit): ApplyCounts;
-  beginFeed(): StoreFeedWriter;
+  /** Cluster mode: the same for a replicated batch, closed by the cluster's commit. */
+  applyReplicated(records: Iterable<EventRecord>, commit: ReplicatedCommit): ApplyCounts;
   recordPoll(outcome: PollOutcome): StoreState;
   /** Cluster mode: records a replicated write that changed no event (a state message). */
   recordReplicated(commit: ReplicatedCommit): void;
+  /** A new, empty stage of this store, closed with it (see feed-stage.ts). */
+  openStage(name: string): FeedStage;
+  /**
+   * Cluster mode, after this store was found to differ from the cluster: removes every event in
+   * one transaction and rewinds the cluster position, so that the stream is applied again from
+   * its first message (the latest checkpoint). The only way an event is ever deleted.
+   */
+  resetForResync(datasetId: string): void;
+  /**
+   * Recomputes the state digest from the events themselves (a scan: once at boot, not per
+   * write). If the stored one differs (the store was altered behind the writer's back), the
+   * stored digests are repaired to describe what is really there, so that the next comparison
+   * with another node tells the truth.
+   */
+  verifyDigest(): { stored: Digest | null; actual: Digest };
   /** Where the store stands in the cluster's stream, if it ever joined one. */
   cluster(): ClusterPosition | null;
   /**
@@ -137,6 +141,8 @@ export function openStoreWriter(options: OpenStoreWriterOptions): StoreWriter {
   try {
     mkdirSync(path, { recursive: true });
     lock = acquireWriterLock(path);
+    // Stages hold nothing of value once their process is gone, and may be torn (no fsync).
+    rmSync(join(path, STAGE_DIR), { recursive: true, force: true });
   } catch (cause) {
     throw cause instanceof StoreError ? cause : unavailable(path, cause);
   }
@@ -153,26 +159,25 @@ export function openStoreWriter(options: OpenStoreWriterOptions): StoreWriter {
 function createWriter(env: Environment, lock: WriterLock): StoreWriter {
   const { root, events, ids, meta } = env;
   const view = viewOf(env);
-  let feedOpen = false;
+  const stages = new Map<string, FeedStage>();
 
-  const classify = (record: EventRecord): RecordChange => {
+  const inspect = (record: EventRecord): RecordInspection => {
     let current: IdEntry | undefined;
     try {
       current = ids.get(record.id);
     } catch (cause) {
       throw unavailable(env.path, cause, 'read');
     }
-    if (current === undefined) return 'inserted';
-    if (current[0] !== record.startsAt) return 'moved';
+    const digest = recordDigest(record);
+    if (current === undefined) return { change: 'inserted', digest, previous: undefined };
     // The digest in `ids` answers "unchanged?" without reading the event itself: an unchanged
     // feed touches only the small ids pages, not every stored event.
-    return current[1] === valueDigest(record) ? 'unchanged' : 'updated';
+    const change =
+      current[0] !== record.startsAt ? 'moved' : current[1] === digest ? 'unchanged' : 'updated';
+    return { change, digest, previous: current[1] };
   };
 
   const write = <T>(what: string, fn: () => T): T => {
-    if (feedOpen) {
-      throw new StoreError('store_write_failed', `${what} while a feed transaction is open`);
-    }
     try {
       return root.transactionSync(fn);
     } catch (cause) {
@@ -185,23 +190,33 @@ function createWriter(env: Environment, lock: WriterLock): StoreWriter {
     }
   };
 
-  /** Writes one record in the current write transaction unless it is unchanged. */
-  const upsert = (record: EventRecord): RecordChange => {
-    if (!EventRecordSchema.safeParse(record).success) {
-      throw new StoreError('invalid_record', `refusing malformed record ${String(record?.id)}`);
+  /**
+   * Writes records in the current write transaction, skipping the unchanged ones, and keeps the
+   * state digest in step: each changed record's old digest out, its new one in.
+   */
+  const upsertAll = (records: Iterable<EventRecord>): ApplyCounts => {
+    const counts = emptyCounts();
+    let digest = readDigest(env) ?? EMPTY_DIGEST;
+    for (const record of records) {
+      if (!EventRecordSchema.safeParse(record).success) {
+        throw new StoreError('invalid_record', `refusing malformed record ${String(record?.id)}`);
+      }
+      const seen = inspect(record);
+      counts[seen.change]++;
+      if (seen.change === 'unchanged') continue;
+      if (seen.change === 'moved') {
+        const previous = ids.get(record.id);
+        if (previous !== undefined) events.removeSync(eventKey(previous[0], record.id));
+      }
+      events.putSync(
+        eventKey(record.startsAt, record.id),
+        encodeEventValue(record.endsAt, record.summary),
+      );
+      ids.putSync(record.id, [record.startsAt, seen.digest]);
+      digest = xorDigests(digest, seen.previous, seen.digest);
     }
-    const change = classify(record);
-    if (change === 'unchanged') return change;
-    if (change === 'moved') {
-      const previous = ids.get(record.id);
-      if (previous !== undefined) events.removeSync(eventKey(previous[0], record.id));
-    }
-    events.putSync(
-      eventKey(record.startsAt, record.id),
-      encodeEventValue(record.endsAt, record.summary),
-    );
-    ids.putSync(record.id, [record.startsAt, valueDigest(record)]);
-    return change;
+    if (changedAnything(counts)) meta.putSync(DIGEST_KEY, digest);
+    return counts;
   };
 
   /** What closes a single node's feed: the state record, and the version if an event changed. */
@@ -214,11 +229,12 @@ function createWriter(env: Environment, lock: WriterLock): StoreWriter {
   };
 
   /** What closes a replicated write: the cluster's position, version and state, all at once. */
-  const finishReplicated = (commit: ReplicatedCommit): void => {
+  const finishReplicated = (commit: ReplicatedCommit, changed: boolean): void => {
     const head = readHead(env);
     meta.putSync(HEAD_KEY, {
       storeId: commit.datasetId,
-      version: commit.version ?? head.version,
+      // The version moves only with events written: a write that changed none names the same content.
+      version: changed ? (commit.version ?? head.version) : head.version,
     } satisfies Head);
     meta.putSync(STATE_KEY, commit.state);
     meta.putSync(CLUSTER_KEY, {
@@ -229,87 +245,23 @@ function createWriter(env: Environment, lock: WriterLock): StoreWriter {
 
   return {
     ...view,
-    classify,
+    classify: (record) => inspect(record).change,
+    inspect,
 
     applyFeed(records, commit) {
       return write('applying the feed', () => {
-        const counts = emptyCounts();
-        for (const record of records) counts[upsert(record)]++;
+        const counts = upsertAll(records);
         finish(counts, commit);
         return counts;
       });
     },
 
-    beginFeed() {
-      if (feedOpen)
-        throw new StoreError('store_write_failed', 'a feed transaction is already open');
-      feedOpen = true;
-      const counts = emptyCounts();
-      let decide!: (close: (() => void) | undefined) => void;
-      const decided = new Promise<(() => void) | undefined>((resolve) => {
-        decide = resolve;
+    applyReplicated(records, commit) {
+      return write('applying a replicated batch', () => {
+        const counts = upsertAll(records);
+        finishReplicated(commit, changedAnything(counts));
+        return counts;
       });
-      let open = true;
-      // A write transaction that stays open across the poll's awaits: lmdb commits it when the
-      // callback's promise resolves and aborts it on ABORT. Readers never wait for it, and
-      // no other process may write meanwhile (the writer lock).
-      const done = Promise.resolve(
-        root.transactionSync(async () => {
-          const close = await decided;
-          if (close === undefined) return ABORT;
-          close();
-          return counts;
-        }),
-      ).finally(() => {
-        feedOpen = false;
-      });
-      done.catch(() => {});
-      const ensureOpen = (): void => {
-        if (!open)
-          throw new StoreError('store_write_failed', 'the feed transaction is already closed');
-      };
-      const commitWith = async (close: () => void): Promise<ApplyCounts> => {
-        ensureOpen();
-        open = false;
-        decide(close);
-        try {
-          await done;
-        } catch (cause) {
-          throw new StoreError(
-            'store_write_failed',
-            `committing the feed failed: ${describeCause(cause)}`,
-            { cause },
-          );
-        }
-        return { ...counts };
-      };
-      return {
-        upsert(record) {
-          ensureOpen();
-          let change: RecordChange;
-          try {
-            change = upsert(record);
-          } catch (cause) {
-            if (cause instanceof StoreError) throw cause;
-            throw new StoreError(
-              'store_write_failed',
-              `writing an event failed: ${describeCause(cause)}`,
-              { cause },
-            );
-          }
-          counts[change]++;
-          return change;
-        },
-        settle: () => Promise.resolve(),
-        commit: (commit) => commitWith(() => finish(counts, commit)),
-        commitReplicated: (commit) => commitWith(() => finishReplicated(commit)),
-        async abort() {
-          if (!open) return;
-          open = false;
-          decide(undefined);
-          await done.catch(() => {});
-        },
-      };
     },
 
     recordPoll(outcome) {
@@ -321,7 +273,31 @@ function createWriter(env: Environment, lock: WriterLock): StoreWriter {
     },
 
     recordReplicated(commit) {
-      write('recording the replicated state', () => finishReplicated(commit));
+      write('recording the replicated state', () => finishReplicated(commit, false));
+    },
+
+    openStage(name) {
+      if (stages.has(name)) throw new StoreError('store_write_failed', `stage ${name} is open`);
+      const stage = openFeedStage(env.path, name);
+      stages.set(name, stage);
+      return stage;
+    },
+
+    resetForResync(datasetId) {
+      write('resetting the store for a re-sync', () => {
+        events.clearSync();
+        ids.clearSync();
+        meta.putSync(DIGEST_KEY, EMPTY_DIGEST);
+        meta.putSync(CLUSTER_KEY, { datasetId, appliedSequence: 0 } satisfies ClusterPosition);
+      });
+    },
+
+    verifyDigest() {
+      const stored = readDigest(env);
+      let actual = EMPTY_DIGEST;
+      for (const record of this.records()) actual = xorDigests(actual, recordDigest(record));
+      if (stored !== actual) write('repairing the digests', () => rewriteDigests(env));
+      return { stored, actual };
     },
 
     cluster: () => (meta.get(CLUSTER_KEY) as ClusterPosition | undefined) ?? null,
@@ -340,6 +316,8 @@ function createWriter(env: Environment, lock: WriterLock): StoreWriter {
     async close() {
       try {
         view.endScans();
+        await Promise.allSettled([...stages.values()].map((stage) => stage.close()));
+        stages.clear();
         await root.close();
       } finally {
         lock.release();

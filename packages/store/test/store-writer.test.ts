@@ -2,7 +2,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type EventRecord, eventIdFor, type QueryWindow } from '@tessera/core';
+import { open } from 'lmdb';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { EMPTY_DIGEST } from '../src/layout.js';
 import { StoreError } from '../src/store-error.js';
 import { openStoreWriter, type StoreWriter } from '../src/store-writer.js';
 
@@ -188,54 +190,119 @@ describe('openStoreWriter', () => {
     expect(JSON.parse(chunks[499]!.toString()).title).toBe('event 499');
   });
 
-  describe('beginFeed', () => {
-    it('writes records as they stream in and commits them with the state, once', async () => {
-      const writer = store.beginFeed();
-      expect(writer.upsert(record('1', 1, 2))).toBe('inserted');
-      await new Promise((r) => setTimeout(r, 5)); // the transaction stays open across turns
-      expect(writer.upsert(record('2', 2, 3))).toBe('inserted');
-      expect(await writer.commit(commit(9))).toEqual({
-        inserted: 2,
-        updated: 0,
+  describe('stages', () => {
+    it('hold records until applied, the last occurrence of an id winning, nothing visible before', () => {
+      store.applyFeed([record('1', 1, 2, 'stored')], commit(1));
+      const stage = store.openStage('feed');
+      stage.add([record('1', 1, 2, 'changed'), record('2', 2, 3)]);
+      stage.add([record('1', 1, 2, 'last')]);
+      expect(stage.size()).toBe(2);
+      expect(titles(store)).toEqual(['stored']);
+      expect(store.applyFeed(stage.records(), commit(2))).toEqual({
+        inserted: 1,
+        updated: 1,
         moved: 0,
         unchanged: 0,
       });
-      expect(titles(store)).toEqual(['event 1', 'event 2']);
-      expect(store.head().version).toBe(1);
-      expect(store.state()).toMatchObject({ lastSuccessAt: 9, lastCounts: { inserted: 2 } });
-      expect(() => writer.upsert(record('3', 3, 4))).toThrow(StoreError);
+      expect(titles(store)).toEqual(['last', 'event 2']);
+      stage.clear();
+      expect(stage.size()).toBe(0);
     });
 
-    it('discards everything on abort, leaving the store exactly as it was', async () => {
-      store.applyFeed([record('1', 1, 2, 'kept')], commit(1));
-      const lastTxn = store.lastTransactionId();
-      const writer = store.beginFeed();
-      writer.upsert(record('1', 1, 2, 'overwritten'));
-      writer.upsert(record('2', 5, 6));
-      await new Promise((r) => setTimeout(r, 5));
-      await writer.abort();
-      expect(titles(store)).toEqual(['kept']);
-      expect(store.head().version).toBe(1);
-      expect(store.lastTransactionId()).toBe(lastTxn);
-      // The store takes writes again afterwards.
-      store.recordPoll({ ok: false, at: 2, code: 'feed_malformed', message: 'x' });
-      expect(store.state().consecutiveFailures).toBe(1);
+    it('start empty, whatever a stage of the same name held before the writer opened', async () => {
+      store.openStage('feed').add([record('1', 1, 2)]);
+      await store.close();
+      store = openStoreWriter({ path: dir });
+      expect(store.openStage('feed').size()).toBe(0);
+    });
+  });
+
+  describe('state digest', () => {
+    const many = (title: string) =>
+      Array.from({ length: 50 }, (_, i) => record(String(i), i % 7, (i % 7) + 1, `${title} ${i}`));
+
+    it('is the same for the same content whatever the order and history of the writes', async () => {
+      expect(store.digest()).toBe(EMPTY_DIGEST);
+      store.applyFeed(many('old'), commit(1));
+      store.applyFeed([...many('new')].reverse(), commit(2));
+      store.applyFeed([record('3', 30, 31, 'moved')], commit(3));
+      const other = openStoreWriter({ path: mkdtempSync(join(tmpdir(), 'tessera-store-')) });
+      try {
+        const expected = many('new').map((r, i) => (i === 3 ? record('3', 30, 31, 'moved') : r));
+        other.applyFeed(expected, commit(9));
+        expect(store.digest()).toBe(other.digest());
+        expect(store.verifyDigest()).toEqual({ stored: store.digest(), actual: store.digest() });
+      } finally {
+        await other.close();
+      }
     });
 
-    it('lets the last occurrence of an event in one feed win', async () => {
-      store.applyFeed([record('1', 1, 2, 'stored')], commit(1));
-      const writer = store.beginFeed();
-      expect(writer.upsert(record('1', 1, 2, 'changed'))).toBe('updated');
-      expect(writer.upsert(record('1', 1, 2, 'stored'))).toBe('updated');
-      await writer.commit(commit(2));
-      expect(titles(store)).toEqual(['stored']);
+    it('returns to its value when a record changes and changes back', () => {
+      store.applyFeed(many('a'), commit(1));
+      const before = store.digest();
+      store.applyFeed([record('4', 9, 10, 'else')], commit(2));
+      expect(store.digest()).not.toBe(before);
+      store.applyFeed([many('a')[4]!], commit(3));
+      expect(store.digest()).toBe(before);
     });
 
-    it('refuses a malformed record without closing the transaction', async () => {
-      const writer = store.beginFeed();
-      expect(() => writer.upsert({ ...record('1', 1, 2), id: 'not-a-uuid' })).toThrow(/malformed/);
-      await writer.abort();
+    it('is recomputed and repaired when the store was altered behind the writer', async () => {
+      store.applyFeed(many('a'), commit(1));
+      const honest = store.digest();
+      await store.close();
+      const raw = open({ path: dir, noSubdir: false, maxDbs: 4 });
+      const events = raw.openDB({ name: 'events', encoding: 'binary' });
+      const [key] = [...events.getKeys({ limit: 1 })];
+      await events.remove(key as never);
+      await raw.close();
+      store = openStoreWriter({ path: dir });
+      expect(store.digest()).toBe(honest);
+      const { stored, actual } = store.verifyDigest();
+      expect(stored).toBe(honest);
+      expect(actual).not.toBe(honest);
+      expect(store.digest()).toBe(actual);
+      expect(store.verifyDigest()).toEqual({ stored: actual, actual });
+    });
+
+    it('resetForResync removes every event and rewinds the cluster position', () => {
+      store.applyFeed(many('a'), commit(1));
+      store.resetForResync('dataset');
       expect(store.count()).toBe(0);
+      expect(store.digest()).toBe(EMPTY_DIGEST);
+      expect(store.cluster()).toEqual({ datasetId: 'dataset', appliedSequence: 0 });
     });
+  });
+
+  it('migrates a layout-2 store in place: same events, digests recomputed', async () => {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+    const records = [record('1', 1, 2), record('2', 2, 3)];
+    const raw = open({ path: dir, noSubdir: false, maxDbs: 4 });
+    const events = raw.openDB({ name: 'events', encoding: 'binary' });
+    const ids = raw.openDB({ name: 'ids', encoding: 'msgpack' });
+    const meta = raw.openDB({ name: 'meta', encoding: 'msgpack' });
+    await raw.transaction(() => {
+      meta.put('layout', 2);
+      meta.put('head', { storeId: 'old', version: 4 });
+      for (const r of records) {
+        const value = Buffer.alloc(8 + Buffer.byteLength(r.summary));
+        value.writeDoubleLE(r.endsAt, 0);
+        value.write(r.summary, 8);
+        events.put([r.startsAt, r.id], value);
+        ids.put(r.id, [r.startsAt, 'value-only-digest-----']);
+      }
+    });
+    await raw.close();
+    store = openStoreWriter({ path: dir });
+    expect(titles(store)).toEqual(['event 1', 'event 2']);
+    expect(store.head()).toEqual({ storeId: 'old', version: 4 });
+    expect(store.classify(records[0]!)).toBe('unchanged');
+    const fresh = openStoreWriter({ path: mkdtempSync(join(tmpdir(), 'tessera-store-')) });
+    try {
+      fresh.applyFeed(records, commit(1));
+      expect(store.digest()).toBe(fresh.digest());
+    } finally {
+      await fresh.close();
+    }
   });
 });
