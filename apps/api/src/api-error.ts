@@ -7,6 +7,8 @@ export const API_ERRORS = {
   store_unavailable: 503,
   /** /ready before the store holds a single applied feed. */
   not_ready: 503,
+  /** Cluster mode: this node's content differs from the cluster's; it is re-syncing on its own. */
+  state_diverged: 503,
   /** Uncached /search work past the per-process budget; answered with Retry-After. */
   overloaded: 503,
 } as const;

@@ -142,17 +142,25 @@ export function createApp(deps: AppDeps): Koa<RequestState> {
     let state: StoreState;
     let events: number;
     let version: number;
+    let digest: string | null;
     let cluster: ReplicationView;
     try {
       state = store.state();
       events = store.count();
       version = store.head().version;
+      digest = store.digest();
       cluster = viewReplication(store.replication(), now(), maxLagMs);
     } catch (cause) {
       throw new ApiError('store_unavailable', 'the store cannot be read', { cause });
     }
     if (state.lastSuccessAt === null) {
       throw new ApiError('not_ready', 'no feed has been applied to the store yet');
+    }
+    if (cluster.diverged !== null) {
+      throw new ApiError(
+        'state_diverged',
+        `this node's content differs from the cluster's and is being re-synced: ${cluster.diverged}`,
+      );
     }
     if (!cluster.ready) {
       throw new ApiError(
@@ -167,6 +175,7 @@ export function createApp(deps: AppDeps): Koa<RequestState> {
         role: cluster.role,
         events,
         version,
+        state_digest: digest,
         fresh: ageMs <= staleAfterMs,
         last_success_at: new Date(state.lastSuccessAt).toISOString(),
         age_seconds: Math.round(ageMs / 1000),

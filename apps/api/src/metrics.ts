@@ -44,6 +44,18 @@ export function createMetrics(store: StoreView, options: { maxLagMs: number }) {
       this.set(store.head().version);
     },
   });
+  // A digest is no number: it is the label of a gauge that is always 1 (an "info" metric).
+  new Gauge({
+    name: 'tessera_state_digest_info',
+    help: 'The state digest of the stored events (equal on nodes holding the same content)',
+    labelNames: ['digest'] as const,
+    registers: [registry],
+    aggregator: 'first',
+    collect() {
+      this.reset();
+      this.set({ digest: store.digest() ?? 'none' }, 1);
+    },
+  });
   // Cluster mode, read from the ingestor's replication status (single mode: role "single").
   const replication = () => viewReplication(store.replication(), Date.now(), options.maxLagMs);
   new Gauge({

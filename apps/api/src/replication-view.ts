@@ -10,6 +10,8 @@ export interface ReplicationView {
   appliedSequence: number | null;
   latestSequence: number | null;
   lagMs: number;
+  /** Why this node's content is known to differ from the cluster's (it re-syncs); null if not. */
+  diverged: string | null;
   ready: boolean;
 }
 
@@ -32,6 +34,7 @@ export function viewReplication(
       appliedSequence: null,
       latestSequence: null,
       lagMs: 0,
+      diverged: null,
       ready: true,
     };
   }
@@ -47,6 +50,7 @@ export function viewReplication(
     appliedSequence: status.appliedSequence,
     latestSequence: status.latestSequence,
     lagMs,
-    ready: replication === 'disconnected' || lagMs <= maxLagMs,
+    diverged: status.diverged?.message ?? null,
+    ready: status.diverged === null && (replication === 'disconnected' || lagMs <= maxLagMs),
   };
 }

@@ -225,7 +225,7 @@ function startup(r: Results): string[] {
     '| store | ms |',
     '|---|---:|',
     `| idle | ${n(s.idleMs)} |`,
-    `| the ingestor holding a feed transaction open | **${n(s.underWriteMs)}** |`,
+    `| the ingestor half-way through receiving a feed | **${n(s.underWriteMs)}** |`,
     '',
   ];
 }

@@ -71,18 +71,18 @@ const onlySeed = (seed: number) => (body: string) =>
 
 /**
  * Serves `source` with the partner holding its answer after 1.5 MB, and returns once the leader
- * has opened a feed transaction for it and published a first batch: the middle of a feed.
+ * is staging it: the middle of a feed.
  */
 async function holdMidFeed(leader: ClusterNode, source: ReturnType<typeof large>): Promise<void> {
-  const transactions = () =>
-    leader.ingestor!.logs().filter((l) => l.msg === 'feed transaction open').length;
-  const opened = transactions();
+  const staging = () =>
+    leader.ingestor!.logs().filter((l) => l.msg === 'feed arriving: staging its records').length;
+  const opened = staging();
   await system.control('plan', {
     steps: [{ kind: 'hold', afterBytes: 1_500_000 }],
     afterwards: 'none',
   });
   await system.control('source', source);
-  await waitUntil(() => transactions() > opened, { what: 'the leader publishing a batch' });
+  await waitUntil(() => staging() > opened, { what: 'the leader receiving the feed' });
   await new Promise((r) => setTimeout(r, 300));
 }
 

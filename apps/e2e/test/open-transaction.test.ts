@@ -3,9 +3,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SEED_WINDOW, System } from './system.js';
 
 /**
- * Readers never wait for the writer. The partner holds a large feed half sent, so the ingestor's
- * feed transaction stays open for as long as the test likes; everything below happens inside
- * that window, and only then is the feed let go and committed.
+ * Readers never wait for the writer. The partner holds a large feed half sent, so the ingestor
+ * stays in the middle of receiving it (its records staged, nothing applied) for as long as the
+ * test likes; everything below happens inside that window, and only then is the feed let go and
+ * applied.
  */
 const system = new System();
 const FIXTURE_EVENTS = 4;
@@ -35,14 +36,14 @@ afterAll(async () => {
 
 const committed = () => system.ingestor!.logs().some((line) => line.msg === 'poll applied');
 
-describe('while a feed transaction is open', () => {
+describe('while a feed is half received', () => {
   it('a new API answers, a re-forked worker answers, a second ingestor is refused; the commit comes last', async () => {
     // The partner stays silent while it holds the feed: no idle-body limit may end the poll.
     const ingestor = system.startIngestor({
       POLL_INTERVAL_MS: '600000',
       BODY_IDLE_TIMEOUT_MS: '600000',
     });
-    await ingestor.waitForOutput(/"msg":"feed transaction open"/, 60_000);
+    await ingestor.waitForOutput(/"msg":"feed arriving: staging its records"/, 60_000);
     await waitUntil(async () => (await system.simState()).held === 1, { what: 'the held feed' });
 
     // A new API process starts, answers /ready and /search with the previous data.
@@ -80,7 +81,7 @@ describe('while a feed transaction is open', () => {
       ),
     );
 
-    // Everything above happened with the transaction open: nothing was committed yet.
+    // Everything above happened with the feed half received: nothing was applied yet.
     expect(committed()).toBe(false);
     expect(await system.search(SEED_WINDOW)).toHaveLength(FIXTURE_EVENTS);
 

@@ -3,6 +3,7 @@ import type { Service } from '@tessera/runtime';
 import type { StoreWriter } from '@tessera/store';
 import type { Logger } from 'pino';
 import type { IngestorConfig } from './config.js';
+import type { FeedSink } from './feed-sink.js';
 import { createIngestor, type Ingestor, type IngestorDeps } from './ingestor.js';
 
 /**
@@ -25,6 +26,14 @@ export async function runClusterMode(
     nodeId: config.NODE_ID,
     storeFailureLimit: config.STORE_FAILURE_LIMIT,
   });
+  // The leader's polls stage here and publish what changed, as one batch, once the feed is whole.
+  const stage = store.openStage('poll');
+  const sink: FeedSink = {
+    state: () => store.state(),
+    stage,
+    apply: (commit) => replication.publishFeed(stage.records(), commit),
+    recordPoll: (outcome) => replication.publishState(outcome),
+  };
   let fail!: (error: unknown) => void;
   const failed = new Promise<never>((_, reject) => {
     fail = reject;
@@ -39,7 +48,7 @@ export async function runClusterMode(
       if (leading && term === undefined) {
         term = createIngestor({
           ...pollDeps,
-          store: replication.sink,
+          store: sink,
           prepare: (signal) => replication.caughtUp(signal),
         });
         term.run().catch(fail);

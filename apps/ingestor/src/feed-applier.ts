@@ -1,6 +1,7 @@
 import type { FeedReading, RejectionCode } from '@tessera/core';
-import type { ApplyCounts, FeedSink, FeedValidators, FeedWriter } from '@tessera/store';
+import type { ApplyCounts, FeedValidators } from '@tessera/store';
 import type { Logger } from 'pino';
+import type { FeedSink } from './feed-sink.js';
 
 /** Individual rejections logged per poll; the rest are only counted. */
 const MAX_LOGGED_REJECTIONS = 50;
@@ -16,49 +17,40 @@ export type FeedResult =
   | { outcome: 'unchanged'; counts: ApplyCounts };
 
 export interface FeedApplier {
-  /** Writes a chunk's records (in feed order) and counts its rejections; resolves once taken in. */
+  /** Stages a chunk's records and counts its rejections. */
   fold(reading: FeedReading): Promise<void>;
-  /** Commits the feed, or records it as unchanged; only once the whole document proved sound. */
+  /** Applies the feed, or records it as unchanged; only once the whole document proved sound. */
   finish(at: number, validators: FeedValidators, previousHash: string | null): Promise<FeedResult>;
-  /** Discards whatever was written. */
+  /** Discards whatever was staged. */
   abort(): Promise<void>;
 }
 
 /**
- * Folds a feed's readings into the store. The write transaction opens at the first record that
- * changes anything, so an unchanged feed opens none, and records are written as they arrive
- * instead of being held until the end.
+ * Folds a feed's readings into the sink's stage as they arrive (no copy of the feed is held in
+ * memory, and no write transaction is open), then applies the stage in one go.
  */
-export function createFeedApplier(store: FeedSink, log: Logger, tally: FeedTally): FeedApplier {
-  let writer: FeedWriter | undefined;
-  let unchanged = 0;
+export function createFeedApplier(sink: FeedSink, log: Logger, tally: FeedTally): FeedApplier {
   let logged = 0;
   let closed = false;
+  let staging = false;
 
   const release = async (): Promise<void> => {
+    if (closed) return;
     closed = true;
-    const open = writer;
-    writer = undefined;
-    await open?.abort();
+    await sink.stage.clear();
   };
 
   return {
     async fold(reading) {
-      // After finish or abort nothing may open a transaction again.
+      // After finish or abort nothing may be staged again.
       if (closed) return;
       tally.offline += reading.offline;
-      for (const record of reading.records) {
-        tally.events++;
-        if (writer === undefined) {
-          if (store.classify(record) === 'unchanged') {
-            unchanged++;
-            continue;
-          }
-          writer = store.beginFeed();
-          log.info('feed transaction open');
-        }
-        if (writer.upsert(record) === 'unchanged') unchanged++;
+      tally.events += reading.records.length;
+      if (!staging && reading.records.length > 0) {
+        staging = true;
+        log.info('feed arriving: staging its records');
       }
+      sink.stage.add(reading.records);
       for (const r of reading.rejections) {
         tally.rejected[r.code] = (tally.rejected[r.code] ?? 0) + 1;
         if (logged++ < MAX_LOGGED_REJECTIONS) {
@@ -68,24 +60,25 @@ export function createFeedApplier(store: FeedSink, log: Logger, tally: FeedTally
           );
         }
       }
-      await writer?.settle();
     },
 
     async finish(at, validators, previousHash) {
-      // The same bytes as the feed last applied: nothing to apply, whatever a record says.
-      if (writer === undefined || validators.hash === previousHash) {
+      try {
+        // The same bytes as the feed last applied (committed with its state, so this store holds
+        // all of it): nothing to apply, whatever a record says.
+        if (validators.hash === previousHash) {
+          await sink.recordPoll({ ok: true, at, validators });
+          return {
+            outcome: 'unchanged',
+            counts: { inserted: 0, updated: 0, moved: 0, unchanged: tally.events },
+          };
+        }
+        const counts = await sink.apply({ at, validators });
+        const changed = counts.inserted + counts.updated + counts.moved > 0;
+        return { outcome: changed ? 'applied' : 'unchanged', counts };
+      } finally {
         await release();
-        await store.recordPoll({ ok: true, at, validators });
-        return {
-          outcome: 'unchanged',
-          counts: { inserted: 0, updated: 0, moved: 0, unchanged: tally.events },
-        };
       }
-      closed = true;
-      const committing = writer;
-      writer = undefined;
-      const counts = await committing.commit({ at, validators });
-      return { outcome: 'applied', counts: { ...counts, unchanged } };
     },
 
     abort: release,

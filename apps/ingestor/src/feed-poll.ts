@@ -1,12 +1,13 @@
 import { createHash } from 'node:crypto';
 import { NORMALIZATION_VERSION, type RejectionCode } from '@tessera/core';
 import { ReplicationError } from '@tessera/replication';
-import { type ApplyCounts, type FeedSink, StoreError, type StoreErrorCode } from '@tessera/store';
+import { type ApplyCounts, StoreError, type StoreErrorCode } from '@tessera/store';
 import type { Logger } from 'pino';
 import { type ChunkParser, createChunkParser } from './chunk-parser.js';
 import { createFeedApplier } from './feed-applier.js';
 import { checkEnvelope } from './feed-envelope.js';
 import type { FeedFetcher } from './feed-fetcher.js';
+import type { FeedSink } from './feed-sink.js';
 import { FeedSplitter } from './feed-splitter.js';
 import { IngestError, type IngestErrorCode } from './ingest-error.js';
 import type { ParserPool } from './parser-pool.js';

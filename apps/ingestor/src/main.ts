@@ -7,6 +7,7 @@ import { type Logger, pino } from 'pino';
 import { runClusterMode } from './cluster-mode.js';
 import { loadConfig } from './config.js';
 import { createFeedFetcher } from './feed-fetcher.js';
+import { storeSink } from './feed-sink.js';
 import { createIngestor, formatSummary, type IngestorDeps } from './ingestor.js';
 import { createParserPool } from './parser-pool.js';
 import { createProgress } from './progress.js';
@@ -40,8 +41,7 @@ runMain(
     });
     const progress =
       once && !json && process.stderr.isTTY ? createProgress(process.stderr) : undefined;
-    const deps: IngestorDeps = {
-      store,
+    const deps: Omit<IngestorDeps, 'store'> = {
       fetcher,
       pool,
       log,
@@ -76,7 +76,7 @@ runMain(
       return runClusterMode({ ...config, NATS_URL: cluster }, store, deps, log, release);
     }
 
-    const ingestor = createIngestor(deps);
+    const ingestor = createIngestor({ ...deps, store: storeSink(store) });
     let closing: Promise<void> | undefined;
     const close = (): Promise<void> =>
       (closing ??= (async () => {

@@ -12,6 +12,7 @@ import { openStoreWriter, type StoreWriter } from '@tessera/store';
 import { pino } from 'pino';
 import { createFeedFetcher, type FeedFetcher, type FetcherOptions } from '../src/feed-fetcher.js';
 import { type PollDeps, pollFeed } from '../src/feed-poll.js';
+import { storeSink } from '../src/feed-sink.js';
 import { createParserPool, type ParserPool } from '../src/parser-pool.js';
 
 export const silent = pino({ level: 'silent' });
@@ -60,7 +61,7 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
     ...options.fetcher,
   });
   const deps: PollDeps = {
-    store,
+    store: storeSink(store),
     fetcher,
     pool,
     log: silent,

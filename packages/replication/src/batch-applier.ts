@@ -1,9 +1,4 @@
-import {
-  nextState,
-  type ReplicatedCommit,
-  type StoreFeedWriter,
-  type StoreWriter,
-} from '@tessera/store';
+import { type FeedStage, nextState, type ReplicatedCommit, type StoreWriter } from '@tessera/store';
 import type { Logger } from 'pino';
 import { type BatchKind, decodeFeedMessage, type FeedMessage } from './feed-message.js';
 import { ReplicationError } from './replication-error.js';
@@ -15,19 +10,28 @@ export interface StreamMessage {
   headers?: { get(name: string): string } | undefined;
 }
 
+/** What applying one message did. */
+export interface Applied {
+  /** The message carried the leader's digest and this store now holds exactly that. */
+  verified: boolean;
+}
+
 interface OpenBatch {
   batch: string;
   kind: BatchKind;
+  basedOn: number;
   parts: number;
   /** A checkpoint of a point this store has passed already: its records change nothing. */
   skipping: boolean;
-  writer: StoreFeedWriter | undefined;
 }
 
 export interface BatchApplier {
-  /** Applies the next message of the stream; messages must come in stream order. */
-  apply(message: StreamMessage): Promise<void>;
-  /** The last stream sequence taken in (applied, or held in the open batch). */
+  /**
+   * Applies the next message of the stream; messages must come in stream order. Throws
+   * `state_diverged` when, once applied, the store's digest is not the leader's.
+   */
+  apply(message: StreamMessage): Promise<Applied>;
+  /** The last stream sequence taken in (applied, or staged in the open batch). */
   consumed(): number;
   /** The last stream sequence committed to the store. */
   applied(): number;
@@ -37,11 +41,15 @@ export interface BatchApplier {
 
 /**
  * Applies the feed stream to a store, every node alike (the leader included: one write path).
- * A batch's records stream into one LMDB write transaction as they arrive, and the commit message
- * commits it together with the stream sequence it completes, the cluster's version and the
- * state: applied exactly once, whatever crashes, because reading resumes after the last
- * sequence committed. A batch whose commit never comes is abandoned, never applied, as soon as
- * anything else arrives.
+ * A batch's records are staged as they arrive, outside the store; its commit message applies
+ * them in one transaction together with the stream sequence it completes, the cluster's version
+ * and the state: applied exactly once, whatever crashes, because reading resumes after the last
+ * sequence committed. A batch whose commit never comes is never applied: its stage is dropped as
+ * soon as anything else arrives. Since nothing uncommitted is ever in the store, what the leader
+ * compares a feed with is always what every node holds.
+ *
+ * Every commit and state message says which state digest the store must hold once it is
+ * applied; a store holding another one has diverged (`state_diverged`).
  */
 export function createBatchApplier(options: {
   store: StoreWriter;
@@ -49,6 +57,7 @@ export function createBatchApplier(options: {
   log: Logger;
 }): BatchApplier {
   const { store, datasetId, log } = options;
+  const stage: FeedStage = store.openStage('stream');
   let open: OpenBatch | undefined;
   const applied = (): number => store.cluster()?.appliedSequence ?? 0;
   let consumed = applied();
@@ -57,8 +66,17 @@ export function createBatchApplier(options: {
     if (open === undefined) return;
     const dropping = open;
     open = undefined;
-    await dropping.writer?.abort();
+    await stage.clear();
     log.warn({ batch: dropping.batch, parts: dropping.parts }, `batch abandoned: ${reason}`);
+  };
+
+  /** The stage's records, and then the stage emptied for the next batch. */
+  const applyStaged = async (commit: ReplicatedCommit): Promise<void> => {
+    try {
+      store.applyReplicated(stage.records(), commit);
+    } finally {
+      await stage.clear();
+    }
   };
 
   /** Closes the open batch with its commit message at `sequence`. */
@@ -68,22 +86,82 @@ export function createBatchApplier(options: {
     sequence: number,
   ): Promise<void> => {
     const state = store.state();
-    let replicated: ReplicatedCommit;
     if (m.batchKind === 'checkpoint') {
       // A checkpoint carries the version and state of the store it copies; one this store has
       // passed already changes nothing but the sequence.
-      replicated =
-        batch.skipping || m.body.state === undefined
-          ? { sequence, datasetId, state }
-          : { sequence, datasetId, version: m.body.version, state: m.body.state };
+      if (batch.skipping || m.body.state === undefined) {
+        store.recordReplicated({ sequence, datasetId, state });
+      } else {
+        await applyStaged({ sequence, datasetId, version: m.body.version, state: m.body.state });
+      }
     } else {
       // A feed's counts are the leader's, so that every node reports the same.
       const outcome = m.body.outcome ?? { ok: true as const, at: Date.now() };
-      replicated = { sequence, datasetId, version: sequence, state: nextState(state, outcome) };
+      await applyStaged({
+        sequence,
+        datasetId,
+        version: sequence,
+        state: nextState(state, outcome),
+      });
     }
-    // The version moves only with events written: a batch that wrote none names the same content.
-    if (batch.writer !== undefined) await batch.writer.commitReplicated(replicated);
-    else store.recordReplicated({ ...replicated, version: undefined });
+  };
+
+  /**
+   * The leader's digest is what this store must hold now; a skipped checkpoint describes an
+   * earlier point, comparable only when this store stood exactly there.
+   */
+  const check = (expected: string | undefined, sequence: number): boolean => {
+    if (expected === undefined) return false;
+    const actual = store.digest();
+    if (actual === expected) return true;
+    throw new ReplicationError(
+      'state_diverged',
+      `after sequence ${sequence} this store's state digest is ${actual}, the leader's is ${expected}`,
+    );
+  };
+
+  const applyRecords = async (m: Extract<FeedMessage, { kind: 'records' }>): Promise<void> => {
+    if (open !== undefined && open.batch !== m.batch) {
+      await abandon('another batch began before its commit');
+    }
+    open ??= {
+      batch: m.batch,
+      kind: m.batchKind,
+      basedOn: m.basedOn,
+      parts: 0,
+      skipping: m.batchKind === 'checkpoint' && applied() >= m.basedOn,
+    };
+    open.parts++;
+    if (!open.skipping) stage.add(m.records);
+  };
+
+  const applyCommit = async (
+    m: Extract<FeedMessage, { kind: 'commit' }>,
+    sequence: number,
+  ): Promise<boolean> => {
+    if (open !== undefined && open.batch !== m.batch) {
+      await abandon('another batch began before its commit');
+    }
+    const standing = applied();
+    const batch: OpenBatch = open ?? {
+      batch: m.batch,
+      kind: m.batchKind,
+      basedOn: m.basedOn,
+      parts: 0,
+      skipping: true,
+    };
+    if (batch.parts !== m.body.parts) {
+      // Reading resumes at batch boundaries, so a commit without all its records means the
+      // stream holds what this store cannot apply: stop rather than diverge.
+      throw new ReplicationError(
+        'replication_inconsistent',
+        `batch ${m.batch} commits ${m.body.parts} parts at sequence ${sequence}, ${batch.parts} were read`,
+      );
+    }
+    open = undefined;
+    await commit(m, batch, sequence);
+    const comparable = !(m.batchKind === 'checkpoint' && batch.skipping) || standing === m.basedOn;
+    return comparable && check(m.body.digest, sequence);
   };
 
   return {
@@ -97,51 +175,28 @@ export function createBatchApplier(options: {
 
     async apply(message) {
       const m = decodeFeedMessage(message);
-      if (m.kind === 'state') {
-        await abandon('a state message came before its commit');
-        store.recordReplicated({
-          sequence: message.seq,
-          datasetId,
-          state: nextState(store.state(), m.outcome),
-        });
-      } else {
-        if (open !== undefined && open.batch !== m.batch) {
-          await abandon('another batch began before its commit');
-        }
-        if (m.kind === 'records') {
-          open ??= {
-            batch: m.batch,
-            kind: m.batchKind,
-            parts: 0,
-            skipping: m.batchKind === 'checkpoint' && applied() >= m.basedOn,
-            writer: undefined,
-          };
-          open.parts++;
-          if (!open.skipping) {
-            open.writer ??= store.beginFeed();
-            for (const record of m.records) open.writer.upsert(record);
-          }
+      let verified = false;
+      try {
+        if (m.kind === 'state') {
+          await abandon('a state message came before its commit');
+          store.recordReplicated({
+            sequence: message.seq,
+            datasetId,
+            state: nextState(store.state(), m.outcome),
+          });
+          verified = check(m.digest, message.seq);
+        } else if (m.kind === 'records') {
+          await applyRecords(m);
         } else {
-          const batch: OpenBatch = open ?? {
-            batch: m.batch,
-            kind: m.batchKind,
-            parts: 0,
-            skipping: true,
-            writer: undefined,
-          };
-          if (batch.parts !== m.body.parts) {
-            // Reading resumes at batch boundaries, so a commit without all its records means the
-            // stream holds what this store cannot apply: stop rather than diverge.
-            throw new ReplicationError(
-              'replication_inconsistent',
-              `batch ${m.batch} commits ${m.body.parts} parts at sequence ${message.seq}, ${batch.parts} were read`,
-            );
-          }
-          open = undefined;
-          await commit(m, batch, message.seq);
+          verified = await applyCommit(m, message.seq);
         }
+      } finally {
+        // A message that diverged was applied all the same: reading goes on after it (or, on a
+        // re-sync, from the start of the stream).
+        consumed = Math.max(consumed, applied());
       }
-      consumed = message.seq;
+      if (m.kind === 'records') consumed = message.seq;
+      return { verified };
     },
   };
 }

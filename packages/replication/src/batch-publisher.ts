@@ -1,14 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import type { JetStreamClient, JetStreamManager, PubAck } from '@nats-io/jetstream';
 import type { EventRecord } from '@tessera/core';
-import type {
-  ApplyCounts,
-  FeedCommit,
-  FeedSink,
-  FeedWriter,
-  PollOutcome,
-  RecordChange,
-  StoreWriter,
+import {
+  type ApplyCounts,
+  type Digest,
+  EMPTY_DIGEST,
+  type FeedCommit,
+  type PollOutcome,
+  type StoreWriter,
+  xorDigests,
 } from '@tessera/store';
 import type { Logger } from 'pino';
 import {
@@ -22,7 +22,7 @@ import {
   FEED_STREAM,
   FEED_SUBJECT,
 } from './feed-message.js';
-import { publishError, ReplicationError } from './replication-error.js';
+import { publishError } from './replication-error.js';
 
 /** Publishes in flight at once: enough to keep the stream busy, few enough to bound memory. */
 const MAX_IN_FLIGHT = 4;
@@ -42,22 +42,30 @@ export interface PublisherOptions {
 }
 
 export interface Publisher {
-  /** The leader's sink: a poll's writes become a batch on the stream instead of a transaction. */
-  readonly sink: FeedSink;
+  /**
+   * Publishes the records of a whole, sound feed that differ from this node's committed store,
+   * as one batch; resolves with the counts once this node has applied it. A feed that changes
+   * nothing publishes no records, only its state.
+   */
+  publishFeed(records: Iterable<EventRecord>, commit: FeedCommit): Promise<ApplyCounts>;
+  /** Publishes a poll that changed no event (unchanged, or failed), once applied here. */
+  publishState(outcome: PollOutcome): Promise<void>;
   /** Sets where the stream ends, before a poll (the leader is caught up to it). */
   startAt(lastSequence: number): void;
 }
 
 /**
- * The leader's side of the stream. A poll writes through `sink` as it would write the store; the
- * records it changes are published as one batch (chunks under the max payload, then a commit),
- * and the poll's commit returns once this node's own applier has applied the batch, so that the
- * leader writes its store the way every node does. Every publish states the sequence it expects
- * the stream to end at: if another node published meanwhile (a lease lost), the publish fails
- * and nothing of this batch is ever applied. After a feed, when what the stream holds has grown
- * past twice the last checkpoint, the leader publishes a checkpoint (every record, as of the
- * sequence it has applied) and purges the history before it: a node that starts empty reads
- * about the state's size, not every feed since the beginning.
+ * The leader's side of the stream. A poll's feed, once whole, is compared record by record with
+ * this node's committed store (never with a batch still open: batches are applied only at their
+ * commit, so nothing uncommitted can be read), and the records that differ are published as one
+ * batch (chunks under the max payload, then a commit carrying the state digest the batch must
+ * leave behind). The call returns once this node's own applier has applied the batch, so that
+ * the leader writes its store the way every node does. Every publish states the sequence it
+ * expects the stream to end at: if another node published meanwhile (a lease lost), the publish
+ * fails and nothing of this batch is ever applied. After a feed, when what the stream holds has
+ * grown past twice the last checkpoint, the leader publishes a checkpoint (every record, as of
+ * the sequence it has applied, with its digest) and purges the history before it: a node that
+ * starts empty, or re-syncs, reads about the state's size, not every feed since the beginning.
  */
 export function createPublisher(options: PublisherOptions): Publisher {
   const { js, jsm, store, log } = options;
@@ -76,37 +84,36 @@ export function createPublisher(options: PublisherOptions): Publisher {
     }
   };
 
-  class Batch implements FeedWriter {
+  /** One batch on its way to the stream: records in chunks, pipelined, then its commit. */
+  class Batch {
     readonly id = randomUUID();
     private parts = 0;
     private records = 0;
     private chunk: EventRecord[] = [];
     private chunkBytes = 0;
     private readonly inFlight: Promise<PubAck>[] = [];
-    private closed = false;
-    readonly counts: ApplyCounts = { inserted: 0, updated: 0, moved: 0, unchanged: 0 };
 
     constructor(
       private readonly kind: BatchKind,
       private readonly basedOn: number,
     ) {}
 
-    upsert(record: EventRecord): RecordChange {
-      if (this.closed) throw new ReplicationError('replication_unavailable', 'the batch is closed');
-      const change = this.kind === 'checkpoint' ? 'inserted' : store.classify(record);
-      this.counts[change]++;
-      if (change !== 'unchanged') this.add(record);
-      return change;
+    get size(): number {
+      return this.records + this.chunk.length;
     }
 
-    private add(record: EventRecord): void {
+    /** Adds a record; resolves once few enough publishes are in flight (backpressure). */
+    async add(record: EventRecord): Promise<void> {
       this.chunk.push(record);
       this.chunkBytes += encodedSize(record);
-      if (this.chunkBytes >= options.maxMessageBytes) this.send();
+      if (this.chunkBytes < options.maxMessageBytes) return;
+      this.send();
+      while (this.inFlight.length > MAX_IN_FLIGHT) await this.inFlight.shift();
     }
 
     private send(): void {
       if (this.chunk.length === 0) return;
+      if (this.parts === 0) log.info({ batch: this.id, kind: this.kind }, 'publishing a batch');
       const message = encodeRecords(this.id, this.kind, this.basedOn, this.chunk);
       this.records += this.chunk.length;
       this.chunk = [];
@@ -118,15 +125,14 @@ export function createPublisher(options: PublisherOptions): Publisher {
       this.inFlight.push(sent);
     }
 
-    async settle(): Promise<void> {
-      while (this.inFlight.length > MAX_IN_FLIGHT) await this.inFlight.shift();
-    }
-
     /** Sends the rest and the commit message; resolves with its sequence, once applied here. */
     async close(body: Omit<CommitBody, 'parts' | 'records'>): Promise<number> {
       this.send();
-      this.closed = true;
-      for (const sent of this.inFlight.splice(0)) await sent;
+      try {
+        for (const sent of this.inFlight.splice(0)) await sent;
+      } finally {
+        await Promise.allSettled(this.inFlight.splice(0));
+      }
       const ack = await publish(
         encodeCommit(this.id, this.kind, this.basedOn, {
           ...body,
@@ -139,21 +145,47 @@ export function createPublisher(options: PublisherOptions): Publisher {
       return ack.seq;
     }
 
-    async commit(commit: FeedCommit): Promise<ApplyCounts> {
-      const outcome: PollOutcome = { ok: true, ...commit, counts: this.counts };
-      await this.close({ outcome });
-      await maybeCheckpoint().catch((error: unknown) =>
-        log.warn({ err: error }, 'could not write a checkpoint; will try after the next feed'),
-      );
-      return { ...this.counts };
-    }
-
-    async abort(): Promise<void> {
-      // No commit: the records published so far are never applied anywhere.
-      this.closed = true;
+    /** No commit: whatever was published of this batch is never applied anywhere. */
+    async abandon(): Promise<void> {
       await Promise.allSettled(this.inFlight.splice(0));
     }
   }
+
+  const publishState = async (outcome: PollOutcome): Promise<void> => {
+    const ack = await publish(encodeState(outcome, store.digest() ?? EMPTY_DIGEST), lastSequence++);
+    await options.waitConsumed(ack.seq);
+  };
+
+  const publishFeed = async (
+    records: Iterable<EventRecord>,
+    commit: FeedCommit,
+  ): Promise<ApplyCounts> => {
+    const counts: ApplyCounts = { inserted: 0, updated: 0, moved: 0, unchanged: 0 };
+    const batch = new Batch('feed', lastSequence);
+    let digest: Digest = store.digest() ?? EMPTY_DIGEST;
+    try {
+      for (const record of records) {
+        const seen = store.inspect(record);
+        counts[seen.change]++;
+        if (seen.change === 'unchanged') continue;
+        digest = xorDigests(digest, seen.previous, seen.digest);
+        await batch.add(record);
+      }
+      const outcome: PollOutcome = { ok: true, ...commit, counts };
+      if (batch.size === 0) {
+        await publishState(outcome);
+        return counts;
+      }
+      await batch.close({ outcome, digest });
+    } catch (error) {
+      await batch.abandon();
+      throw error;
+    }
+    await maybeCheckpoint().catch((error: unknown) =>
+      log.warn({ err: error }, 'could not write a checkpoint; will try after the next feed'),
+    );
+    return counts;
+  };
 
   const maybeCheckpoint = async (): Promise<void> => {
     const info = await jsm.streams.info(FEED_STREAM);
@@ -163,16 +195,22 @@ export function createPublisher(options: PublisherOptions): Publisher {
     const basedOn = lastSequence;
     const first = basedOn + 1;
     const batch = new Batch('checkpoint', basedOn);
-    // Read from one snapshot: the version, state and records as of `basedOn`.
+    // Nothing else writes this store meanwhile: the version, state, digest and records all
+    // describe the same content, as of `basedOn`.
     const version = store.head().version;
     const state = store.state();
+    const digest = store.digest() ?? EMPTY_DIGEST;
     let bytes = 0;
-    for (const record of store.records()) {
-      bytes += encodedSize(record);
-      batch.upsert(record);
-      await batch.settle();
+    try {
+      for (const record of store.records()) {
+        bytes += encodedSize(record);
+        await batch.add(record);
+      }
+      await batch.close({ version, state, digest });
+    } catch (error) {
+      await batch.abandon();
+      throw error;
     }
-    await batch.close({ version, state });
     await jsm.streams.purge(FEED_STREAM, { seq: first });
     lastCheckpointBytes = bytes;
     log.info(
@@ -181,18 +219,9 @@ export function createPublisher(options: PublisherOptions): Publisher {
     );
   };
 
-  const sink: FeedSink = {
-    state: () => store.state(),
-    classify: (record) => store.classify(record),
-    beginFeed: () => new Batch('feed', 0),
-    async recordPoll(outcome: PollOutcome) {
-      const ack = await publish(encodeState(outcome), lastSequence++);
-      await options.waitConsumed(ack.seq);
-    },
-  };
-
   return {
-    sink,
+    publishFeed,
+    publishState,
     startAt(sequence) {
       lastSequence = sequence;
     },

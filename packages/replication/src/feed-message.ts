@@ -13,6 +13,9 @@ import { z } from 'zod';
  *   commit never comes (the leader died) is never applied: the next message of any other batch,
  *   or a state message, abandons it.
  * - a **state** message: a poll that changed no event (unchanged, or failed), for `/ready`.
+ *
+ * Commits and state messages carry the leader's state digest after them: a node that holds
+ * another digest once it has applied the message has diverged (see batch-applier.ts).
  */
 export const FEED_STREAM = 'TESSERA_FEED';
 export const FEED_SUBJECT = 'tessera.feed';
@@ -32,10 +35,13 @@ const CommitSchema = z.object({
   /** A checkpoint: the version and state of the store it copies. */
   version: z.number().int().optional(),
   state: StoreStateSchema.optional(),
+  /** The leader's state digest once the batch is applied: what every node must then hold. */
+  digest: z.string().optional(),
 });
 export type CommitBody = z.infer<typeof CommitSchema>;
 
-const StateSchema = z.object({ outcome: PollOutcomeSchema });
+/** A state message changes no event: `digest` is the leader's, which every node already holds. */
+const StateSchema = z.object({ outcome: PollOutcomeSchema, digest: z.string().optional() });
 
 export type FeedMessage =
   | {
@@ -46,7 +52,7 @@ export type FeedMessage =
       records: EventRecord[];
     }
   | { kind: 'commit'; batch: string; batchKind: BatchKind; basedOn: number; body: CommitBody }
-  | { kind: 'state'; outcome: PollOutcome };
+  | { kind: 'state'; outcome: PollOutcome; digest: string | undefined };
 
 export interface Encoded {
   data: Uint8Array;
@@ -94,10 +100,10 @@ export function encodeCommit(
   };
 }
 
-export function encodeState(outcome: PollOutcome): Encoded {
+export function encodeState(outcome: PollOutcome, digest?: string): Encoded {
   const h = natsHeaders();
   h.set(KIND, 'state');
-  return { data: Buffer.from(JSON.stringify({ outcome })), headers: h };
+  return { data: Buffer.from(JSON.stringify({ outcome, digest })), headers: h };
 }
 
 export function decodeFeedMessage(msg: {
@@ -107,7 +113,8 @@ export function decodeFeedMessage(msg: {
   const kind = msg.headers?.get(KIND);
   const text = Buffer.from(msg.data.buffer, msg.data.byteOffset, msg.data.byteLength).toString();
   if (kind === 'state') {
-    return { kind, outcome: StateSchema.parse(JSON.parse(text)).outcome };
+    const body = StateSchema.parse(JSON.parse(text));
+    return { kind, outcome: body.outcome, digest: body.digest };
   }
   const batch = msg.headers?.get(BATCH) ?? '';
   const batchKind = msg.headers?.get(BATCH_KIND) === 'checkpoint' ? 'checkpoint' : 'feed';

@@ -7,6 +7,11 @@ export const REPLICATION_ERROR_CODES = [
   'replication_inconsistent',
   /** This store cannot join the cluster (it holds another dataset's or a single node's data). */
   'replication_refused',
+  /**
+   * After applying a message, this store's state digest is not the one the leader said it must
+   * be: its content differs from the cluster's. It re-syncs from the latest checkpoint.
+   */
+  'state_diverged',
 ] as const;
 export type ReplicationErrorCode = (typeof REPLICATION_ERROR_CODES)[number];
 

@@ -8,7 +8,14 @@ import {
 } from '@nats-io/jetstream';
 import { type KV, Kvm } from '@nats-io/kv';
 import { connect } from '@nats-io/transport-node';
-import type { FeedSink, ReplicationStatus, StoreWriter } from '@tessera/store';
+import type { EventRecord } from '@tessera/core';
+import type {
+  ApplyCounts,
+  FeedCommit,
+  PollOutcome,
+  ReplicationStatus,
+  StoreWriter,
+} from '@tessera/store';
 import type { Logger } from 'pino';
 import { createBatchApplier } from './batch-applier.js';
 import { createPublisher, type Publisher } from './batch-publisher.js';
@@ -35,8 +42,13 @@ export interface ReplicationOptions {
 }
 
 export interface Replication {
-  /** Where the leader's polls write: batches on the stream, applied by every node. */
-  readonly sink: FeedSink;
+  /**
+   * The leader's write of a whole, sound feed: what differs from the committed store becomes one
+   * batch on the stream, applied by every node; resolves with the counts once applied here.
+   */
+  publishFeed(records: Iterable<EventRecord>, commit: FeedCommit): Promise<ApplyCounts>;
+  /** The leader's record of a poll that changed no event. */
+  publishState(outcome: PollOutcome): Promise<void>;
   /** Called when this node becomes the leader (true) or stops being it (false). */
   onLeadership(listener: (leading: boolean) => void): void;
   /**
@@ -73,6 +85,7 @@ export async function startReplication(options: ReplicationOptions): Promise<Rep
     appliedSequence: store.cluster()?.appliedSequence ?? 0,
     latestSequence: store.cluster()?.appliedSequence ?? 0,
     behindSince: null,
+    diverged: null,
     updatedAt: Date.now(),
   };
   const writeStatus = (): void => {
@@ -125,6 +138,32 @@ export async function startReplication(options: ReplicationOptions): Promise<Rep
   );
   const datasetId = await retry(() => datasetOf(clusterKv), stopping.signal, log);
   checkStore(store, datasetId);
+  /** The store differs from the cluster's: empty it and read the stream again from its start. */
+  const resync = (message: string): void => {
+    log.error(
+      { code: 'state_diverged' },
+      `state_diverged: ${message}; re-syncing from the latest checkpoint`,
+    );
+    status.diverged = { since: status.diverged?.since ?? Date.now(), message };
+    writeStatus();
+    store.resetForResync(datasetId);
+  };
+  // Once per start, a scan: a store altered while its ingestor was stopped has a stored digest
+  // that no longer describes its events. It must not serve, nor lead, before it re-synced.
+  const { stored, actual } = store.verifyDigest();
+  if (store.cluster() !== null && stored !== actual) {
+    const messages = await retry(() => jsm.streams.info(FEED_STREAM), stopping.signal, log);
+    if (messages.state.messages > 0) {
+      resync(
+        `the store was altered while its ingestor was stopped (digest ${stored}, events ${actual})`,
+      );
+    } else {
+      log.error(
+        { code: 'state_diverged' },
+        'the store was altered, and the stream holds nothing to re-sync from: serving it as it is',
+      );
+    }
+  }
   const leaseKv = await retry(
     () =>
       kvm.create(LEASE_BUCKET, {
@@ -178,7 +217,19 @@ export async function startReplication(options: ReplicationOptions): Promise<Rep
         status.behindSince ??= Date.now();
       }
     },
-    onMessage(msg) {
+    async onDiverged(error) {
+      resync(error.message);
+      await applier.reset();
+    },
+    onMessage(msg, result) {
+      if (result.verified && status.diverged !== null) {
+        log.info(
+          { divergedMs: Date.now() - status.diverged.since },
+          'state digest matches the cluster again: re-synced',
+        );
+        status.diverged = null;
+        writeStatus();
+      }
       consumedUpTo(msg.seq);
       const publishedAt = msg.time.getTime();
       status.latestSequence = Math.max(status.latestSequence, msg.seq + msg.info.pending);
@@ -223,7 +274,8 @@ export async function startReplication(options: ReplicationOptions): Promise<Rep
   });
 
   return {
-    sink: publisher.sink,
+    publishFeed: publisher.publishFeed,
+    publishState: publisher.publishState,
     done,
     onLeadership(listener) {
       listeners.push(listener);

@@ -7,7 +7,7 @@ import {
   type JsMsg,
 } from '@nats-io/jetstream';
 import type { Logger } from 'pino';
-import type { BatchApplier } from './batch-applier.js';
+import type { Applied, BatchApplier } from './batch-applier.js';
 import { FEED_STREAM } from './feed-message.js';
 import { ReplicationError } from './replication-error.js';
 
@@ -28,8 +28,13 @@ export interface StreamFollowerOptions {
   log: Logger;
   /** Consecutive failures to apply a message (the store's) after which following stops. */
   storeFailureLimit: number;
-  /** Each message, once applied (or held in the open batch). */
-  onMessage(message: JsMsg): void;
+  /** Each message, once applied (or staged in the open batch). */
+  onMessage(message: JsMsg, applied: Applied): void;
+  /**
+   * The store diverged from the cluster's (its digest is not the leader's): resolves once it was
+   * reset, so that reading starts again from the beginning of the stream.
+   */
+  onDiverged(error: ReplicationError): Promise<void>;
   /** Where the stream ends, learnt while nothing arrives. */
   onLatest(sequence: number): void;
   /** Following cannot go on: the store keeps failing, or the stream holds what it cannot apply. */
@@ -41,7 +46,8 @@ export interface StreamFollowerOptions {
  * applier, for as long as it runs. NATS trouble (a server gone, elections, timeouts) only delays
  * it: the consumer is made again, reading on from the last message taken in, for ever. A
  * failure to apply a message reads again from the last committed sequence, and only
- * `storeFailureLimit` of those in a row stop it. A watchdog replaces a consumer that delivers
+ * `storeFailureLimit` of those in a row stop it. A store found diverged is reset by `onDiverged`
+ * and read again from the start of the stream (its latest checkpoint). A watchdog replaces a consumer that delivers
  * nothing while the stream has more (its server went away and the client did not notice).
  */
 export function followStream(options: StreamFollowerOptions): StreamFollower {
@@ -56,9 +62,14 @@ export function followStream(options: StreamFollowerOptions): StreamFollower {
   const drain = async (messages: ConsumerMessages): Promise<void> => {
     for await (const msg of messages) {
       progressAt = Date.now();
+      let applied: Applied;
       try {
-        await applier.apply(msg);
+        applied = await applier.apply(msg);
       } catch (error) {
+        if (error instanceof ReplicationError && error.code === 'state_diverged') {
+          await options.onDiverged(error);
+          return;
+        }
         if (error instanceof ReplicationError && error.code === 'replication_inconsistent')
           throw error;
         storeFailures++;
@@ -78,7 +89,7 @@ export function followStream(options: StreamFollowerOptions): StreamFollower {
       }
       storeFailures = 0;
       natsFailures = 0;
-      options.onMessage(msg);
+      options.onMessage(msg, applied);
     }
   };
 

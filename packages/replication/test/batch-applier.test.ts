@@ -159,4 +159,37 @@ describe('the batch applier', () => {
     await applier.reset();
     expect(titles()).toEqual([]);
   });
+
+  it("checks the leader's digest after a commit and a state message: equal is verified, another is state_diverged", async () => {
+    const applier = createBatchApplier({ store, datasetId: 'd', log });
+    const expected = openStoreWriter({ path: mkdtempSync(join(tmpdir(), 'tessera-applier-')) });
+    try {
+      expected.applyFeed([record(1, 'one')], { at, validators });
+      const digest = expected.digest() ?? '';
+      await applier.apply(message(encodeRecords('b', 'feed', 0, [record(1, 'one')])));
+      const commit = (batch: string, d: string) =>
+        encodeCommit(batch, 'feed', 0, {
+          parts: 1,
+          records: 1,
+          outcome: { ok: true, at, validators },
+          digest: d,
+        });
+      expect(await applier.apply(message(commit('b', digest)))).toEqual({ verified: true });
+      expect(await applier.apply(message(encodeState({ ok: true, at }, digest)))).toEqual({
+        verified: true,
+      });
+      await applier.apply(message(encodeRecords('c', 'feed', 0, [record(2, 'two')])));
+      // The leader says the batch leaves `digest` behind: this store holds one event more.
+      const diverged = applier.apply(message(commit('c', digest)));
+      await expect(diverged).rejects.toMatchObject({ code: 'state_diverged' });
+      // Applied all the same, and read on after it.
+      expect(applier.applied()).toBe(seq);
+      expect(applier.consumed()).toBe(seq);
+      await expect(
+        applier.apply(message(encodeState({ ok: true, at }, digest))),
+      ).rejects.toMatchObject({ code: 'state_diverged' });
+    } finally {
+      await expected.close();
+    }
+  });
 });

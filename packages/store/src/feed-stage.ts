@@ -21,8 +21,12 @@ export interface FeedStage {
   /** Distinct records staged. */
   size(): number;
   records(): IterableIterator<EventRecord>;
-  /** Empties the stage for the next feed. */
-  clear(): void;
+  /**
+   * Empties the stage for the next feed: its files are deleted, not only its records, because
+   * an LMDB file never shrinks and a failed feed must not keep its disk space (a full disk
+   * would then refuse even the record of the failure).
+   */
+  clear(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -35,53 +39,72 @@ export function stagePath(storePath: string, name: string): string {
 }
 
 /**
- * Opens a stage, new and empty: whatever an earlier process left there is deleted first (it may
- * be torn, written without fsync). Only the store's writer opens stages.
+ * A stage, new and empty: whatever an earlier process left there is deleted first (it may be
+ * torn, written without fsync). Its environment is opened at the first record and deleted by
+ * `clear`. Only the store's writer opens stages.
  */
 export function openFeedStage(storePath: string, name: string): FeedStage {
   const path = stagePath(storePath, name);
-  let root: RootDatabase<Staged, string>;
-  try {
-    rmSync(path, { recursive: true, force: true });
-    mkdirSync(path, { recursive: true });
-    root = open<Staged, string>({
-      path,
-      noSubdir: false,
-      mapSize: STAGE_MAP_SIZE,
-      noSync: true,
-      encoding: 'msgpack',
-    });
-  } catch (cause) {
-    throw unavailable(path, cause);
-  }
-  const write = (what: string, fn: () => void): void => {
+  let root: RootDatabase<Staged, string> | undefined;
+  const remove = (): void => {
     try {
-      root.transactionSync(fn);
+      rmSync(path, { recursive: true, force: true });
     } catch (cause) {
-      throw new StoreError('store_write_failed', `${what} failed: ${describeCause(cause)}`, {
-        cause,
-      });
+      throw unavailable(path, cause, 'delete');
     }
   };
+  remove();
+
+  const opened = (): RootDatabase<Staged, string> => {
+    if (root !== undefined) return root;
+    try {
+      mkdirSync(path, { recursive: true });
+      root = open<Staged, string>({
+        path,
+        noSubdir: false,
+        mapSize: STAGE_MAP_SIZE,
+        noSync: true,
+        encoding: 'msgpack',
+      });
+    } catch (cause) {
+      throw unavailable(path, cause);
+    }
+    return root;
+  };
+  const discard = async (): Promise<void> => {
+    const closing = root;
+    root = undefined;
+    await closing?.close();
+    remove();
+  };
+
   return {
     name,
     add(records) {
       if (records.length === 0) return;
-      write('staging records', () => {
-        for (const r of records) root.putSync(r.id, [r.startsAt, r.endsAt, r.summary]);
-      });
+      const db = opened();
+      try {
+        db.transactionSync(() => {
+          for (const r of records) db.putSync(r.id, [r.startsAt, r.endsAt, r.summary]);
+        });
+      } catch (cause) {
+        throw new StoreError(
+          'store_write_failed',
+          `staging records failed: ${describeCause(cause)}`,
+          {
+            cause,
+          },
+        );
+      }
     },
-    size: () => (root.getStats() as { entryCount: number }).entryCount,
+    size: () => (root?.getStats() as { entryCount: number } | undefined)?.entryCount ?? 0,
     *records() {
+      if (root === undefined) return;
       for (const { key, value } of root.getRange({})) {
         yield { id: key, startsAt: value[0], endsAt: value[1], summary: value[2] };
       }
     },
-    clear() {
-      write('clearing the stage', () => {
-        root.clearSync();
-      });
-    },
-    close: () => root.close(),
+    clear: discard,
+    close: discard,
   };
 }

@@ -19,6 +19,12 @@ export const ReplicationStatusSchema = z.object({
   latestSequence: z.number().int().nonnegative(),
   /** When the oldest message not yet applied was published (epoch ms); null when caught up. */
   behindSince: z.number().nullable(),
+  /**
+   * Since when this node's store is known to differ from the cluster's (its state digest is not
+   * the leader's), and why; null once a digest the leader sent was matched again. The node
+   * re-syncs on its own meanwhile and is not ready.
+   */
+  diverged: z.object({ since: z.number(), message: z.string() }).nullable().default(null),
   /** When the ingestor last wrote this (epoch ms): it does at least every few seconds. */
   updatedAt: z.number(),
 });

@@ -191,7 +191,7 @@ describe('openStoreWriter', () => {
   });
 
   describe('stages', () => {
-    it('hold records until applied, the last occurrence of an id winning, nothing visible before', () => {
+    it('hold records until applied, the last occurrence of an id winning, nothing visible before', async () => {
       store.applyFeed([record('1', 1, 2, 'stored')], commit(1));
       const stage = store.openStage('feed');
       stage.add([record('1', 1, 2, 'changed'), record('2', 2, 3)]);
@@ -205,8 +205,11 @@ describe('openStoreWriter', () => {
         unchanged: 0,
       });
       expect(titles(store)).toEqual(['last', 'event 2']);
-      stage.clear();
+      await stage.clear();
       expect(stage.size()).toBe(0);
+      expect([...stage.records()]).toEqual([]);
+      stage.add([record('3', 3, 4)]);
+      expect(stage.size()).toBe(1);
     });
 
     it('start empty, whatever a stage of the same name held before the writer opened', async () => {

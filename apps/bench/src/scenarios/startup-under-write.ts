@@ -4,7 +4,7 @@ import type { BenchContext } from '../bench-context.js';
 export interface StartupResult {
   /** API start to its first /search answer, store idle. */
   idleMs: number;
-  /** The same while the ingestor holds a feed transaction open (the partner half-way through). */
+  /** The same while the ingestor is half-way through receiving a feed (the partner holding it). */
   underWriteMs: number;
   apiWorkers: number;
 }
@@ -34,8 +34,8 @@ export async function runStartupUnderWrite(ctx: BenchContext): Promise<StartupRe
     BODY_IDLE_TIMEOUT_MS: '600000',
     POLL_INTERVAL_MS: '600000',
   });
-  await ingestor.waitForOutput(/"msg":"feed transaction open"/, 60_000);
-  ctx.log('API start-up while a feed transaction is open');
+  await ingestor.waitForOutput(/"msg":"feed arriving: staging its records"/, 60_000);
+  ctx.log('API start-up while a feed is half received');
   const underWriteMs = await timeToFirstAnswer(ctx, dir, workers);
   await ctx.release();
   await ingestor.waitForOutput(/"msg":"poll applied"/, 60_000);

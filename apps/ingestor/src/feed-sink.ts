@@ -1,0 +1,34 @@
+import type {
+  ApplyCounts,
+  FeedCommit,
+  FeedStage,
+  PollOutcome,
+  StoreState,
+  StoreWriter,
+} from '@tessera/store';
+
+/**
+ * Where one poll writes: the store itself (one node), or the cluster (the leader publishes a
+ * batch that every node applies). A poll stages what it receives and only then applies it, so
+ * that nothing is written, or published, while the partner is still sending.
+ */
+export interface FeedSink {
+  state(): StoreState;
+  /** Where the poll's records wait until the whole document proved sound. */
+  readonly stage: FeedStage;
+  /** Applies what the stage holds with the poll's state, all at once; resolves with the counts. */
+  apply(commit: FeedCommit): Promise<ApplyCounts>;
+  /** Records a poll that changed no event (unchanged feed, or failure): state only. */
+  recordPoll(outcome: PollOutcome): unknown;
+}
+
+/** A single node's sink: the store, applying the stage in one transaction. */
+export function storeSink(store: StoreWriter): FeedSink {
+  const stage = store.openStage('feed');
+  return {
+    state: () => store.state(),
+    stage,
+    apply: async (commit) => store.applyFeed(stage.records(), commit),
+    recordPoll: (outcome) => store.recordPoll(outcome),
+  };
+}
