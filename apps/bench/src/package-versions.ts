@@ -12,7 +12,6 @@ const MEASURED: Record<string, string> = {
   lmdb: 'packages/store',
   sax: 'apps/ingestor',
   piscina: 'apps/ingestor',
-  undici: 'apps/ingestor',
   autocannon: 'apps/bench',
   typescript: '.',
   vitest: '.',

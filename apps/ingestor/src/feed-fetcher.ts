@@ -1,7 +1,8 @@
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { pipeline, type Readable } from 'node:stream';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import type { FeedValidators } from '@tessera/store';
-import { Agent, errors, request } from 'undici';
 import { IngestError } from './ingest-error.js';
 
 export interface FetcherOptions {
@@ -21,6 +22,10 @@ export type FetchResult =
       url: string;
       etag: string | null;
       lastModified: string | null;
+      /** The declared charset of the answer (Content-Type), if any. */
+      charset: string | null;
+      /** Where a permanent redirect (301, 308) led: the address to configure instead. */
+      movedTo: string | null;
     };
 
 export interface FeedFetcher {
@@ -28,17 +33,118 @@ export interface FeedFetcher {
   close(): Promise<void>;
 }
 
+/** Redirects followed per poll, as browsers and curl -L bound them. */
+export const MAX_REDIRECTS = 5;
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+const PERMANENT = new Set([301, 308]);
+
+/** One of our own limits passed: the partner was too slow. */
+class FetchTimeout extends Error {
+  override readonly name = 'FetchTimeout';
+}
+
 /**
- * One conditional GET of the feed. Separate limits for connecting, for the headers and for an
- * idle body (undici's own); the caller's signal carries the overall deadline.
+ * One conditional GET of the feed, with Node's own HTTP client. (undici 7 is not used for the
+ * feed: when its consumer applies backpressure and the partner closes the connection after the
+ * answer — every server does for a client without keep-alive, and every HTTP/1.0 one — its
+ * parser is paused at the socket's end and it throws an uncatchable AssertionError from the
+ * socket's 'end' handler, killing the process; its fix needs undici 8, which needs Node 22.
+ * node:http pauses the socket instead, and a closed connection ends the body normally.)
+ *
+ * Separate limits for connecting, for the headers and for an idle body; the caller's signal
+ * carries the overall deadline. Redirects are followed up to MAX_REDIRECTS, never from https to
+ * http.
  */
 export function createFeedFetcher(options: FetcherOptions): FeedFetcher {
-  const agent = new Agent({
-    connect: { timeout: options.connectTimeoutMs },
-    headersTimeout: options.headersTimeoutMs,
-    bodyTimeout: options.bodyIdleTimeoutMs,
-    pipelining: 0,
-  });
+  // No keep-alive: one request per poll, polls far apart; every answer ends with its connection.
+  const agents = {
+    'http:': new HttpAgent({ keepAlive: false }),
+    'https:': new HttpsAgent({ keepAlive: false }),
+  };
+
+  /** One GET; resolves with the response once its headers arrived. */
+  const get = (url: URL, headers: Record<string, string>, signal: AbortSignal) =>
+    new Promise<IncomingMessage>((resolve, reject) => {
+      const https = url.protocol === 'https:';
+      const send = https ? httpsRequest : httpRequest;
+      const req = send(url, {
+        method: 'GET',
+        headers,
+        agent: agents[https ? 'https:' : 'http:'],
+        signal,
+      });
+      const headersTimer = setTimeout(
+        () => req.destroy(new FetchTimeout(`no answer within ${options.headersTimeoutMs} ms`)),
+        options.headersTimeoutMs,
+      );
+      req.once('socket', (socket) => {
+        if (!socket.connecting) return;
+        const connectTimer = setTimeout(
+          () =>
+            req.destroy(
+              new FetchTimeout(`could not connect within ${options.connectTimeoutMs} ms`),
+            ),
+          options.connectTimeoutMs,
+        );
+        const clear = () => clearTimeout(connectTimer);
+        socket.once('connect', clear);
+        socket.once('close', clear);
+      });
+      req.once('response', (res) => {
+        clearTimeout(headersTimer);
+        res.setTimeout(options.bodyIdleTimeoutMs, () =>
+          res.destroy(new FetchTimeout(`the body was idle for ${options.bodyIdleTimeoutMs} ms`)),
+        );
+        resolve(res);
+      });
+      req.once('error', (error) => {
+        clearTimeout(headersTimer);
+        reject(error);
+      });
+      req.end();
+    });
+
+  /** GETs the feed, following redirects; resolves with the final answer and where it came from. */
+  const follow = async (headers: Record<string, string>, signal: AbortSignal) => {
+    let url = new URL(options.url);
+    let movedTo: string | null = null;
+    let permanent = true;
+    for (let hop = 0; ; hop++) {
+      let response: IncomingMessage;
+      try {
+        response = await get(url, headers, signal);
+      } catch (cause) {
+        throw toIngestError(cause, signal, 'before the headers arrived');
+      }
+      const status = response.statusCode ?? 0;
+      const location = header(response.headers, 'location');
+      if (!REDIRECTS.has(status) || location === null) return { response, movedTo };
+      response.resume();
+      if (hop >= MAX_REDIRECTS) {
+        throw new IngestError(
+          'provider_status',
+          `more than ${MAX_REDIRECTS} redirects from ${options.url}`,
+        );
+      }
+      const next = new URL(location, url);
+      if (next.protocol !== 'http:' && next.protocol !== 'https:') {
+        throw new IngestError(
+          'provider_status',
+          `redirected to ${next.protocol} address ${next.href}`,
+        );
+      }
+      if (url.protocol === 'https:' && next.protocol === 'http:') {
+        throw new IngestError(
+          'provider_status',
+          `refusing a redirect from https to http (${next.href})`,
+        );
+      }
+      // Only a chain of permanent redirects says that the configured address itself moved.
+      permanent &&= PERMANENT.has(status);
+      movedTo = permanent ? next.href : null;
+      url = next;
+    }
+  };
 
   return {
     async fetch(previous, signal) {
@@ -51,44 +157,38 @@ export function createFeedFetcher(options: FetcherOptions): FeedFetcher {
         if (previous.etag !== null) headers['if-none-match'] = previous.etag;
         if (previous.lastModified !== null) headers['if-modified-since'] = previous.lastModified;
       }
-
-      let response: Awaited<ReturnType<typeof request>>;
-      try {
-        response = await request(options.url, {
-          method: 'GET',
-          headers,
-          dispatcher: agent,
-          signal,
-        });
-      } catch (cause) {
-        throw toIngestError(cause, signal, 'before the headers arrived');
-      }
-      const { statusCode } = response;
+      const { response, movedTo } = await follow(headers, signal);
+      const statusCode = response.statusCode ?? 0;
       if (statusCode === 304) {
-        response.body.resume();
+        response.resume();
         return { kind: 'not_modified' };
       }
       if (statusCode < 200 || statusCode >= 300) {
-        response.body.resume();
+        response.resume();
         const retryAfterMs = parseRetryAfter(header(response.headers, 'retry-after'));
         const code = statusCode === 429 ? 'provider_rate_limited' : 'provider_status';
         throw new IngestError(code, `provider answered ${statusCode}`, { retryAfterMs });
       }
       const type = header(response.headers, 'content-type') ?? '';
       if (/html|json/i.test(type)) {
-        response.body.resume();
+        response.resume();
         throw new IngestError('feed_not_xml', `provider answered 200 with ${type}`);
       }
-      const body = decode(response.body, header(response.headers, 'content-encoding'));
+      const body = decode(response, header(response.headers, 'content-encoding'));
       return {
         kind: 'feed',
-        body: capped(body, options.maxFeedBytes, signal),
+        body: capped(body, response, options.maxFeedBytes, signal),
         url: options.url,
         etag: header(response.headers, 'etag'),
         lastModified: header(response.headers, 'last-modified'),
+        charset: /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(type)?.[1] ?? null,
+        movedTo,
       };
     },
-    close: () => agent.close(),
+    async close() {
+      agents['http:'].destroy();
+      agents['https:'].destroy();
+    },
   };
 }
 
@@ -129,7 +229,12 @@ function decode(body: Readable, encoding: string | null): Readable {
   return decoder;
 }
 
-async function* capped(body: Readable, max: number, signal: AbortSignal): AsyncGenerator<Buffer> {
+async function* capped(
+  body: Readable,
+  response: IncomingMessage,
+  max: number,
+  signal: AbortSignal,
+): AsyncGenerator<Buffer> {
   let total = 0;
   try {
     for await (const piece of body as AsyncIterable<Buffer>) {
@@ -139,10 +244,15 @@ async function* capped(body: Readable, max: number, signal: AbortSignal): AsyncG
       }
       yield piece;
     }
+    // Node ends a body cut short by the connection without an error: its length says so.
+    if (!response.complete) {
+      throw new IngestError('feed_interrupted', 'connection closed before the whole body arrived');
+    }
   } catch (cause) {
     throw toIngestError(cause, signal, 'while reading the body');
   } finally {
     body.destroy();
+    response.destroy();
   }
 }
 
@@ -156,16 +266,14 @@ function toIngestError(cause: unknown, signal: AbortSignal, when: string): Inges
       ? new IngestError('provider_timeout', `poll deadline passed ${when}`, { cause })
       : new IngestError('aborted', `poll aborted ${when}`, { cause });
   }
-  if (
-    cause instanceof errors.ConnectTimeoutError ||
-    cause instanceof errors.HeadersTimeoutError ||
-    cause instanceof errors.BodyTimeoutError
-  ) {
-    return new IngestError('provider_timeout', `${(cause as Error).message} ${when}`, { cause });
+  if (cause instanceof FetchTimeout) {
+    return new IngestError('provider_timeout', `${cause.message} ${when}`, { cause });
   }
   const message = cause instanceof Error ? cause.message : String(cause);
   if (when === 'while reading the body') {
-    return /incorrect header|invalid|unexpected end|zlib/i.test(message)
+    // zlib's errors carry its own codes (Z_DATA_ERROR, Z_BUF_ERROR…), brotli's ERR_BROTLI_*.
+    const code = String((cause as { code?: unknown })?.code ?? '');
+    return /^(Z_|ERR_BROTLI|ERR__ERROR)/.test(code)
       ? new IngestError('feed_malformed', `body could not be decoded: ${message}`, { cause })
       : new IngestError('feed_interrupted', `connection dropped ${when}: ${message}`, { cause });
   }

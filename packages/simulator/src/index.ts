@@ -8,4 +8,5 @@ export {
   type ProviderSimOptions,
   type ProviderSimState,
 } from './provider-sim.js';
+export { createRandom } from './random.js';
 export { type ParsedSource, type Source, SourceSchema } from './source.js';

@@ -1,5 +1,6 @@
 export * from './child-process.js';
 export * from './free-port.js';
 export * from './nats-cluster.js';
+export * from './nginx.js';
 export * from './seed-store.js';
 export * from './wait.js';
