@@ -1,5 +1,6 @@
 import { VOCABULARIES } from '@tessera/core';
 import { IngestError } from './ingest-error.js';
+import { firstMatchInMarkup, forEachInMarkup } from './opaque-markup.js';
 
 export interface SplitterOptions {
   /** Target size of a chunk handed to a worker. */
@@ -11,23 +12,22 @@ export interface SplitterOptions {
 /** The opening tag of a base element in any vocabulary of core's table; group 1 is its name. */
 const BASE_START = new RegExp(
   `<(${VOCABULARIES.map((v) => v.base.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|')})[\\s/>]`,
+  'g',
 );
-/** Longest opening we look for, so that one split across two pieces is still found. */
-const OVERLAP_BYTES = Math.max(...VOCABULARIES.map((v) => v.base.length)) + 2;
 
 /**
  * Cuts the feed's byte stream into chunks of whole base elements, so that workers can parse
  * chunks independently. What precedes the first base element (prolog, root, `<output>`) is the
  * head and what follows the last one is the tail; the caller checks both as one document
  * (see `checkEnvelope`). Cuts fall right after a closing tag, which is ASCII, so a UTF-8
- * character is never split. Memory is bounded by chunkBytes + maxElementBytes.
+ * character is never split; tags spelled inside comments, CDATA sections and processing
+ * instructions are stepped over (see opaque-markup.ts), so a cut never falls inside one. Memory
+ * is bounded by chunkBytes + maxElementBytes.
  */
 export class FeedSplitter {
   private pending: Buffer[] = [];
   private pendingBytes = 0;
   private closeTag: Buffer | undefined;
-  /** The last bytes of the head seen so far, so that a tag split across pieces is found. */
-  private headOverlap: Buffer = Buffer.alloc(0);
   /** Pending size at which cutting is next worth trying: each join copies the whole carry. */
   private nextCutAt: number;
   head: Buffer = Buffer.alloc(0);
@@ -41,7 +41,7 @@ export class FeedSplitter {
     this.pending.push(piece);
     this.pendingBytes += piece.length;
     if (this.closeTag === undefined) {
-      if (!this.findHead(piece)) {
+      if (!this.findHead()) {
         if (this.pendingBytes > this.options.maxElementBytes) {
           throw new IngestError(
             'feed_malformed',
@@ -70,16 +70,15 @@ export class FeedSplitter {
     return this.cut(true);
   }
 
-  /** Looks for the first base element in the new piece only (plus a few bytes of overlap). */
-  private findHead(piece: Buffer): boolean {
-    const window = this.headOverlap.length === 0 ? piece : Buffer.concat([this.headOverlap, piece]);
-    const match = BASE_START.exec(window.toString('latin1'));
-    if (match === null) {
-      this.headOverlap = Buffer.from(window.subarray(Math.max(0, window.length - OVERLAP_BYTES)));
-      return false;
-    }
+  /**
+   * Looks for the first base element in what has arrived (the head is small: a prolog, the
+   * root, `<output>`, perhaps comments), outside any comment, CDATA section or PI.
+   */
+  private findHead(): boolean {
     const { joined } = this.joinPending();
-    const at = joined.length - window.length + match.index;
+    const match = firstMatchInMarkup(joined.toString('latin1'), BASE_START);
+    if (match === null) return false;
+    const at = match.index;
     this.head = Buffer.from(joined.subarray(0, at));
     this.closeTag = Buffer.from(`</${match[1]}>`, 'latin1');
     this.replacePending(Buffer.from(joined.subarray(at)));
@@ -95,9 +94,7 @@ export class FeedSplitter {
     // Whole-element chunks of at most about chunkBytes, however large the piece that arrived.
     while (last ? from < joined.length : joined.length - from >= chunkBytes) {
       // The last closing tag within chunkBytes or, for an element larger than that, the first.
-      const limit = Math.min(from + chunkBytes, joined.length) - tag.length;
-      let at = limit >= from ? joined.lastIndexOf(tag, limit) : -1;
-      if (at < from) at = joined.indexOf(tag, from);
+      const at = findCut(joined, tag, from, Math.min(from + chunkBytes, joined.length));
       if (at === -1) break;
       const end = at + tag.length;
       ranges.push([from, end]);
@@ -138,6 +135,19 @@ export class FeedSplitter {
     this.pending = rest.length === 0 ? [] : [rest];
     this.pendingBytes = rest.length;
   }
+}
+
+/**
+ * Where to cut after `from`: the start of the last closing tag in markup that ends by `limit`,
+ * else the first one after it; -1 if there is none yet.
+ */
+function findCut(joined: Buffer, tag: Buffer, from: number, limit: number): number {
+  let best = -1;
+  forEachInMarkup(joined, tag, from, (at) => {
+    if (at + tag.length <= limit || best === -1) best = at;
+    return at + tag.length < limit;
+  });
+  return best;
 }
 
 /**

@@ -1,4 +1,5 @@
 import { parsePrice, ZONE_ELEMENT } from '@tessera/core';
+import { endOfOpaque, nextOpaque } from './opaque-markup.js';
 
 /**
  * Zones are most of a feed's bytes (hundreds per event) and sax reads about 30 MB/s per core,
@@ -9,7 +10,8 @@ import { parsePrice, ZONE_ELEMENT } from '@tessera/core';
  * Only zones that are unmistakably well-formed are condensed: an empty element `<zone …/>` whose
  * attribute values are double-quoted and contain no `<` or `&`, with a valid price. Anything else
  * (an entity, single quotes, a child, a bad or missing price, a malformed tag) stays in place for
- * sax to read or refuse, exactly as without this step.
+ * sax to read or refuse, exactly as without this step. Zones spelled inside comments, CDATA
+ * sections and processing instructions are text and are left alone.
  */
 const OPEN = `<${ZONE_ELEMENT}`;
 const ZONE_TAG = new RegExp(`${OPEN}(?:\\s+[A-Za-z_:][-\\w.:]*\\s*=\\s*"[^"<&]*")*\\s*/>`, 'y');
@@ -26,7 +28,16 @@ export function condenseZones(xml: string): string {
   let out = '';
   let copied = 0;
   let at = xml.indexOf(OPEN, 0);
+  let opaque = nextOpaque(xml, 0);
   while (at !== -1) {
+    if (opaque !== -1 && opaque < at) {
+      const end = endOfOpaque(xml, opaque);
+      // The rest is inside a stretch that never ends: sax refuses it as it is.
+      if (end === -1) break;
+      opaque = nextOpaque(xml, end);
+      if (at < end) at = xml.indexOf(OPEN, end);
+      continue;
+    }
     // A run of condensable zones starting here, separated only by whitespace.
     let end = at;
     let count = 0;
