@@ -19,7 +19,7 @@ INGESTOR := node --max-semi-space-size=2 apps/ingestor/dist/main.js
 API      := node apps/api/dist/main.js
 SIM      := node apps/provider-sim/dist/main.js
 
-.PHONY: install build run ingest api demo dev test lint typecheck bench clean
+.PHONY: install build run ingest api demo dev test soak lint typecheck bench clean
 
 # pnpm is pinned and installed into .tools with npm: corepack is not needed.
 $(PNPM):
@@ -70,9 +70,10 @@ lint: install
 typecheck: build
 	turbo run typecheck --output-logs=errors-only
 
-# The Debian tools the tests drive for real (NATS JetStream for the cluster suites), installed
-# when missing, as `make bench` does for wrk.
-TEST_TOOLS := nats-server
+# The Debian tools the tests drive for real (NATS JetStream for the cluster suites, nginx as a
+# partner's web server, openssl for its throwaway CA), installed when missing, as `make bench`
+# does for wrk.
+TEST_TOOLS := nats-server nginx openssl
 
 # Installs the Debian packages named as arguments when their commands are missing (needs root).
 APT_INSTALL := bash -c 'missing=(); for tool in "$$@"; do command -v "$$tool" >/dev/null || missing+=("$$tool"); done; \
@@ -84,6 +85,11 @@ APT_INSTALL := bash -c 'missing=(); for tool in "$$@"; do command -v "$$tool" >/
 test: build
 	@$(APT_INSTALL) $(TEST_TOOLS)
 	$(PNPM) test
+
+# The cluster-truth schedules on SEEDS fresh random seeds (each printed), with a summary line.
+soak: build
+	@$(APT_INSTALL) $(TEST_TOOLS)
+	cd apps/e2e && TRUTH_SEEDS=random:$${SEEDS:-10} vitest run test/cluster-truth.test.ts -t 'seed'
 
 # wrk (Debian) measures throughput with little CPU of its own; the cluster scenario runs NATS.
 bench: build

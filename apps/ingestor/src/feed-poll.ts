@@ -5,6 +5,7 @@ import { type ApplyCounts, StoreError, type StoreErrorCode } from '@tessera/stor
 import type { Logger } from 'pino';
 import { type ChunkParser, createChunkParser } from './chunk-parser.js';
 import { createFeedApplier } from './feed-applier.js';
+import { FeedDecoder } from './feed-encoding.js';
 import { checkEnvelope } from './feed-envelope.js';
 import type { FeedFetcher } from './feed-fetcher.js';
 import type { FeedSink } from './feed-sink.js';
@@ -123,7 +124,13 @@ export async function pollFeed(deps: PollDeps, signal: AbortSignal): Promise<Pol
       report.outcome = 'not_modified';
       return report;
     }
-    const hash = await readFeed(deps, fetched.body, parser, report, clock);
+    if (fetched.movedTo !== null) {
+      deps.log.warn(
+        { from: fetched.url, to: fetched.movedTo },
+        'the feed moved permanently: set its address to the new one',
+      );
+    }
+    const hash = await readFeed(deps, fetched, parser, report, clock);
     const validators = {
       url: fetched.url,
       etag: fetched.etag,
@@ -160,7 +167,7 @@ export async function pollFeed(deps: PollDeps, signal: AbortSignal): Promise<Pol
  */
 async function readFeed(
   deps: PollDeps,
-  body: AsyncIterable<Buffer>,
+  { body, charset }: { body: AsyncIterable<Buffer>; charset: string | null },
   parser: ChunkParser,
   report: PollReport,
   clock: PhaseClock,
@@ -169,6 +176,7 @@ async function readFeed(
     `${deps.provider}\u0000${deps.timeZone}\u0000${NORMALIZATION_VERSION}\u0000`,
   );
   const splitter = new FeedSplitter(deps);
+  const decoder = new FeedDecoder(charset);
   const submit = async (chunks: Buffer[]): Promise<void> => {
     clock.lap('splitMs');
     for (const chunk of chunks) await parser.submit(chunk);
@@ -178,10 +186,13 @@ async function readFeed(
     clock.lap('fetchMs');
     hash.update(piece);
     report.bytes += piece.length;
-    await submit(splitter.push(piece));
+    const utf8 = decoder.push(piece);
+    if (utf8.length > 0) await submit(splitter.push(utf8));
     deps.onProgress?.({ bytes: report.bytes, events: report.events });
   }
   clock.lap('fetchMs');
+  const rest = decoder.end();
+  if (rest.length > 0) await submit(splitter.push(rest));
   await submit(splitter.end());
   await parser.drain();
   clock.lap('waitMs');
