@@ -102,6 +102,38 @@ describe('operations', () => {
     });
   });
 
+  it('GET /ready and /metrics show the state digest; a node found diverged answers 503 state_diverged', async () => {
+    fill(api.writer, [event('2021-01-01T10:00:00', '2021-01-01T11:00:00')], NOW - 1000);
+    const digest = api.writer.digest();
+    expect(digest).toMatch(/^[\w-]{22}$/);
+    expect((await json(await api.get('/ready'))).data).toMatchObject({ state_digest: digest });
+    expect(await (await api.get('/metrics')).text()).toContain(
+      `tessera_state_digest_info{digest="${digest}"} 1`,
+    );
+    const status = {
+      nodeId: 'n1',
+      role: 'follower' as const,
+      connected: true,
+      appliedSequence: 9,
+      latestSequence: 9,
+      behindSince: null,
+      updatedAt: NOW,
+    };
+    api.writer.writeReplicationStatus({
+      ...status,
+      diverged: { since: NOW - 500, message: 'after sequence 9 this store differs' },
+    });
+    const res = await api.get('/ready');
+    expect(res.status).toBe(503);
+    expect((await json(res)).error).toEqual({
+      code: 'state_diverged',
+      message:
+        "this node's content differs from the cluster's and is being re-synced: after sequence 9 this store differs",
+    });
+    api.writer.writeReplicationStatus({ ...status, diverged: null });
+    expect((await api.get('/ready')).status).toBe(200);
+  });
+
   it('GET /metrics exposes requests, latency, events and freshness', async () => {
     fill(api.writer, [event('2021-01-01T10:00:00', '2021-01-01T11:00:00')], NOW);
     await api.get('/search');

@@ -1,6 +1,6 @@
 import { VOCABULARIES } from '@tessera/core';
 import { IngestError } from './ingest-error.js';
-import { firstMatchInMarkup, forEachInMarkup } from './opaque-markup.js';
+import { forEachInMarkup, HeadScan } from './opaque-markup.js';
 
 export interface SplitterOptions {
   /** Target size of a chunk handed to a worker. */
@@ -28,6 +28,7 @@ export class FeedSplitter {
   private pending: Buffer[] = [];
   private pendingBytes = 0;
   private closeTag: Buffer | undefined;
+  private readonly headScan = new HeadScan(BASE_START);
   /** Pending size at which cutting is next worth trying: each join copies the whole carry. */
   private nextCutAt: number;
   head: Buffer = Buffer.alloc(0);
@@ -41,7 +42,7 @@ export class FeedSplitter {
     this.pending.push(piece);
     this.pendingBytes += piece.length;
     if (this.closeTag === undefined) {
-      if (!this.findHead()) {
+      if (!this.findHead(piece)) {
         if (this.pendingBytes > this.options.maxElementBytes) {
           throw new IngestError(
             'feed_malformed',
@@ -71,16 +72,17 @@ export class FeedSplitter {
   }
 
   /**
-   * Looks for the first base element in what has arrived (the head is small: a prolog, the
-   * root, `<output>`, perhaps comments), outside any comment, CDATA section or PI.
+   * Looks for the first base element in the new piece (plus a few bytes kept from the last one,
+   * so that a tag split across pieces is found), outside comments, CDATA sections and PIs; one
+   * still open at the end of a piece is remembered, not rescanned. Each byte is scanned once.
    */
-  private findHead(): boolean {
+  private findHead(piece: Buffer): boolean {
+    const found = this.headScan.push(piece.toString('latin1'));
+    if (found === undefined) return false;
     const { joined } = this.joinPending();
-    const match = firstMatchInMarkup(joined.toString('latin1'), BASE_START);
-    if (match === null) return false;
-    const at = match.index;
+    const at = found.at;
     this.head = Buffer.from(joined.subarray(0, at));
-    this.closeTag = Buffer.from(`</${match[1]}>`, 'latin1');
+    this.closeTag = Buffer.from(`</${found.name}>`, 'latin1');
     this.replacePending(Buffer.from(joined.subarray(at)));
     return true;
   }

@@ -77,22 +77,61 @@ export function forEachInMarkup(
   }
 }
 
-/** The first match of a global `pattern` in markup from `from` on, or null. */
-export function firstMatchInMarkup(
-  text: string,
-  pattern: RegExp,
-  from = 0,
-): RegExpExecArray | null {
-  let position = from;
-  let opaque = nextOpaque(text, position);
-  for (;;) {
-    pattern.lastIndex = position;
-    const match = pattern.exec(text);
-    if (match === null) return null;
-    if (opaque === -1 || opaque > match.index) return match;
-    const end = endOfOpaque(text, opaque);
-    if (end === -1) return null;
-    position = end;
-    opaque = nextOpaque(text, position);
+/** Longest opener: what a piece must keep of the last one to see an opener split across them. */
+const KEEP = 16;
+
+/**
+ * Finds the first match of a global `pattern` (at most KEEP characters long) in markup, over text
+ * that arrives in pieces (latin1 strings), scanning each character once: a stretch still open at
+ * the end of a piece is remembered by its closing delimiter, not rescanned.
+ */
+export class HeadScan {
+  /** Characters of earlier pieces before `kept`. */
+  private offset = 0;
+  private kept = '';
+  private closing: string | undefined;
+
+  constructor(private readonly pattern: RegExp) {}
+
+  /** Scans one more piece; returns the match's absolute position and first group once found. */
+  push(piece: string): { at: number; name: string } | undefined {
+    const text = this.kept + piece;
+    const base = this.offset;
+    let position = 0;
+    const keepFrom = (from: number): undefined => {
+      const start = Math.max(from, text.length - KEEP);
+      this.kept = text.slice(start);
+      this.offset = base + start;
+      return undefined;
+    };
+    for (;;) {
+      if (this.closing !== undefined) {
+        const end = text.indexOf(this.closing, position);
+        if (end === -1) return keepFrom(Math.max(position, text.length - this.closing.length));
+        position = end + this.closing.length;
+        this.closing = undefined;
+      }
+      this.pattern.lastIndex = position;
+      const match = this.pattern.exec(text);
+      const opaque = nextOpaque(text, position);
+      if (match !== null && (opaque === -1 || match.index < opaque)) {
+        return { at: base + match.index, name: match[1] ?? '' };
+      }
+      if (opaque === -1) return keepFrom(position);
+      // Which stretch this is may need more of it than this piece holds.
+      const closing = closingOf(text, opaque);
+      if (closing === undefined) return keepFrom(opaque);
+      this.closing = closing;
+      position = opaque + 2;
+    }
   }
+}
+
+/** The delimiter that closes the stretch opening at `at`; undefined while it cannot be told. */
+function closingOf(text: string, at: number): string | undefined {
+  for (const [open, close] of OPENERS) if (text.startsWith(open, at)) return close;
+  const rest = text.slice(at, at + 9);
+  if (OPENERS.some(([open]) => open.startsWith(rest))) return undefined;
+  // A DOCTYPE (refused later as a whole): its end is near enough for finding the first element.
+  return '>';
 }

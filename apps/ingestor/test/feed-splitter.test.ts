@@ -18,6 +18,25 @@ function split(text: string, pieceBytes: number, chunkBytes: number) {
 }
 
 describe('FeedSplitter', () => {
+  it.each([1, 3, 7, 64, 10_000])(
+    'steps over comments, CDATA and PIs that spell base tags, whatever the piece size (%i bytes)',
+    (piece) => {
+      const opaqueHead = `${head}<!-- old: <base_plan base_plan_id="x"> --><?pi <base_plan ?>`;
+      const bases = [
+        base(1),
+        '<!-- </base_plan> -->',
+        base(2).replace('<plan ', '<![CDATA[ </base_plan> ]]><plan '),
+        '<?note </base_plan>?>',
+        base(3),
+      ];
+      const { chunks, head: h, tail: t } = split(opaqueHead + bases.join('') + tail, piece, 60);
+      expect(h).toBe(opaqueHead);
+      expect(t).toBe(tail);
+      expect(chunks.map((c) => c.toString('utf8')).join('')).toBe(bases.join(''));
+      for (const c of chunks) expect(c.toString('utf8').endsWith('</base_plan>')).toBe(true);
+    },
+  );
+
   it.each([1, 7, 64, 10_000])(
     'cuts at base boundaries whatever the piece size (%i bytes)',
     (piece) => {
