@@ -1,4 +1,5 @@
 import { waitUntil } from '@tessera/testkit';
+import { open } from 'lmdb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ClusterNode, ClusterSystem } from './cluster-system.js';
 import { type GeneratedSource, type Step, scheduleFor, seedsToRun } from './truth/feed-schedule.js';
@@ -231,4 +232,41 @@ describe('cluster truth, the reported scenario', () => {
     run.system.startIngestor(leader);
     await run.settle({ kind: 'feed', feed: B });
   }, 600_000);
+});
+
+describe('cluster truth, a store altered behind its back', () => {
+  const run = new TruthRun(0);
+  const feed: GeneratedSource = {
+    kind: 'generated',
+    vocabulary: 'plan',
+    bases: 400,
+    eventsPerBase: 2,
+    zonesPerEvent: 3,
+    seed: 11,
+    onlineRatio: 1,
+    flawRatio: 0,
+    shiftDays: 0,
+  };
+  beforeAll(() => run.start(feed), 60_000);
+  afterAll(() => run.stop());
+
+  it("records deleted and changed in a stopped node's LMDB are detected and repaired without an operator", async () => {
+    await run.settle({ kind: 'feed', feed });
+    const leader = await run.system.leader();
+    const victim = run.system.nodes.find((n) => n !== leader)!;
+    await victim.ingestor!.stop();
+    const raw = open({ path: victim.dataDir, noSubdir: false, maxDbs: 4 });
+    const events = raw.openDB({ name: 'events', encoding: 'binary' });
+    const keys = [...events.getKeys({ limit: 10 })];
+    await raw.transaction(() => {
+      for (const key of keys.slice(1)) events.remove(key as never);
+      const value = Buffer.from(events.get(keys[0] as never) as Buffer);
+      value.write('X', value.length - 3);
+      events.put(keys[0] as never, value);
+    });
+    await raw.close();
+    const ingestor = run.system.startIngestor(victim);
+    await ingestor.waitForOutput(/"code":"state_diverged"/, 30_000);
+    await run.settle({ kind: 'feed', feed });
+  }, 300_000);
 });
