@@ -66,7 +66,7 @@ export function judge(r: Results): Verdict[] {
   }
   if (r.startup !== undefined) {
     check(
-      'API start-up to first answer ≤ 1 s while a feed transaction is open',
+      'API start-up to first answer ≤ 1 s while a feed is half received',
       `${Math.round(r.startup.underWriteMs)} ms`,
       r.startup.underWriteMs <= 1_000,
     );

@@ -3,14 +3,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { generateFeed } from '@tessera/simulator';
-import { openStoreReader } from '@tessera/store';
-import { type Nginx, startApp, startNginx } from '@tessera/testkit';
+import { openStoreReader, openStoreWriter } from '@tessera/store';
+import { type Nginx, readWholeDocument, startApp, startNginx } from '@tessera/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 /**
  * The partner is a web server the project did not write: Debian's nginx, serving the same feed
- * files every way a real server does. Every cell must store exactly what the plain answer
- * stores (the same state digest and count); the fault cells must be recorded under their codes.
+ * files every way a real server does. The plain answer must store what plain sax reads from the
+ * whole file (no splitter, condenser, workers or HTTP), and every other cell exactly what the
+ * plain answer stores (the same state digest and count); the fault cells must be recorded under
+ * their codes.
  */
 const FEED = Buffer.concat([
   ...generateFeed({ bases: 2_500, eventsPerBase: 2, zonesPerEvent: 12, onlineRatio: 0.9, seed: 5 }),
@@ -80,6 +82,27 @@ interface Ingested {
   count: number;
   titles: string[];
   log: string;
+}
+
+/** The digest and count of a store holding what plain sax reads from the whole feed. */
+async function referenceOf(body: Buffer): Promise<{ digest: string | null; count: number }> {
+  const reading = readWholeDocument(body.toString('utf8'), {
+    provider: 'feverup',
+    timeZone: 'UTC',
+  });
+  if (reading === 'refused') throw new Error('the generated feed is not well-formed');
+  const dir = mkdtempSync(join(tmpdir(), 'tessera-reference.'));
+  dirs.push(dir);
+  const store = openStoreWriter({ path: dir });
+  try {
+    store.applyFeed(reading.records, {
+      at: 0,
+      validators: { url: null, etag: null, lastModified: null, hash: null },
+    });
+    return { digest: store.digest(), count: store.count() };
+  } finally {
+    await store.close();
+  }
 }
 
 async function ingest(url: string, env: Record<string, string> = {}): Promise<Ingested> {
@@ -160,6 +183,10 @@ describe('a real web server as the partner (nginx)', () => {
     expect(plain.code, plain.log).toBe(0);
     expect(plain.count).toBeGreaterThan(4_000);
   }, 60_000);
+
+  it('plain: stores what plain sax reads from the whole file', async () => {
+    expect({ digest: plain.digest, count: plain.count }).toEqual(await referenceOf(FEED));
+  });
 
   it.each(Object.keys(CELLS).filter((c) => c !== 'plain' && c !== 'limited'))(
     '%s: stores exactly what the plain answer stores',

@@ -1,5 +1,5 @@
 import type { FeedReading, RejectionCode } from '@tessera/core';
-import type { ApplyCounts, FeedValidators } from '@tessera/store';
+import { type ApplyCounts, changedAnything, type FeedValidators } from '@tessera/store';
 import type { Logger } from 'pino';
 import type { FeedSink } from './feed-sink.js';
 
@@ -74,8 +74,7 @@ export function createFeedApplier(sink: FeedSink, log: Logger, tally: FeedTally)
           };
         }
         const counts = await sink.apply({ at, validators });
-        const changed = counts.inserted + counts.updated + counts.moved > 0;
-        return { outcome: changed ? 'applied' : 'unchanged', counts };
+        return { outcome: changedAnything(counts) ? 'applied' : 'unchanged', counts };
       } finally {
         await release();
       }

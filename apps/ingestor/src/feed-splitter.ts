@@ -91,17 +91,8 @@ export class FeedSplitter {
     const { joined, owned } = this.joinPending();
     const tag = this.closeTag!;
     const { chunkBytes, maxElementBytes } = this.options;
-    const ranges: Array<[from: number, end: number]> = [];
-    let from = 0;
-    // Whole-element chunks of at most about chunkBytes, however large the piece that arrived.
-    while (last ? from < joined.length : joined.length - from >= chunkBytes) {
-      // The last closing tag within chunkBytes or, for an element larger than that, the first.
-      const at = findCut(joined, tag, from, Math.min(from + chunkBytes, joined.length));
-      if (at === -1) break;
-      const end = at + tag.length;
-      ranges.push([from, end]);
-      from = end;
-    }
+    const ranges = chunkRanges(joined, tag, chunkBytes, last);
+    const from = ranges.at(-1)?.[1] ?? 0;
     const rest = joined.subarray(from);
     if (!last && rest.length > maxElementBytes) {
       throw new IngestError(
@@ -140,16 +131,36 @@ export class FeedSplitter {
 }
 
 /**
- * Where to cut after `from`: the start of the last closing tag in markup that ends by `limit`,
- * else the first one after it; -1 if there is none yet.
+ * Whole-element chunks of at most about chunkBytes, however large the piece that arrived, in
+ * one pass over the closing tags in markup: each chunk ends at the last closing tag that keeps
+ * it within chunkBytes or, for an element larger than that, at the first. Before the end of the
+ * feed, a last stretch shorter than a chunk stays pending (more of it may come).
  */
-function findCut(joined: Buffer, tag: Buffer, from: number, limit: number): number {
+function chunkRanges(
+  joined: Buffer,
+  tag: Buffer,
+  chunkBytes: number,
+  last: boolean,
+): Array<[from: number, end: number]> {
+  const ranges: Array<[from: number, end: number]> = [];
+  let start = 0;
   let best = -1;
-  forEachInMarkup(joined, tag, from, (at) => {
-    if (at + tag.length <= limit || best === -1) best = at;
-    return at + tag.length < limit;
+  forEachInMarkup(joined, tag, 0, (at) => {
+    const end = at + tag.length;
+    if (end - start > chunkBytes && best !== -1) {
+      ranges.push([start, best]);
+      start = best;
+      best = -1;
+    }
+    if (end - start <= chunkBytes) {
+      best = end;
+    } else {
+      ranges.push([start, end]);
+      start = end;
+    }
   });
-  return best;
+  if (best !== -1 && (last || joined.length - start >= chunkBytes)) ranges.push([start, best]);
+  return ranges;
 }
 
 /**

@@ -23,56 +23,58 @@ export function nextOpaque(text: Text, from: number): number {
   return Math.min(bang, question);
 }
 
+/**
+ * The delimiter that closes the stretch opening at `at`; undefined while the text ends before
+ * it can be told which stretch it is. A DOCTYPE (refused later as a whole, and only ever in the
+ * prolog) is taken to end at its first `>`: near enough for finding the first element.
+ */
+function closingOf(text: Text, at: number): string | undefined {
+  for (const [open, close] of OPENERS) if (startsWith(text, open, at)) return close;
+  const rest = prefixAt(text, at, 9);
+  return OPENERS.some(([open]) => open.startsWith(rest)) ? undefined : '>';
+}
+
 /** Where the opaque stretch starting at `at` ends (just past it), or -1 if not within `text`. */
 export function endOfOpaque(text: Text, at: number): number {
-  for (const [open, close] of OPENERS) {
-    if (startsWith(text, open, at)) {
-      const end = text.indexOf(close, at + open.length);
-      return end === -1 ? -1 : end + close.length;
-    }
-  }
-  // `<!DOCTYPE …>`, with an internal subset `[…]` that may hold `>`s of its own.
-  const gt = text.indexOf('>', at);
-  const bracket = text.indexOf('[', at);
-  if (bracket !== -1 && (gt === -1 || bracket < gt)) {
-    const close = text.indexOf(']', bracket);
-    if (close === -1) return -1;
-    const end = text.indexOf('>', close);
-    return end === -1 ? -1 : end + 1;
-  }
-  return gt === -1 ? -1 : gt + 1;
+  const close = closingOf(text, at);
+  if (close === undefined) return -1;
+  const end = text.indexOf(close, at + 2);
+  return end === -1 ? -1 : end + close.length;
+}
+
+function prefixAt(text: Text, at: number, length: number): string {
+  return typeof text === 'string'
+    ? text.slice(at, at + length)
+    : text.subarray(at, at + length).toString('latin1');
 }
 
 function startsWith(text: Text, prefix: string, at: number): boolean {
-  return typeof text === 'string'
-    ? text.startsWith(prefix, at)
-    : text.subarray(at, at + prefix.length).toString('latin1') === prefix;
+  return prefixAt(text, at, prefix.length) === prefix;
 }
 
 /**
  * Calls `visit` with each occurrence of `needle` in markup (outside opaque stretches) from
- * `from` on, until it returns false. Returns false if an opaque stretch is still open at the
- * end of `text` (more text is needed to know what follows), true otherwise.
+ * `from` on, in order, until the text ends or an opaque stretch is still open at its end.
  */
 export function forEachInMarkup(
   text: Text,
   needle: Text,
   from: number,
-  visit: (at: number) => boolean,
-): boolean {
+  visit: (at: number) => void,
+): void {
   let position = from;
   let opaque = nextOpaque(text, position);
   for (;;) {
     const at = text.indexOf(needle as never, position);
-    if (at === -1) return opaque === -1 || endOfOpaque(text, opaque) !== -1;
+    if (at === -1) return;
     if (opaque !== -1 && opaque < at) {
       const end = endOfOpaque(text, opaque);
-      if (end === -1) return false;
+      if (end === -1) return;
       position = end;
       opaque = nextOpaque(text, position);
       continue;
     }
-    if (!visit(at)) return true;
+    visit(at);
     position = at + needle.length;
   }
 }
@@ -125,13 +127,4 @@ export class HeadScan {
       position = opaque + 2;
     }
   }
-}
-
-/** The delimiter that closes the stretch opening at `at`; undefined while it cannot be told. */
-function closingOf(text: string, at: number): string | undefined {
-  for (const [open, close] of OPENERS) if (text.startsWith(open, at)) return close;
-  const rest = text.slice(at, at + 9);
-  if (OPENERS.some(([open]) => open.startsWith(rest))) return undefined;
-  // A DOCTYPE (refused later as a whole): its end is near enough for finding the first element.
-  return '>';
 }

@@ -1,22 +1,14 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  createFeedReader,
-  createTimeZone,
-  type EventRecord,
-  VOCABULARIES,
-  type Vocabulary,
-} from '@tessera/core';
-import { createProviderSim, createRandom } from '@tessera/simulator';
+import { VOCABULARIES, type Vocabulary } from '@tessera/core';
+import { createRandom } from '@tessera/simulator';
 import { openStoreWriter } from '@tessera/store';
-import sax from 'sax';
+import { readWholeDocument } from '@tessera/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createFeedFetcher, type FeedFetcher } from '../src/feed-fetcher.js';
 import { pollFeed } from '../src/feed-poll.js';
 import { storeSink } from '../src/feed-sink.js';
-import { createParserPool, type ParserPool } from '../src/parser-pool.js';
-import { silent } from './harness.js';
+import { createHarness, type Harness } from './harness.js';
 
 /**
  * XML conformance: seeded, well-formed (and a few broken) feeds full of what a byte-level
@@ -138,76 +130,28 @@ function makeDocument(seed: number): { vocabulary: Vocabulary; body: string } {
   return { vocabulary: v, body: s };
 }
 
-interface Truth {
-  records: EventRecord[];
-  rejected: Record<string, number>;
-}
-
-/** Plain sax over the whole document, into core's feed reader: the reference. */
-function readWhole(body: string): Truth | 'refused' {
-  const reader = createFeedReader({ provider: 'feverup', timeZone: createTimeZone('UTC') });
-  const parser = sax.parser(true, { strictEntities: true } as sax.SAXOptions);
-  let failed = false;
-  parser.onerror = () => {
-    failed = true;
-    throw new Error('not well-formed');
-  };
-  parser.onopentag = (tag) =>
-    reader.openElement(tag.name, tag.attributes as Record<string, string>);
-  parser.onclosetag = (name) => reader.closeElement(name);
-  try {
-    parser.write(body).close();
-  } catch {
-    return 'refused';
-  }
-  if (failed) return 'refused';
-  const reading = reader.take();
-  const byId = new Map(reading.records.map((r) => [r.id, r]));
-  const rejected: Record<string, number> = {};
-  for (const r of reading.rejections) rejected[r.code] = (rejected[r.code] ?? 0) + 1;
-  return { records: [...byId.values()].sort((a, b) => a.id.localeCompare(b.id)), rejected };
-}
-
-let sim: ReturnType<typeof createProviderSim>;
-let pool: ParserPool;
-let fetcher: FeedFetcher;
+// One simulator and worker pool for every case; each case gets a store of its own.
+let h: Harness;
 beforeAll(async () => {
-  sim = createProviderSim({ compress: true });
-  const url = await sim.listen();
-  pool = createParserPool({ threads: 2 });
-  fetcher = createFeedFetcher({
-    url,
-    connectTimeoutMs: 2_000,
-    headersTimeoutMs: 2_000,
-    bodyIdleTimeoutMs: 2_000,
-    maxFeedBytes: 8 * 1024 * 1024,
-  });
+  h = await createHarness({ fetcher: { maxFeedBytes: 8 * 1024 * 1024 } });
 });
-afterAll(async () => {
-  await Promise.allSettled([sim.close(), pool.close(), fetcher.close()]);
-});
+afterAll(() => h.close());
 
 describe('XML conformance: the ingest path reads what plain sax reads', () => {
   it(`${CASES} seeded documents from seed ${FIRST_SEED}: the same records and rejections, or both refuse`, async () => {
     for (let seed = FIRST_SEED; seed < FIRST_SEED + CASES; seed++) {
       const { vocabulary, body } = makeDocument(seed);
-      const truth = readWhole(body);
-      sim.setSource({ kind: 'document', body, vocabulary: vocabulary.name as 'plan' | 'event' });
+      const truth = readWholeDocument(body, { provider: 'feverup', timeZone: 'UTC' });
+      h.sim.setSource({ kind: 'document', body, vocabulary: vocabulary.name as 'plan' | 'event' });
       const dir = mkdtempSync(join(tmpdir(), 'tessera-xml-'));
       const store = openStoreWriter({ path: dir });
       try {
         const report = await pollFeed(
           {
+            ...h.deps,
             store: storeSink(store),
-            fetcher,
-            pool,
-            log: silent,
-            provider: 'feverup',
-            timeZone: 'UTC',
             // Small chunks, so that documents are cut in many places.
             chunkBytes: 1024 + Math.floor(createRandom(seed)() * 2048),
-            maxElementBytes: 1024 * 1024,
-            deadlineMs: 10_000,
           },
           new AbortController().signal,
         );

@@ -1,6 +1,6 @@
 import { type FeedStage, nextState, type ReplicatedCommit, type StoreWriter } from '@tessera/store';
 import type { Logger } from 'pino';
-import { type BatchKind, decodeFeedMessage, type FeedMessage } from './feed-message.js';
+import { decodeFeedMessage, type FeedMessage } from './feed-message.js';
 import { ReplicationError } from './replication-error.js';
 
 /** A message of the feed stream, as the consumer hands it over. */
@@ -18,8 +18,6 @@ export interface Applied {
 
 interface OpenBatch {
   batch: string;
-  kind: BatchKind;
-  basedOn: number;
   parts: number;
   /** A checkpoint of a point this store has passed already: its records change nothing. */
   skipping: boolean;
@@ -126,8 +124,6 @@ export function createBatchApplier(options: {
     }
     open ??= {
       batch: m.batch,
-      kind: m.batchKind,
-      basedOn: m.basedOn,
       parts: 0,
       skipping: m.batchKind === 'checkpoint' && applied() >= m.basedOn,
     };
@@ -145,8 +141,6 @@ export function createBatchApplier(options: {
     const standing = applied();
     const batch: OpenBatch = open ?? {
       batch: m.batch,
-      kind: m.batchKind,
-      basedOn: m.basedOn,
       parts: 0,
       skipping: true,
     };

@@ -3,12 +3,11 @@ import type { JetStreamClient, JetStreamManager, PubAck } from '@nats-io/jetstre
 import type { EventRecord } from '@tessera/core';
 import {
   type ApplyCounts,
-  type Digest,
+  DigestSum,
   EMPTY_DIGEST,
   type FeedCommit,
   type PollOutcome,
   type StoreWriter,
-  xorDigests,
 } from '@tessera/store';
 import type { Logger } from 'pino';
 import {
@@ -162,13 +161,14 @@ export function createPublisher(options: PublisherOptions): Publisher {
   ): Promise<ApplyCounts> => {
     const counts: ApplyCounts = { inserted: 0, updated: 0, moved: 0, unchanged: 0 };
     const batch = new Batch('feed', lastSequence);
-    let digest: Digest = store.digest() ?? EMPTY_DIGEST;
+    // What every node's digest must be once the batch is applied: the same fold as the store's.
+    const digest = new DigestSum(store.digest() ?? EMPTY_DIGEST);
     try {
       for (const record of records) {
         const seen = store.inspect(record);
         counts[seen.change]++;
         if (seen.change === 'unchanged') continue;
-        digest = xorDigests(digest, seen.previous, seen.digest);
+        digest.toggle(seen.previous?.[1], seen.digest);
         await batch.add(record);
       }
       const outcome: PollOutcome = { ok: true, ...commit, counts };
@@ -176,7 +176,7 @@ export function createPublisher(options: PublisherOptions): Publisher {
         await publishState(outcome);
         return counts;
       }
-      await batch.close({ outcome, digest });
+      await batch.close({ outcome, digest: digest.value() });
     } catch (error) {
       await batch.abandon();
       throw error;

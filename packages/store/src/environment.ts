@@ -6,7 +6,8 @@ import {
   DATA_FILE,
   DIGEST_KEY,
   type Digest,
-  decodeEnd,
+  DigestSum,
+  decodeRecord,
   EMPTY_DIGEST,
   ENVIRONMENT_OPTIONS,
   EVENTS_DB,
@@ -22,8 +23,6 @@ import {
   MIGRATABLE_LAYOUTS,
   recordDigest,
   STATE_KEY,
-  summaryBytes,
-  xorDigests,
 } from './layout.js';
 import { describeCause, StoreError } from './store-error.js';
 
@@ -166,18 +165,14 @@ function newStoreId(): string {
  * stored digest wrong. Returns the state digest.
  */
 export function rewriteDigests(env: Environment): Digest {
-  let digest = EMPTY_DIGEST;
+  const sum = new DigestSum();
   for (const { key, value } of env.events.getRange({})) {
-    const record = {
-      id: key[1],
-      startsAt: key[0],
-      endsAt: decodeEnd(value),
-      summary: summaryBytes(value).toString('utf8'),
-    };
+    const record = decodeRecord(key, value);
     const entry = recordDigest(record);
     env.ids.putSync(record.id, [record.startsAt, entry]);
-    digest = xorDigests(digest, entry);
+    sum.toggle(entry);
   }
+  const digest = sum.value();
   env.meta.putSync(DIGEST_KEY, digest);
   return digest;
 }

@@ -39,9 +39,9 @@ export function stagePath(storePath: string, name: string): string {
 }
 
 /**
- * A stage, new and empty: whatever an earlier process left there is deleted first (it may be
- * torn, written without fsync). Its environment is opened at the first record and deleted by
- * `clear`. Only the store's writer opens stages.
+ * A stage, empty (the writer deletes every stage when it opens the store: one written without
+ * fsync may be torn). Its environment is opened at the first record and deleted by `clear`.
+ * Only the store's writer opens stages.
  */
 export function openFeedStage(storePath: string, name: string): FeedStage {
   const path = stagePath(storePath, name);
@@ -53,7 +53,6 @@ export function openFeedStage(storePath: string, name: string): FeedStage {
       throw unavailable(path, cause, 'delete');
     }
   };
-  remove();
 
   const opened = (): RootDatabase<Staged, string> => {
     if (root !== undefined) return root;

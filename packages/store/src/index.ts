@@ -1,10 +1,11 @@
 export type { FeedStage } from './feed-stage.js';
-export { type Digest, EMPTY_DIGEST, type Head, MAX_READERS, xorDigests } from './layout.js';
+export { type Digest, DigestSum, EMPTY_DIGEST, type Head, MAX_READERS } from './layout.js';
 export { type ReplicationStatus, ReplicationStatusSchema } from './replication-status.js';
 export { STORE_ERROR_CODES, StoreError, type StoreErrorCode } from './store-error.js';
 export { openStoreReader, type StoreReader } from './store-reader.js';
 export {
   type ApplyCounts,
+  changedAnything,
   type FeedValidators,
   nextState,
   type PollOutcome,

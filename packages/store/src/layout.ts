@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { EventRecord } from '@tessera/core';
 
 /**
  * The LMDB layout, in one place. One environment (a directory, `DATA_DIR`: lmdb-js is always told
@@ -55,8 +56,9 @@ import { createHash } from 'node:crypto';
  * proved sound. They are deleted whenever the writer opens: nothing in them outlives a process.
  *
  * Beside the environment, `writer.lock` is held (flock) by the one process allowed to write, and
- * in cluster mode `replication.json` is the ingestor's view of the cluster (role, lag), replaced
- * atomically, outside LMDB so that it can change while a batch's transaction is open.
+ * in cluster mode `replication.json` is the ingestor's view of the cluster (role, lag, divergence),
+ * replaced atomically, outside LMDB so that it changes every few seconds without a write
+ * transaction (and without moving the version the API's caches are keyed by).
  *
  * Layout history: 1 had no `layout`, `head` or store id (a `version` key instead); 2 had
  * value-only digests in `ids` and no state digest (migrated to 3 when the writer opens it: the
@@ -133,15 +135,30 @@ export function recordDigest(record: {
     .slice(0, 22);
 }
 
-/** XOR of digests: adding a record's digest to the state digest and taking it out are the same. */
-export function xorDigests(a: Digest, ...rest: Array<Digest | undefined>): Digest {
-  const out = Buffer.from(a, 'base64url');
-  for (const d of rest) {
-    if (d === undefined) continue;
-    const b = Buffer.from(d, 'base64url');
-    for (let i = 0; i < 16; i++) out[i] = (out[i] ?? 0) ^ (b[i] ?? 0);
+/**
+ * A state digest being computed: the XOR of record digests, in place (adding a record's digest
+ * and taking it out are the same operation), encoded once at the end.
+ */
+export class DigestSum {
+  private readonly bytes: Buffer;
+
+  constructor(start: Digest = EMPTY_DIGEST) {
+    this.bytes = Buffer.from(start, 'base64url');
   }
-  return out.toString('base64url');
+
+  /** Folds digests in (or out); undefined ones (no previous record) are skipped. */
+  toggle(...digests: Array<Digest | undefined>): this {
+    for (const d of digests) {
+      if (d === undefined) continue;
+      const other = Buffer.from(d, 'base64url');
+      for (let i = 0; i < 16; i++) this.bytes[i] = (this.bytes[i] ?? 0) ^ (other[i] ?? 0);
+    }
+    return this;
+  }
+
+  value(): Digest {
+    return this.bytes.toString('base64url');
+  }
 }
 
 export function eventKey(startsAt: number, id: string): EventKey {
@@ -162,4 +179,14 @@ export function decodeEnd(value: Uint8Array): number {
 
 export function summaryBytes(value: Buffer): Buffer {
   return value.subarray(END_PREFIX_BYTES);
+}
+
+/** An `events` entry back as the record it was written from. */
+export function decodeRecord(key: EventKey, value: Buffer): EventRecord {
+  return {
+    id: key[1],
+    startsAt: key[0],
+    endsAt: decodeEnd(value),
+    summary: summaryBytes(value).toString('utf8'),
+  };
 }

@@ -14,7 +14,8 @@ import {
   CLUSTER_KEY,
   DIGEST_KEY,
   type Digest,
-  decodeEnd,
+  DigestSum,
+  decodeRecord,
   EMPTY_DIGEST,
   encodeEventValue,
   eventKey,
@@ -24,8 +25,6 @@ import {
   recordDigest,
   STAGE_DIR,
   STATE_KEY,
-  summaryBytes,
-  xorDigests,
 } from './layout.js';
 import { type ReplicationStatus, writeReplicationStatus } from './replication-status.js';
 import { describeCause, StoreError } from './store-error.js';
@@ -77,8 +76,8 @@ export type RecordChange = 'inserted' | 'updated' | 'moved' | 'unchanged';
 export interface RecordInspection {
   change: RecordChange;
   digest: Digest;
-  /** The digest of the stored record it replaces; undefined for a new one. */
-  previous: Digest | undefined;
+  /** The stored record it replaces (its key's start and its digest); undefined for a new one. */
+  previous: IdEntry | undefined;
 }
 
 /** The one process that writes the store (the ingestor), holding its writer lock. */
@@ -174,7 +173,7 @@ function createWriter(env: Environment, lock: WriterLock): StoreWriter {
     // feed touches only the small ids pages, not every stored event.
     const change =
       current[0] !== record.startsAt ? 'moved' : current[1] === digest ? 'unchanged' : 'updated';
-    return { change, digest, previous: current[1] };
+    return { change, digest, previous: current };
   };
 
   const write = <T>(what: string, fn: () => T): T => {
@@ -196,7 +195,7 @@ function createWriter(env: Environment, lock: WriterLock): StoreWriter {
    */
   const upsertAll = (records: Iterable<EventRecord>): ApplyCounts => {
     const counts = emptyCounts();
-    let digest = readDigest(env) ?? EMPTY_DIGEST;
+    const digest = new DigestSum(readDigest(env) ?? EMPTY_DIGEST);
     for (const record of records) {
       if (!EventRecordSchema.safeParse(record).success) {
         throw new StoreError('invalid_record', `refusing malformed record ${String(record?.id)}`);
@@ -204,18 +203,15 @@ function createWriter(env: Environment, lock: WriterLock): StoreWriter {
       const seen = inspect(record);
       counts[seen.change]++;
       if (seen.change === 'unchanged') continue;
-      if (seen.change === 'moved') {
-        const previous = ids.get(record.id);
-        if (previous !== undefined) events.removeSync(eventKey(previous[0], record.id));
-      }
+      if (seen.change === 'moved') events.removeSync(eventKey(seen.previous![0], record.id));
       events.putSync(
         eventKey(record.startsAt, record.id),
         encodeEventValue(record.endsAt, record.summary),
       );
       ids.putSync(record.id, [record.startsAt, seen.digest]);
-      digest = xorDigests(digest, seen.previous, seen.digest);
+      digest.toggle(seen.previous?.[1], seen.digest);
     }
-    if (changedAnything(counts)) meta.putSync(DIGEST_KEY, digest);
+    if (changedAnything(counts)) meta.putSync(DIGEST_KEY, digest.value());
     return counts;
   };
 
@@ -294,8 +290,10 @@ function createWriter(env: Environment, lock: WriterLock): StoreWriter {
 
     verifyDigest() {
       const stored = readDigest(env);
-      let actual = EMPTY_DIGEST;
-      for (const record of this.records()) actual = xorDigests(actual, recordDigest(record));
+      const sum = new DigestSum();
+      for (const { key, value } of events.getRange({}))
+        sum.toggle(recordDigest(decodeRecord(key, value)));
+      const actual = sum.value();
       if (stored !== actual) write('repairing the digests', () => rewriteDigests(env));
       return { stored, actual };
     },
@@ -305,10 +303,7 @@ function createWriter(env: Environment, lock: WriterLock): StoreWriter {
     writeReplicationStatus: (status) => writeReplicationStatus(env.path, status),
 
     *records() {
-      for (const { key, value } of events.getRange({})) {
-        const summary = summaryBytes(value).toString('utf8');
-        yield { id: key[1], startsAt: key[0], endsAt: decodeEnd(value), summary };
-      }
+      for (const { key, value } of events.getRange({})) yield decodeRecord(key, value);
     },
 
     lastTransactionId: () => (root.getStats() as { lastTxnId: number }).lastTxnId,

@@ -4,3 +4,4 @@ export * from './nats-cluster.js';
 export * from './nginx.js';
 export * from './seed-store.js';
 export * from './wait.js';
+export * from './whole-document.js';
