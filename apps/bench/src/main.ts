@@ -15,9 +15,11 @@ import { renderReport } from './report.js';
 import { type Results, SCENARIOS, type ScenarioName } from './results.js';
 import { runCluster } from './scenarios/cluster.js';
 import { runCostCurve } from './scenarios/cost-curve.js';
+import { runDigestCost } from './scenarios/digest-cost.js';
 import { runFixedRate } from './scenarios/fixed-rate.js';
 import { runHostileClients } from './scenarios/hostile-clients.js';
 import { runIngestion, runUnchangedPoll } from './scenarios/ingestion.js';
+import { runRealServer } from './scenarios/real-server.js';
 import { runSearchThroughput } from './scenarios/search-throughput.js';
 import { runStartupUnderWrite } from './scenarios/startup-under-write.js';
 
@@ -101,6 +103,8 @@ async function measure(ctx: BenchContext, config: BenchConfig): Promise<void> {
   if (wants('fixed-rate')) results.fixedRate = await runFixedRate(ctx, bigDir!, weekQuery);
   if (wants('hostile')) results.hostile = await runHostileClients(ctx, bigDir!, weekQuery);
   if (wants('ingestion')) results.ingestion = await runIngestion(ctx);
+  if (wants('real-server')) results.realServer = await runRealServer(ctx);
+  if (wants('digest')) results.digestCost = await runDigestCost(ctx, config.BENCH_EVENTS);
   if (wants('unchanged')) results.unchanged = await runUnchangedPoll(ctx);
   if (wants('startup')) results.startup = await runStartupUnderWrite(ctx);
   if (wants('cluster')) results.cluster = await runCluster(ctx);

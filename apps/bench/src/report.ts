@@ -15,6 +15,8 @@ export function renderReport(r: Results, notes: string): string {
     ...fixedRate(r),
     ...hostile(r),
     ...ingestion(r),
+    ...realServer(r),
+    ...digestCost(r),
     ...startup(r),
     ...cluster(r),
     notes.trim(),
@@ -216,6 +218,40 @@ function ingestion(r: Results): string[] {
   return lines;
 }
 
+function realServer(r: Results): string[] {
+  if (r.realServer === undefined) return [];
+  return [
+    '## Ingestion from a real web server (nginx, connection closed after each answer)',
+    '',
+    '| feed | sent as | MiB on the wire | MiB | events | seconds | MiB/s | peak RSS MiB |',
+    '|---|---|---:|---:|---:|---:|---:|---:|',
+    ...r.realServer.map(
+      (x) =>
+        `| ${x.feed} | ${x.encoding} | ${n(x.wireBytes / 1024 ** 2)} | ${n(x.bytes / 1024 ** 2)} | ${n(x.events)} | ${n(x.ms / 1000, 1)} | **${n(x.mbPerSecond, 1)}** | ${x.peakRssMb} |`,
+    ),
+    '',
+  ];
+}
+
+function digestCost(r: Results): string[] {
+  if (r.digestCost === undefined) return [];
+  const d = r.digestCost;
+  const mib = d.bytes / 1024 ** 2;
+  const rate = (msTaken: number) => n(mib / (msTaken / 1000), 1);
+  return [
+    `## The state digest's cost (${n(d.events)} events, ${n(mib)} MiB of values, one apply into an empty store)`,
+    '',
+    '| what | ms | MiB/s of values |',
+    '|---|---:|---:|',
+    `| the apply transaction, state digest kept | ${n(d.applyMs)} | ${rate(d.applyMs)} |`,
+    `| the same without folding the state digest (apply − fold) | ${n(d.applyMs - d.foldMs)} | ${rate(d.applyMs - d.foldMs)} |`,
+    `| folding the state digest alone (what it adds) | ${n(d.foldMs)} | **${n((100 * d.foldMs) / d.applyMs, 1)} % of the apply** |`,
+    `| record digests alone (the unchanged check needs them with or without the state digest) | ${n(d.recordDigestMs)} | ${n((100 * d.recordDigestMs) / d.applyMs, 1)} % of the apply |`,
+    `| the boot-time check (a scan recomputing it) | ${n(d.verifyMs)} | |`,
+    '',
+  ];
+}
+
 function startup(r: Results): string[] {
   if (r.startup === undefined) return [];
   const s = r.startup;
@@ -242,6 +278,8 @@ function cluster(r: Results): string[] {
     `| leader takeover after kill -9 of its ingestor (LEASE_MS ${n(c.leaseMs)}) | **${n(c.takeoverMs)} ms** | ≤ 2 lease periods (${n(2 * c.leaseMs)} ms) |`,
     `| an empty node catching up with ${n(c.catchUp.events)} events (read ${n(c.catchUp.messagesRead)} messages, ${n(c.catchUp.bytesRead / 1024 ** 2, 1)} MiB) | **${n(c.catchUp.catchUpMs)} ms** | ≤ 2 × a local ingest |`,
     `| one node ingesting the same feed alone (\`--once\`) | ${n(c.catchUp.localIngestMs)} ms (catch-up / local: **${n(c.catchUp.ratio, 2)}**) | |`,
+    `| a node holding ${n(c.repair.events)} events, 1 % deleted and 1 % changed behind its back: restart → \`state_diverged\` | ${n(c.repair.detectMs)} ms | |`,
+    `| … → re-synced (\`/ready\` 200 with the cluster's digest) | **${n(c.repair.repairMs)} ms** | |`,
     '',
   ];
 }

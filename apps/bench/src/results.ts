@@ -1,8 +1,10 @@
 import type { ClusterResult } from './scenarios/cluster.js';
 import type { CostCurveResult } from './scenarios/cost-curve.js';
+import type { DigestCostResult } from './scenarios/digest-cost.js';
 import type { FixedRateResult } from './scenarios/fixed-rate.js';
 import type { HostileResult } from './scenarios/hostile-clients.js';
 import type { IngestResult, UnchangedResult } from './scenarios/ingestion.js';
+import type { RealServerResult } from './scenarios/real-server.js';
 import type { SearchResult } from './scenarios/search-throughput.js';
 import type { StartupResult } from './scenarios/startup-under-write.js';
 
@@ -13,6 +15,8 @@ export const SCENARIOS = [
   'fixed-rate',
   'hostile',
   'ingestion',
+  'real-server',
+  'digest',
   'unchanged',
   'startup',
   'cluster',
@@ -41,6 +45,8 @@ export interface Results {
   fixedRate?: FixedRateResult[];
   hostile?: HostileResult;
   ingestion?: IngestResult[];
+  realServer?: RealServerResult[];
+  digestCost?: DigestCostResult;
   unchanged?: UnchangedResult;
   startup?: StartupResult;
   cluster?: ClusterResult;

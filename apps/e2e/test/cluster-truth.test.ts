@@ -1,5 +1,4 @@
-import { waitUntil } from '@tessera/testkit';
-import { open } from 'lmdb';
+import { tamperWithStore, waitUntil } from '@tessera/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ClusterNode, ClusterSystem } from './cluster-system.js';
 import { type GeneratedSource, type Step, scheduleFor, seedsToRun } from './truth/feed-schedule.js';
@@ -255,16 +254,7 @@ describe('cluster truth, a store altered behind its back', () => {
     const leader = await run.system.leader();
     const victim = run.system.nodes.find((n) => n !== leader)!;
     await victim.ingestor!.stop();
-    const raw = open({ path: victim.dataDir, noSubdir: false, maxDbs: 4 });
-    const events = raw.openDB({ name: 'events', encoding: 'binary' });
-    const keys = [...events.getKeys({ limit: 10 })];
-    await raw.transaction(() => {
-      for (const key of keys.slice(1)) events.remove(key as never);
-      const value = Buffer.from(events.get(keys[0] as never) as Buffer);
-      value.write('X', value.length - 3);
-      events.put(keys[0] as never, value);
-    });
-    await raw.close();
+    await tamperWithStore(victim.dataDir, { remove: 9, change: 1 });
     const ingestor = run.system.startIngestor(victim);
     await ingestor.waitForOutput(/"code":"state_diverged"/, 30_000);
     await run.settle({ kind: 'feed', feed });

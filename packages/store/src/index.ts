@@ -1,5 +1,12 @@
 export type { FeedStage } from './feed-stage.js';
-export { type Digest, DigestSum, EMPTY_DIGEST, type Head, MAX_READERS } from './layout.js';
+export {
+  type Digest,
+  DigestSum,
+  EMPTY_DIGEST,
+  type Head,
+  MAX_READERS,
+  recordDigest,
+} from './layout.js';
 export { type ReplicationStatus, ReplicationStatusSchema } from './replication-status.js';
 export { STORE_ERROR_CODES, StoreError, type StoreErrorCode } from './store-error.js';
 export { openStoreReader, type StoreReader } from './store-reader.js';

@@ -7,6 +7,7 @@ import {
   type RunningProcess,
   startApp,
   startNatsCluster,
+  tamperWithStore,
   waitUntil,
 } from '@tessera/testkit';
 import type { BenchContext } from '../bench-context.js';
@@ -31,6 +32,14 @@ export interface ClusterResult {
     bytesRead: number;
     messagesRead: number;
   };
+  /** A node whose store was altered while its ingestor was stopped, restarted. */
+  repair: {
+    events: number;
+    /** Ingestor start → its `state_diverged` line (the boot-time scan found the store altered). */
+    detectMs: number;
+    /** Ingestor start → /ready 200 with the healthy nodes' state digest. */
+    repairMs: number;
+  };
 }
 
 interface Node {
@@ -47,28 +56,31 @@ const LAG_BASES = 5_000;
 /**
  * Three NATS JetStream servers and three Tessera nodes on this machine: how long a feed takes
  * from its commit on the stream to every node's /search, how long a dead leader takes to be
- * replaced, and how long a node that starts empty takes to catch up with a 100k-event state,
- * next to one node ingesting the same feed alone.
+ * replaced, how long a node that starts empty takes to catch up with a 100k-event state, next
+ * to one node ingesting the same feed alone, and how long a node whose store was altered takes
+ * to notice and re-sync.
  */
 export async function runCluster(ctx: BenchContext): Promise<ClusterResult> {
   const nats = await startNatsCluster(3);
   const nc = await connect({ servers: nats.url.split(',') });
   const nodes: Node[] = [];
+  const startIngestor = (dir: string, name: string): RunningProcess =>
+    startApp('ingestor', {
+      DATA_DIR: dir,
+      PROVIDER_URL: ctx.feedUrl,
+      NATS_URL: nats.url,
+      NODE_ID: name,
+      LEASE_MS: String(LEASE_MS),
+      POLL_INTERVAL_MS: '3000',
+      LOG_LEVEL: 'info',
+    });
   const startNode = async (): Promise<Node> => {
     const dir = ctx.dir(`cluster-node-${nodes.length}`);
     const apiPort = await freePort();
     const node: Node = {
       dir,
       apiPort,
-      ingestor: startApp('ingestor', {
-        DATA_DIR: dir,
-        PROVIDER_URL: ctx.feedUrl,
-        NATS_URL: nats.url,
-        NODE_ID: `bench-${nodes.length}`,
-        LEASE_MS: String(LEASE_MS),
-        POLL_INTERVAL_MS: '3000',
-        LOG_LEVEL: 'info',
-      }),
+      ingestor: startIngestor(dir, `bench-${nodes.length}`),
       api: startApp('api', {
         DATA_DIR: dir,
         PORT: String(apiPort),
@@ -202,6 +214,32 @@ export async function runCluster(ctx: BenchContext): Promise<ClusterResult> {
     await fresh.ingestor.waitForOutput(/"msg":"caught up with the cluster"/, 300_000);
     const catchUpMs = Date.now() - joinedAt;
     const line = fresh.ingestor.logs().find((l) => l.msg === 'caught up with the cluster')!;
+
+    // Repair: the caught-up node's store altered while its ingestor is stopped (1% of its
+    // events deleted, 1% changed), then restarted: until it serves the cluster's content again.
+    ctx.log('cluster: detect and repair a node whose store was altered');
+    const ready = async (node: Node) => {
+      const res = await fetch(`http://127.0.0.1:${node.apiPort}/ready`).catch(() => undefined);
+      const body = (await res?.json().catch(() => undefined)) as
+        | { data: { state_digest?: string } | null }
+        | undefined;
+      return res?.status === 200 ? body?.data?.state_digest : undefined;
+    };
+    const healthy = await waitUntil(() => ready(nodes[1] === leader ? nodes[2]! : nodes[1]!), {
+      what: 'a healthy digest',
+    });
+    await fresh.ingestor.stop();
+    await tamperWithStore(fresh.dir, { remove: 1_000, change: 1_000 });
+    const restartedAt = Date.now();
+    fresh.ingestor = startIngestor(fresh.dir, `bench-${nodes.length - 1}`);
+    await fresh.ingestor.waitForOutput(/"code":"state_diverged"/, 120_000);
+    const detectMs = Date.now() - restartedAt;
+    await waitUntil(async () => (await ready(fresh)) === healthy || undefined, {
+      what: 'the altered node repaired',
+      timeoutMs: 300_000,
+      intervalMs: 20,
+    });
+    const repairMs = Date.now() - restartedAt;
     ctx.command(
       'NATS_URL=3 local nats-server -js processes; 3 nodes (ingestor + API, API_WORKERS=1), LEASE_MS=10000, POLL_INTERVAL_MS=3000',
     );
@@ -228,6 +266,7 @@ export async function runCluster(ctx: BenchContext): Promise<ClusterResult> {
         bytesRead: Number(line.bytes),
         messagesRead: Number(line.messages),
       },
+      repair: { events: local.events, detectMs, repairMs },
     };
   } finally {
     for (const node of nodes) await Promise.all([node.ingestor.stop(), node.api.stop()]);
