@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { linkSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -205,6 +206,29 @@ describe('a real web server as the partner (nginx)', () => {
     expect(got.log).not.toMatch(/AssertionError/);
     expect(got.code, got.log).toBe(0);
     expect(got.digest).toBe(plain.digest);
+  });
+
+  it('an HTTP/1.0 answer with no length, delimited by the connection closing (Python sockets)', async () => {
+    // Python's standard library, not our code: one answer, no Content-Length, then close.
+    const script = [
+      'import socket, sys',
+      's = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(1)',
+      'print(s.getsockname()[1], flush=True)',
+      'c, _ = s.accept(); c.recv(65536)',
+      'c.sendall(b"HTTP/1.0 200 OK\\r\\nContent-Type: application/xml\\r\\n\\r\\n")',
+      'c.sendall(open(sys.argv[1], "rb").read()); c.close()',
+    ].join('\n');
+    const server = spawn('python3', ['-c', script, join(http.root, 'plain', 'feed.xml')]);
+    const port = await new Promise<string>((resolve) =>
+      server.stdout.once('data', (d: Buffer) => resolve(d.toString().trim())),
+    );
+    try {
+      const got = await ingest(`http://127.0.0.1:${port}/feed.xml`);
+      expect(got.code, got.log).toBe(0);
+      expect(got.digest).toBe(plain.digest);
+    } finally {
+      server.kill();
+    }
   });
 
   it('TLS with a throwaway CA (NODE_EXTRA_CA_CERTS), gzipped and closed', async () => {
