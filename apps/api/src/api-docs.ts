@@ -3,16 +3,37 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
+import { API_ERRORS } from './api-error.js';
+import { MAX_PAGE_LIMIT } from './search-query.js';
+
+/** The documents kept beside the app: ours, and the partner's as it was given. */
+export const OPENAPI_FILE = fileURLToPath(new URL('../openapi.yaml', import.meta.url));
+export const PARTNER_OPENAPI_FILE = fileURLToPath(
+  new URL('../contract/partner-openapi.yaml', import.meta.url),
+);
+
+// biome-ignore lint/suspicious/noExplicitAny: an OpenAPI document is navigated by path here
+type Document = any;
+
+export function readOpenApi(file: string): Document {
+  return parse(readFileSync(file, 'utf8'));
+}
 
 /**
- * The partner-integration spec (a copy of the contract, kept beside the app), served as JSON,
- * with `servers` pointed at this deployment so that "Try it out" in /docs calls it.
+ * The served contract (openapi.yaml), with the facts whose home is the code filled in: the error
+ * codes of the catalogue, the largest page, and `servers` pointed at this deployment so that
+ * "Try it out" in /docs calls it.
  */
-export function loadOpenApi(): Buffer {
-  const file = fileURLToPath(new URL('../openapi.yaml', import.meta.url));
-  const spec = parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+export function servedOpenApi(): Document {
+  const spec = readOpenApi(OPENAPI_FILE);
   spec.servers = [{ url: '/', description: 'this Tessera deployment' }];
-  return Buffer.from(JSON.stringify(spec));
+  spec.components.schemas.ErrorBody.properties.error.properties.code.enum = Object.keys(API_ERRORS);
+  spec.components.parameters.Limit.schema.maximum = MAX_PAGE_LIMIT;
+  return spec;
+}
+
+export function loadOpenApi(): Buffer {
+  return Buffer.from(JSON.stringify(servedOpenApi()));
 }
 
 export interface DocsAsset {

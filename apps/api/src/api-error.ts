@@ -1,6 +1,8 @@
 /** The API's error catalogue. `code` is part of the contract; `message` is for people. */
 export const API_ERRORS = {
   invalid_parameter: 400,
+  /** A request HTTP itself forbids (more than one Host). */
+  bad_request: 400,
   not_found: 404,
   method_not_allowed: 405,
   internal_error: 500,

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import Router from '@koa/router';
 import type { StoreState, StoreView } from '@tessera/store';
 import Koa from 'koa';
@@ -8,7 +9,10 @@ import { ApiError } from './api-error.js';
 import { setCommonHeaders } from './common-headers.js';
 import { loadConfig } from './config.js';
 import { answerError, ensureAnswered } from './error-envelope.js';
+import { respondWithEvent } from './event-response.js';
+import { answerUnrouted } from './method-rule.js';
 import { createMetrics, type Metrics } from './metrics.js';
+import { createPageCursors } from './page-cursor.js';
 import { type ReplicationView, viewReplication } from './replication-view.js';
 import { requestIdOf } from './request-id.js';
 import { createScanBudget } from './scan-budget.js';
@@ -32,6 +36,8 @@ export interface AppDeps {
   /** Requests slower than this are logged even when they succeed. */
   slowRequestMs?: number;
   now?: () => number;
+  /** Authenticates page cursors; the API's processes (and nodes) that share it accept each other's. */
+  cursorSecret?: string;
   /** Returns the Prometheus text; defaults to this process's registry (see cluster.ts). */
   renderMetrics?: () => Promise<string>;
 }
@@ -56,6 +62,7 @@ export function createApp(deps: AppDeps): Koa<RequestState> {
   const renderMetrics = deps.renderMetrics ?? (() => metrics.registry.metrics());
   const search = createSearchResponder({
     store,
+    cursors: createPageCursors(deps.cursorSecret ?? randomBytes(32).toString('base64url')),
     budget: createScanBudget({
       concurrency: deps.scanConcurrency ?? DEFAULTS.SCAN_CONCURRENCY,
       eventsPerSecond: deps.scanEventsPerSecond ?? DEFAULTS.SCAN_EVENTS_PER_SECOND,
@@ -83,6 +90,7 @@ export function createApp(deps: AppDeps): Koa<RequestState> {
     const requestId = requestIdOf(ctx.req.headers['x-request-id']);
     ctx.state.requestId = requestId;
     try {
+      refuseAmbiguousHost(ctx.req.rawHeaders);
       await next();
       ensureAnswered(ctx);
     } catch (cause) {
@@ -111,8 +119,7 @@ export function createApp(deps: AppDeps): Koa<RequestState> {
   // The hot path writes its answer straight to the Node response (see search-response.ts).
   const parseQuery = createSearchQueryParser();
   router.get('/search', (ctx) => {
-    const window = parseQuery(ctx.querystring);
-    return search.respond(window, {
+    return search.respond(parseQuery(ctx.querystring), {
       method: ctx.method,
       ifNoneMatch: ctx.req.headers['if-none-match'],
       res: ctx.res,
@@ -129,6 +136,10 @@ export function createApp(deps: AppDeps): Koa<RequestState> {
         );
       },
     });
+  });
+
+  router.get('/events/:id', (ctx) => {
+    respondWithEvent(ctx, store, ctx.params.id ?? '');
   });
 
   router.get('/health', (ctx) => {
@@ -215,7 +226,21 @@ export function createApp(deps: AppDeps): Koa<RequestState> {
     ctx.body = asset.body;
   });
 
+  app.use(answerUnrouted(router));
   app.use(router.routes());
-  app.use(router.allowedMethods());
   return app;
+}
+
+/**
+ * RFC 9112 §3.2: a request with more than one Host is answered 400. Node keeps the first and
+ * drops the others, so the check reads the raw header list.
+ */
+function refuseAmbiguousHost(rawHeaders: string[]): void {
+  let hosts = 0;
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i] as string;
+    if (name.length === 4 && name.toLowerCase() === 'host' && ++hosts > 1) {
+      throw new ApiError('bad_request', 'the request has more than one Host header');
+    }
+  }
 }

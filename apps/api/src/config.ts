@@ -45,6 +45,12 @@ export const ApiConfigSchema = z
     MAX_LAG_MS: ms(30_000),
     /** /ready reports data older than this as stale. */
     STALE_AFTER_MS: z.coerce.number().int().min(1).default(300_000),
+    /**
+     * Authenticates /search page cursors. Unset, each start makes one that its workers share:
+     * cursors then stop being accepted when the API restarts, and on another node. Set the same
+     * value on every node behind one load balancer.
+     */
+    CURSOR_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
     /** How long SIGTERM waits for in-flight requests before closing connections. */
     SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(10_000),
   })

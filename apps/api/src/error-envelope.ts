@@ -7,13 +7,10 @@ export function errorBody(code: string, message: string): string {
   return JSON.stringify({ error: { code, message }, data: null });
 }
 
-/** Throws when no route answered: nothing there (404), or not with this method (405). */
+/** Throws when nothing answered (see method-rule.ts for the routes' own rule). */
 export function ensureAnswered(ctx: Context): void {
-  if (ctx.body != null || ctx.respond === false) return;
-  if (ctx.status === 404) throw new ApiError('not_found', `no such resource: ${ctx.path}`);
-  if (ctx.status === 405 || ctx.status === 501) {
-    throw new ApiError('method_not_allowed', `${ctx.method} is not allowed on ${ctx.path}`);
-  }
+  if (ctx.body != null || ctx.respond === false || ctx.status !== 404) return;
+  throw new ApiError('not_found', `no such resource: ${ctx.path}`);
 }
 
 /**

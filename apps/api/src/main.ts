@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import cluster from 'node:cluster';
+import { randomBytes } from 'node:crypto';
 import { SettingsError } from '@tessera/core';
 import { runMain } from '@tessera/runtime';
 import { openStoreReader } from '@tessera/store';
@@ -15,6 +16,9 @@ runMain(
   async () => {
     const config = loadConfig(process.env);
     const log = pino({ level: config.LOG_LEVEL, base: { service: 'api', pid: process.pid } });
+    // Made here, before any fork, so that every worker accepts the cursors of the others.
+    const cursorSecret = config.CURSOR_SECRET ?? randomBytes(32).toString('base64url');
+    process.env.CURSOR_SECRET = cursorSecret;
     if (cluster.isPrimary && config.API_WORKERS > 1) {
       return runPrimary({ workers: config.API_WORKERS, log });
     }
@@ -33,6 +37,7 @@ runMain(
       staleAfterMs: config.STALE_AFTER_MS,
       maxLagMs: config.MAX_LAG_MS,
       slowRequestMs: config.SLOW_REQUEST_MS,
+      cursorSecret,
       renderMetrics: cluster.isWorker ? clusterMetricsRenderer(metrics.registry) : undefined,
     });
     const running = await startServer(app, config.PORT, config.HOST, serverTimeouts(config));

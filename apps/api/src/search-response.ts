@@ -2,11 +2,13 @@ import type { ServerResponse } from 'node:http';
 import { finished } from 'node:stream/promises';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { canonicalWindow, type QueryWindow } from '@tessera/core';
-import type { Head, StoreView } from '@tessera/store';
+import type { EventScan, Head, ScanPosition, StoreView } from '@tessera/store';
 import { LRUCache } from 'lru-cache';
 import { headerTemplate, withRequestId } from './common-headers.js';
 import { matchesIfNoneMatch } from './etag.js';
+import type { PageCursors } from './page-cursor.js';
 import type { ScanBudget, ScanSlot } from './scan-budget.js';
+import type { PageRequest, SearchRequest } from './search-query.js';
 
 const HEAD = Buffer.from('{"data":{"events":[');
 const COMMA = Buffer.from(',');
@@ -16,6 +18,7 @@ const JSON_TYPE = 'application/json; charset=utf-8';
 export interface SearchResponderOptions {
   store: StoreView;
   budget: ScanBudget;
+  cursors: PageCursors;
   cacheMaxBytes: number;
   /** Larger answers are not cached. */
   cacheMaxEntryBytes: number;
@@ -74,12 +77,13 @@ export function createSearchResponder(options: SearchResponderOptions) {
     return head;
   };
 
-  const etagFor = (window: QueryWindow): string => {
+  const etagFor = (window: QueryWindow, page?: PageRequest): string => {
     const { storeId, version } = currentHead();
-    return `"${storeId}.${version}.${window.startsAt ?? ''}.${window.endsAt ?? ''}"`;
+    const whole = `${storeId}.${version}.${window.startsAt ?? ''}.${window.endsAt ?? ''}`;
+    return page === undefined ? `"${whole}"` : `"${whole}.${page.limit}.${page.cursor ?? ''}"`;
   };
 
-  const answerOf = (etag: string, body: Buffer): Answer => ({
+  const answerOf = (etag: string, body: Buffer, link?: string): Answer => ({
     body,
     headers: headerTemplate([
       'Content-Type',
@@ -88,6 +92,7 @@ export function createSearchResponder(options: SearchResponderOptions) {
       'no-cache',
       'ETag',
       etag,
+      ...(link === undefined ? [] : ['Link', link]),
       'Content-Length',
       String(body.length),
     ]),
@@ -114,15 +119,16 @@ export function createSearchResponder(options: SearchResponderOptions) {
     etagFor,
 
     /**
-     * Serves GET or HEAD /search; throws (before writing anything) only `overloaded`. A cached
-     * answer (the hot path) is written at once and nothing is returned; an uncached one returns a
-     * promise that settles when it is sent.
+     * Serves GET or HEAD /search; throws (before writing anything) only `overloaded`, and
+     * `invalid_parameter` for a cursor this store did not issue. A cached answer (the hot path)
+     * is written at once and nothing is returned; an uncached one returns a promise that settles
+     * when it is sent.
      */
-    respond(requested: QueryWindow, x: SearchExchange): Promise<void> | undefined {
+    respond(request: SearchRequest, x: SearchExchange): Promise<void> | undefined {
       // Instants are whole seconds, so a bound's milliseconds cannot change the answer: one
       // cache entry and one ETag for every window that means the same events.
-      const window = canonicalWindow(requested);
-      const etag = etagFor(window);
+      const window = canonicalWindow(request.window);
+      const etag = etagFor(window, request.page);
       if (matchesIfNoneMatch(x.ifNoneMatch, etag)) {
         x.begin(304);
         x.res.writeHead(
@@ -137,6 +143,8 @@ export function createSearchResponder(options: SearchResponderOptions) {
         send(x, cached);
         return undefined;
       }
+      // A page's headers name the next page, so even HEAD reads it (at most `limit` events).
+      if (request.page !== undefined) return pageAndSend(window, request.page, etag, x);
       if (x.method === 'HEAD') {
         // The headers a GET would carry, without reading a single event.
         startStream(x, etag);
@@ -146,6 +154,47 @@ export function createSearchResponder(options: SearchResponderOptions) {
       return scanAndSend(window, etag, x);
     },
   };
+
+  /**
+   * Reads one page (in slices, as a long answer is: past its first slice it needs a scan slot),
+   * then sends it whole, with its length and, when more events remain, the next page's link.
+   */
+  async function pageAndSend(
+    window: QueryWindow,
+    page: PageRequest,
+    etag: string,
+    x: SearchExchange,
+  ): Promise<void> {
+    const { storeId, version } = currentHead();
+    const position: ScanPosition | undefined =
+      page.cursor === undefined ? undefined : options.cursors.open(storeId, window, page.cursor);
+    const scan = store.scan(window, position);
+    let slot: ScanSlot | undefined;
+    try {
+      const body = new BodyParts();
+      let done = readSlice(scan, body, Math.min(page.limit, sliceEvents), onScanned, budget.charge);
+      while (!done && body.events < page.limit) {
+        slot ??= budget.acquire();
+        await nextTurn();
+        const wanted = Math.min(page.limit - body.events, sliceEvents);
+        done = readSlice(scan, body, wanted, onScanned, slot.charge);
+      }
+      const last = scan.lastKey();
+      const more = !done && last !== undefined && scan.next().done !== true;
+      const next = more
+        ? options.cursors.issue(storeId, window, {
+            after: last,
+            movedSince: position?.movedSince ?? version,
+          })
+        : undefined;
+      const answer = answerOf(etag, body.join(), next && linkTo(page, next));
+      if (answer.body.length <= options.cacheMaxEntryBytes) cache?.set(etag, answer);
+      send(x, answer);
+    } finally {
+      scan.return?.();
+      slot?.release();
+    }
+  }
 
   async function scanAndSend(window: QueryWindow, etag: string, x: SearchExchange): Promise<void> {
     const scan = store.scan(window);
@@ -175,7 +224,7 @@ export function createSearchResponder(options: SearchResponderOptions) {
    * closes it.
    */
   async function streamRest(
-    scan: Iterator<Buffer>,
+    scan: EventScan,
     body: BodyParts,
     x: SearchExchange,
     etag: string,
@@ -267,6 +316,16 @@ function readSlice(
   onScanned(read);
   charge(read);
   return done;
+}
+
+/** The RFC 8288 link to the next page: the same window and limit, and where to resume. */
+function linkTo(page: PageRequest, cursor: string): string {
+  const params = new URLSearchParams();
+  if (page.startsAt !== undefined) params.set('starts_at', page.startsAt);
+  if (page.endsAt !== undefined) params.set('ends_at', page.endsAt);
+  params.set('limit', String(page.limit));
+  params.set('cursor', cursor);
+  return `</search?${params}>; rel="next"`;
 }
 
 /** Writes with backpressure; false if the client is gone (closed, or destroyed on timeout). */

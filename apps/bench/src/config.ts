@@ -12,6 +12,8 @@ export const BenchConfigSchema = z.object({
   /** Events in the large store the /search scenarios read. */
   BENCH_EVENTS: z.coerce.number().int().min(1_000).default(100_000),
   /** Size of the large ingestion feed, in MB. */
+  /** The store the pages scenario pages through (its unpaged answer is ~250 MB at 1M). */
+  BENCH_PAGE_EVENTS: z.coerce.number().int().min(1_000).default(1_000_000),
   BENCH_LARGE_MB: z.coerce.number().int().min(10).default(1_000),
   /** Comma-separated scenario names to run (default: all); the report shows what ran. */
   BENCH_ONLY: z

@@ -5,13 +5,13 @@ import Koa from 'koa';
 /**
  * The framework's floor: a minimal Koa + @koa/router app sending the same bytes from memory, one
  * process. What Koa itself costs per request; Tessera's /search is measured against it.
- * Usage: node koa-floor.js <body-file> <port>
+ * Usage: node koa-floor.js <body-file> <port> [route, default /search]
  */
-const [file, port] = process.argv.slice(2);
+const [file, port, route = '/search'] = process.argv.slice(2);
 const body = readFileSync(String(file));
 const app = new Koa();
 const router = new Router();
-router.get('/search', (ctx) => {
+router.get(route, (ctx) => {
   ctx.type = 'application/json; charset=utf-8';
   ctx.body = body;
 });

@@ -20,6 +20,7 @@ import { runFixedRate } from './scenarios/fixed-rate.js';
 import { runHostileClients } from './scenarios/hostile-clients.js';
 import { runIngestion, runUnchangedPoll } from './scenarios/ingestion.js';
 import { runRealServer } from './scenarios/real-server.js';
+import { runPages } from './scenarios/pages.js';
 import { runSearchThroughput } from './scenarios/search-throughput.js';
 import { runStartupUnderWrite } from './scenarios/startup-under-write.js';
 
@@ -102,6 +103,7 @@ async function measure(ctx: BenchContext, config: BenchConfig): Promise<void> {
   }
   if (wants('fixed-rate')) results.fixedRate = await runFixedRate(ctx, bigDir!, weekQuery);
   if (wants('hostile')) results.hostile = await runHostileClients(ctx, bigDir!, weekQuery);
+  if (wants('pages')) results.pages = await runPages(ctx, config.BENCH_PAGE_EVENTS);
   if (wants('ingestion')) results.ingestion = await runIngestion(ctx);
   if (wants('real-server')) results.realServer = await runRealServer(ctx);
   if (wants('digest')) results.digestCost = await runDigestCost(ctx, config.BENCH_EVENTS);

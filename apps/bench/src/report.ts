@@ -14,6 +14,7 @@ export function renderReport(r: Results, notes: string): string {
     ...costCurve(r),
     ...fixedRate(r),
     ...hostile(r),
+    ...pages(r),
     ...ingestion(r),
     ...realServer(r),
     ...digestCost(r),
@@ -171,6 +172,36 @@ function hostile(r: Results): string[] {
     row(`beside ${h.stalledClients} stalled clients`, h.underAttack),
     '',
     `API peak RSS during the attack: **${h.peakRssMb} MiB**; stalled requests answered 503 \`overloaded\`: ${n(h.refused)}.`,
+    '',
+  ];
+}
+
+function pages(r: Results): string[] {
+  if (r.pages === undefined) return [];
+  const p = r.pages;
+  const rate = (t: { requestsPerSecond: number; latencyMs: { p99: number } }) =>
+    `${n(t.requestsPerSecond)} | ${ms(t.latencyMs.p99)}`;
+  return [
+    `## Pages and one event, over ${n(p.events)} events`,
+    '',
+    'A client that wants the first 100 events, with `limit=100` and without (the unpaged answer is',
+    'the whole store, streamed; the client hangs up once its first 100 events are in). Medians over',
+    'sequential requests on fresh connections; then closed-loop throughput, 50 connections. One API',
+    'process on one core, the load generator on the other.',
+    '',
+    '| first 100 events | time to first byte ms | time to the 100th event ms |',
+    '|---|---:|---:|',
+    `| \`/search?limit=100\` | ${ms(p.page.ttfbMs)} | **${ms(p.page.first100Ms)}** |`,
+    `| \`/search\` (unpaged) | ${ms(p.unpaged.ttfbMs)} | ${ms(p.unpaged.first100Ms)} |`,
+    '',
+    '| closed loop | req/s | p99 ms |',
+    '|---|---:|---:|',
+    `| \`/search?limit=100\`, first page | ${rate(p.pageThroughput)} |`,
+    `| \`/search?limit=100&cursor=…\`, second page | ${rate(p.cursorPageThroughput)} |`,
+    `| \`/events/{id}\` | ${rate(p.eventThroughput)} |`,
+    `| Koa floor, the same event's bytes | ${rate(p.eventKoaFloor)} |`,
+    '',
+    `\`/events/{id}\` serves **${n(p.eventOfKoa, 2)}** of the Koa floor's req/s (two LMDB lookups per request, no cache).`,
     '',
   ];
 }

@@ -4,6 +4,7 @@ import type { DigestCostResult } from './scenarios/digest-cost.js';
 import type { FixedRateResult } from './scenarios/fixed-rate.js';
 import type { HostileResult } from './scenarios/hostile-clients.js';
 import type { IngestResult, UnchangedResult } from './scenarios/ingestion.js';
+import type { PagesResult } from './scenarios/pages.js';
 import type { RealServerResult } from './scenarios/real-server.js';
 import type { SearchResult } from './scenarios/search-throughput.js';
 import type { StartupResult } from './scenarios/startup-under-write.js';
@@ -14,6 +15,7 @@ export const SCENARIOS = [
   'cost-curve',
   'fixed-rate',
   'hostile',
+  'pages',
   'ingestion',
   'real-server',
   'digest',
@@ -44,6 +46,7 @@ export interface Results {
   costCurve?: CostCurveResult;
   fixedRate?: FixedRateResult[];
   hostile?: HostileResult;
+  pages?: PagesResult;
   ingestion?: IngestResult[];
   realServer?: RealServerResult[];
   digestCost?: DigestCostResult;

@@ -49,6 +49,19 @@ export function judge(r: Results): Verdict[] {
       p99 < 100,
     );
   }
+  if (r.pages !== undefined) {
+    const p = r.pages;
+    check(
+      `a page of 100 from ${p.events} events in less time than the unpaged answer's first 100`,
+      `${fixed(p.page.first100Ms, 2)} ms against ${fixed(p.unpaged.first100Ms, 2)} ms`,
+      p.page.first100Ms < p.unpaged.first100Ms,
+    );
+    check(
+      '/events/{id} ≥ 0.9 of the Koa floor',
+      `${fixed(p.eventOfKoa, 2)} of Koa`,
+      p.eventOfKoa >= 0.9,
+    );
+  }
   for (const i of (r.ingestion ?? []).filter((i) => i.threads === 2)) {
     check(
       `ingest peak RSS ≤ 200 MiB, ${i.feed} feed, 2 threads`,

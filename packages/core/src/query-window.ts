@@ -15,12 +15,13 @@ export type QueryWindowError = {
   readonly message: string;
 };
 
-// RFC 3339 date-time (offset optional: a value without one is UTC) or a bare full-date.
+// RFC 3339 date-time (offset optional: a value without one is UTC) or a bare full-date. RFC 3339
+// puts no bound on the fraction's digits; MAX_DATETIME_LENGTH bounds the whole value instead.
 const DATE_TIME =
-  /^(\d{4})-(\d{2})-(\d{2})(?:[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?([Zz]|[+-]\d{2}:\d{2})?)?$/;
+  /^(\d{4})-(\d{2})-(\d{2})(?:[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?([Zz]|[+-]\d{2}:\d{2})?)?$/;
 
-/** Longest accepted parameter value; anything longer is refused before parsing. */
-export const MAX_DATETIME_LENGTH = 40;
+/** Longest accepted parameter value (a fraction of 30 digits with an offset); longer is refused before parsing. */
+export const MAX_DATETIME_LENGTH = 56;
 
 type Rounding = 'up' | 'down';
 
@@ -51,8 +52,9 @@ export function parseDateTime(text: string, rounding: Rounding = 'down'): number
   let millis = 0;
   const fraction = m[7];
   if (fraction !== undefined) {
-    const scaled = Number(`0.${fraction}`) * 1000;
-    millis = rounding === 'up' ? Math.ceil(scaled) : Math.floor(scaled);
+    // From the digits, not a float: 0.999…9 (many nines) is 1 as a double, a second too far.
+    millis = Number(fraction.slice(0, 3).padEnd(3, '0'));
+    if (rounding === 'up' && /[1-9]/.test(fraction.slice(3))) millis += 1;
   }
   const utc = utcMillis(year, month, day, hour, minute, second) + millis;
   return utc - offsetMinutes * 60_000;

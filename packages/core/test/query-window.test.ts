@@ -19,6 +19,9 @@ describe('parseDateTime', () => {
     ['2024-02-29T00:00:00Z', '2024-02-29T00:00:00.000Z'],
     ['0050-06-30T21:00:00Z', '0050-06-30T21:00:00.000Z'],
     ['0001-01-01', '0001-01-01T00:00:00.000Z'],
+    // RFC 3339 bounds neither the fraction's digits nor does a parser that stops at 9 agree with it.
+    ['2021-01-01T00:00:00.1234567891Z', '2021-01-01T00:00:00.123Z'],
+    [`2021-01-01T00:00:00.${'9'.repeat(30)}+01:00`, '2020-12-31T23:00:00.999Z'],
   ])('parses %s', (text, iso) => {
     expect(new Date(parseDateTime(text) ?? Number.NaN).toISOString()).toBe(iso);
   });
@@ -36,6 +39,7 @@ describe('parseDateTime', () => {
     '1626888748',
     '',
     `2021-07-21T17:32:28.${'1'.repeat(40)}Z`,
+    `2021-07-21T17:32:28.${'1'.repeat(31)}+01:00`,
   ])('rejects %j', (text) => {
     expect(parseDateTime(text)).toBeUndefined();
   });

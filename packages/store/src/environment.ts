@@ -169,7 +169,11 @@ export function rewriteDigests(env: Environment): Digest {
   for (const { key, value } of env.events.getRange({})) {
     const record = decodeRecord(key, value);
     const entry = recordDigest(record);
-    env.ids.putSync(record.id, [record.startsAt, entry]);
+    const movedAt = env.ids.get(record.id)?.[2];
+    env.ids.putSync(
+      record.id,
+      movedAt === undefined ? [record.startsAt, entry] : [record.startsAt, entry, movedAt],
+    );
     sum.toggle(entry);
   }
   const digest = sum.value();

@@ -3,6 +3,7 @@ export {
   type Digest,
   DigestSum,
   EMPTY_DIGEST,
+  type EventKey,
   type Head,
   MAX_READERS,
   recordDigest,
@@ -20,7 +21,7 @@ export {
   type StoreState,
   StoreStateSchema,
 } from './store-state.js';
-export type { StoreView } from './store-view.js';
+export type { EventScan, ScanPosition, StoredEvent, StoreView } from './store-view.js';
 export {
   type ClusterPosition,
   type FeedCommit,

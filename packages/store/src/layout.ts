@@ -9,7 +9,7 @@ import type { EventRecord } from '@tessera/core';
  * | db       | key                         | value                                              |
  * |----------|-----------------------------|----------------------------------------------------|
  * | `events` | `[startsAt, id]`            | 8 bytes: endsAt (float64 LE), then the EventSummary JSON (UTF-8) |
- * | `ids`    | `id`                        | `[startsAt, digest]`: the event's current key, and its record digest |
+ * | `ids`    | `id`                        | `[startsAt, digest, movedAt?]`: the event's current key, its record digest, and the version at which its key last changed |
  * | `meta`   | see below                   | msgpack                                            |
  *
  * `meta` keys:
@@ -36,7 +36,11 @@ import type { EventRecord } from '@tessera/core';
  * `ids` exists so that an event whose start changes moves to its new key instead of leaving a
  * stale copy at the old one, and so that "is this record unchanged?" is answered from the small
  * ids pages without reading the event. A record digest is SHA-256 over the id, the start and the
- * stored value, truncated to 128 bits.
+ * stored value, truncated to 128 bits. `movedAt` is the version of the write that last moved the
+ * event to another key (absent: not moved since the store had this field, which layout 3 gained
+ * without a version bump, since readers of either shape only read the first two elements): a page
+ * of /search served after a write leaves out events that moved since its first page, so that no
+ * event is returned twice (see the API's page cursor).
  *
  * The state digest is the XOR of every stored event's record digest: order-independent, so the
  * same content gives the same digest on any node whatever order it was written in, and kept up
@@ -108,7 +112,7 @@ export type EventKey = [startsAt: number, id: string];
 
 export const END_PREFIX_BYTES = 8;
 
-export type IdEntry = [startsAt: number, digest: string];
+export type IdEntry = [startsAt: number, digest: string, movedAt?: number];
 
 export interface Head {
   storeId: string;

@@ -52,7 +52,8 @@ export function openStoreReader(options: OpenStoreReaderOptions): StoreReader {
     state: () => current().state(),
     count: () => current().count(),
     digest: () => current().digest(),
-    scan: (window) => current().scan(window),
+    scan: (window, position) => current().scan(window, position),
+    event: (id) => current().event(id),
     replication: () => current().replication(),
     exists() {
       current();

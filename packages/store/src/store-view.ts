@@ -1,6 +1,15 @@
 import { isInWindow, type QueryWindow, startBounds } from '@tessera/core';
 import { type Environment, readDigest, readHead, unavailable } from './environment.js';
-import { type Digest, decodeEnd, type Head, STATE_KEY, summaryBytes } from './layout.js';
+import {
+  type Digest,
+  decodeEnd,
+  type EventKey,
+  eventKey,
+  type Head,
+  type IdEntry,
+  STATE_KEY,
+  summaryBytes,
+} from './layout.js';
 import { type ReplicationStatus, readReplicationStatus } from './replication-status.js';
 import { StoreError } from './store-error.js';
 import { INITIAL_STATE, type StoreState, StoreStateSchema } from './store-state.js';
@@ -17,12 +26,34 @@ export interface StoreView {
    */
   digest(): Digest | null;
   /**
-   * Pre-serialized summaries of the events in the window, in start order. Closing the iterator
-   * early (`return()`, or leaving a for-of) releases its LMDB snapshot at once.
+   * Pre-serialized summaries of the events in the window, in key order (start, then id); from
+   * `position` on, when given. Closing the iterator early (`return()`, or leaving a for-of)
+   * releases its LMDB snapshot at once.
    */
-  scan(window: QueryWindow): IterableIterator<Buffer>;
+  scan(window: QueryWindow, position?: ScanPosition): EventScan;
+  /** One event's pre-serialized summary and record digest, from the ids index; undefined if unknown. */
+  event(id: string): StoredEvent | undefined;
   /** Cluster mode: the ingestor's view of the cluster; null in single mode. */
   replication(): ReplicationStatus | null;
+}
+
+/**
+ * Where a scan resumes: strictly after `after`, leaving out events whose key changed at a version
+ * later than `movedSince` (they may have been served before the position, under their old key).
+ */
+export interface ScanPosition {
+  after: EventKey;
+  movedSince: number;
+}
+
+export interface EventScan extends IterableIterator<Buffer> {
+  /** The key of the last event returned; undefined before the first. */
+  lastKey(): EventKey | undefined;
+}
+
+export interface StoredEvent {
+  summary: Buffer;
+  digest: Digest;
 }
 
 /** Head of a store that does not exist yet: nothing stored, no id to name. */
@@ -33,7 +64,8 @@ export const EMPTY_VIEW: StoreView = {
   state: () => INITIAL_STATE,
   count: () => 0,
   digest: () => null,
-  scan: () => [][Symbol.iterator](),
+  scan: () => Object.assign([][Symbol.iterator](), { lastKey: () => undefined }),
+  event: () => undefined,
   replication: () => null,
 };
 
@@ -67,18 +99,28 @@ export function viewOf(env: Environment): OwnedView {
       }),
     count: () => read(() => (env.events.getStats() as { entryCount: number }).entryCount),
     digest: () => read(() => readDigest(env)),
-    scan(window) {
+    scan(window, position) {
       const { from, to } = startBounds(window);
       // Keys are [startsAt, id]: [to + 1] sorts after every key starting at `to` (whole ms).
+      const start = position?.after ?? (from === null ? undefined : [from]);
       const range = read(() =>
-        env.events
-          .getRange({
-            start: from === null ? undefined : [from],
-            end: to === null ? undefined : [to + 1],
-          })
-          [Symbol.iterator](),
+        env.events.getRange({ start, end: to === null ? undefined : [to + 1] })[Symbol.iterator](),
       );
-      return new OpenScan(range, window, open, env.path);
+      const movedSince = position?.movedSince;
+      // Only a write since the position can have moved an event: otherwise no ids lookup at all.
+      const moved =
+        movedSince === undefined || readHead(env).version === movedSince
+          ? undefined
+          : (id: string) => ((env.ids.get(id) as IdEntry | undefined)?.[2] ?? 0) > movedSince;
+      return new OpenScan(range, window, open, env.path, position?.after, moved);
+    },
+    event(id) {
+      return read(() => {
+        const entry = env.ids.get(id) as IdEntry | undefined;
+        if (entry === undefined) return undefined;
+        const value = env.events.get(eventKey(entry[0], id));
+        return value === undefined ? undefined : { summary: summaryBytes(value), digest: entry[1] };
+      });
     },
     endScans() {
       for (const scan of open) scan.end();
@@ -89,16 +131,24 @@ export function viewOf(env: Environment): OwnedView {
 type RangeIterator = Iterator<{ key: [number, string]; value: Buffer }>;
 
 /** One scan: the events of a window, read from an LMDB cursor as they are asked for. */
-class OpenScan implements IterableIterator<Buffer> {
+class OpenScan implements EventScan {
   #state: 'open' | 'done' | 'ended' = 'open';
+  #last: EventKey | undefined;
 
   constructor(
     private readonly range: RangeIterator,
     private readonly window: QueryWindow,
     private readonly open: Set<OpenScan>,
     private readonly path: string,
+    /** The range starts at this key, which the scan resumes strictly after. */
+    private readonly after?: EventKey,
+    private readonly moved?: (id: string) => boolean,
   ) {
     open.add(this);
+  }
+
+  lastKey(): EventKey | undefined {
+    return this.#last;
   }
 
   [Symbol.iterator](): this {
@@ -118,9 +168,13 @@ class OpenScan implements IterableIterator<Buffer> {
           return { done: true, value: undefined };
         }
         const { key, value } = next.value;
-        if (isInWindow(this.window, key[0], decodeEnd(value))) {
-          return { done: false, value: summaryBytes(value) };
+        if (this.after !== undefined && key[0] === this.after[0] && key[1] === this.after[1]) {
+          continue;
         }
+        if (!isInWindow(this.window, key[0], decodeEnd(value))) continue;
+        if (this.moved?.(key[1]) === true) continue;
+        this.#last = key;
+        return { done: false, value: summaryBytes(value) };
       }
     } catch (cause) {
       this.#finish('done');

@@ -191,9 +191,10 @@ function createWriter(env: Environment, lock: WriterLock): StoreWriter {
 
   /**
    * Writes records in the current write transaction, skipping the unchanged ones, and keeps the
-   * state digest in step: each changed record's old digest out, its new one in.
+   * state digest in step: each changed record's old digest out, its new one in. `version` is the
+   * one this write will commit, recorded on the events it moves.
    */
-  const upsertAll = (records: Iterable<EventRecord>): ApplyCounts => {
+  const upsertAll = (records: Iterable<EventRecord>, version: number): ApplyCounts => {
     const counts = emptyCounts();
     const digest = new DigestSum(readDigest(env) ?? EMPTY_DIGEST);
     for (const record of records) {
@@ -208,7 +209,13 @@ function createWriter(env: Environment, lock: WriterLock): StoreWriter {
         eventKey(record.startsAt, record.id),
         encodeEventValue(record.endsAt, record.summary),
       );
-      ids.putSync(record.id, [record.startsAt, seen.digest]);
+      const movedAt = seen.change === 'moved' ? version : seen.previous?.[2];
+      ids.putSync(
+        record.id,
+        movedAt === undefined
+          ? [record.startsAt, seen.digest]
+          : [record.startsAt, seen.digest, movedAt],
+      );
       digest.toggle(seen.previous?.[1], seen.digest);
     }
     if (changedAnything(counts)) meta.putSync(DIGEST_KEY, digest.value());
@@ -246,7 +253,7 @@ function createWriter(env: Environment, lock: WriterLock): StoreWriter {
 
     applyFeed(records, commit) {
       return write('applying the feed', () => {
-        const counts = upsertAll(records);
+        const counts = upsertAll(records, readHead(env).version + 1);
         finish(counts, commit);
         return counts;
       });
@@ -254,7 +261,7 @@ function createWriter(env: Environment, lock: WriterLock): StoreWriter {
 
     applyReplicated(records, commit) {
       return write('applying a replicated batch', () => {
-        const counts = upsertAll(records);
+        const counts = upsertAll(records, commit.version ?? readHead(env).version);
         finishReplicated(commit, changedAnything(counts));
         return counts;
       });

@@ -1,0 +1,153 @@
+import { writeFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { openStoreWriter } from '@tessera/store';
+import { freePort, seedStore, startNode } from '@tessera/testkit';
+import type { BenchContext } from '../bench-context.js';
+import { measureThroughput, type Throughput } from '../load.js';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const SERVER_CORE = '1';
+const LOAD_CORE = '0';
+const PAGE = 100;
+const SAMPLES = 30;
+
+/** Time to first byte and to the first 100 events, medians over sequential requests. */
+export interface FirstEvents {
+  ttfbMs: number;
+  first100Ms: number;
+}
+
+export interface PagesResult {
+  events: number;
+  /** `?limit=100`: the first page, read whole. */
+  page: FirstEvents;
+  /** No parameters: the same 100 events are the answer's first, read until they are in. */
+  unpaged: FirstEvents;
+  /** Closed-loop req/s, 50 connections: the first page (cached after one), a later page, /events/{id}. */
+  pageThroughput: Throughput;
+  cursorPageThroughput: Throughput;
+  eventThroughput: Throughput;
+  /** The Koa floor sending the same event's bytes from memory. */
+  eventKoaFloor: Throughput;
+  eventOfKoa: number;
+}
+
+/**
+ * What a page costs against the unpaged answer over a large store (1M events by default: the
+ * unpaged answer is hundreds of MB), and /events/{id} against the Koa floor. One API process
+ * pinned to one core, the load generator on the other.
+ */
+export async function runPages(ctx: BenchContext, events: number): Promise<PagesResult> {
+  const dir = ctx.dir('pages');
+  ctx.log(`pages: seeding ${events} events`);
+  const writer = openStoreWriter({ path: dir });
+  seedStore(writer, events);
+  await writer.close();
+  const { api, base } = await ctx.startApi(
+    dir,
+    { API_WORKERS: '1' },
+    { wrapper: ['taskset', '-c', SERVER_CORE] },
+  );
+  try {
+    const page = await firstEvents(`${base}/search?limit=${PAGE}`);
+    const unpaged = await firstEvents(`${base}/search`);
+    const first = await fetch(`${base}/search?limit=${PAGE}`);
+    const next = /^<([^>]+)>/.exec(first.headers.get('link') ?? '')?.[1] ?? '';
+    const id = ((await first.json()) as { data: { events: Array<{ id: string }> } }).data
+      .events[0]?.id;
+    const eventBody = Buffer.from(await (await fetch(`${base}/events/${id}`)).arrayBuffer());
+    const seconds = Math.max(2, Math.round(ctx.config.BENCH_SECONDS / 3));
+    const load = (url: string) => measureThroughput(url, seconds, 50, LOAD_CORE);
+    const pageThroughput = await load(`${base}/search?limit=${PAGE}`);
+    const cursorPageThroughput = await load(`${base}${next}`);
+    const eventThroughput = await load(`${base}/events/${id}`);
+    const eventKoaFloor = await koaFloor(ctx, eventBody, `/events/${id}`, (url) => load(url));
+    ctx.command(
+      `taskset -c ${LOAD_CORE} wrk -t1 -c50 -d${seconds}s 'http://127.0.0.1:PORT/search?limit=${PAGE}'  # and a later page, /events/{id}, the Koa floor on that path; the API at taskset -c ${SERVER_CORE}, API_WORKERS=1, ${events} events`,
+    );
+    return {
+      events,
+      page,
+      unpaged,
+      pageThroughput,
+      cursorPageThroughput,
+      eventThroughput,
+      eventKoaFloor,
+      eventOfKoa: eventThroughput.requestsPerSecond / eventKoaFloor.requestsPerSecond,
+    };
+  } finally {
+    await api.stop();
+  }
+}
+
+async function koaFloor(
+  ctx: BenchContext,
+  body: Buffer,
+  path: string,
+  load: (url: string) => Promise<Throughput>,
+): Promise<Throughput> {
+  const file = join(ctx.dir('pages-floor'), 'body.json');
+  writeFileSync(file, body);
+  const port = await freePort();
+  const server = startNode(join(HERE, '..', 'koa-floor.js'), [file, String(port), path], {
+    wrapper: ['taskset', '-c', SERVER_CORE],
+  });
+  try {
+    await server.waitForOutput(/listening/);
+    return await load(`http://127.0.0.1:${port}${path}`);
+  } finally {
+    await server.stop();
+  }
+}
+
+/** Medians over SAMPLES sequential requests (after one not counted, which fills the cache). */
+async function firstEvents(url: string): Promise<FirstEvents> {
+  await timeFirstEvents(url);
+  const ttfb: number[] = [];
+  const first100: number[] = [];
+  for (let i = 0; i < SAMPLES; i++) {
+    const t = await timeFirstEvents(url);
+    ttfb.push(t.ttfbMs);
+    first100.push(t.first100Ms);
+  }
+  return { ttfbMs: median(ttfb), first100Ms: median(first100) };
+}
+
+/**
+ * One request, read until the first PAGE events are in (or the body ends), then hung up: what a
+ * client that wants the first 100 events waits for, with or without `limit`.
+ */
+function timeFirstEvents(url: string): Promise<FirstEvents> {
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    let ttfbMs = 0;
+    const req = request(url, { agent: false }, (res) => {
+      let seen = 0;
+      let tail = '';
+      const done = () => {
+        resolve({ ttfbMs, first100Ms: performance.now() - started });
+        res.destroy();
+      };
+      res.on('data', (chunk: Buffer) => {
+        if (ttfbMs === 0) ttfbMs = performance.now() - started;
+        // Every summary opens with `{"id":` (6 bytes); a chunk may split one, so the last 5
+        // bytes are carried over (too short to hold a whole one, counted twice).
+        const text = tail + chunk.toString('latin1');
+        seen += text.split('{"id":').length - 1;
+        tail = text.slice(-5);
+        // The 101st event begun: the first 100 are whole.
+        if (seen > PAGE) done();
+      });
+      res.on('end', done);
+      res.on('error', () => {});
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+function median(values: number[]): number {
+  return [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? Number.NaN;
+}
