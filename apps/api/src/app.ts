@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import Router from '@koa/router';
-import type { StoreState, StoreView } from '@tessera/store';
+import type { StoreView } from '@tessera/store';
 import Koa from 'koa';
 import type { Logger } from 'pino';
 import { createAccessLog } from './access-log.js';
@@ -13,7 +13,7 @@ import { respondWithEvent } from './event-response.js';
 import { answerUnrouted } from './method-rule.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { createPageCursors } from './page-cursor.js';
-import { type ReplicationView, viewReplication } from './replication-view.js';
+import { createReadinessLog, readyBody } from './readiness.js';
 import { requestIdOf } from './request-id.js';
 import { createScanBudget } from './scan-budget.js';
 import { createSearchQueryParser } from './search-query.js';
@@ -52,6 +52,8 @@ interface RequestState {
   requestId: string;
   /** Set when an answer failed after its headers went out: counted and logged as a 500. */
   failed?: boolean;
+  /** Set by a route that logs its own refusals (/ready: once per change, not per probe). */
+  logged?: boolean;
 }
 
 export function createApp(deps: AppDeps): Koa<RequestState> {
@@ -103,7 +105,7 @@ export function createApp(deps: AppDeps): Koa<RequestState> {
     const status = ctx.state.failed === true ? 500 : ctx.status;
     const ms = performance.now() - started;
     metrics.observe(route, status, ms / 1000);
-    if (accessLog.wants(status, ms)) {
+    if (accessLog.wants(status, ms) && ctx.state.logged !== true) {
       accessLog.write({
         requestId,
         method: ctx.method,
@@ -139,7 +141,15 @@ export function createApp(deps: AppDeps): Koa<RequestState> {
   });
 
   router.get('/events/:id', (ctx) => {
-    respondWithEvent(ctx, store, ctx.params.id ?? '');
+    respondWithEvent(store, ctx.params.id ?? '', {
+      ifNoneMatch: ctx.req.headers['if-none-match'],
+      res: ctx.res,
+      requestId: ctx.state.requestId,
+      begin(status) {
+        ctx.status = status;
+        ctx.respond = false;
+      },
+    });
   });
 
   router.get('/health', (ctx) => {
@@ -148,63 +158,18 @@ export function createApp(deps: AppDeps): Koa<RequestState> {
   });
 
   // Ready once the store holds a whole feed; stale data stays ready (`fresh: false`), so that a
-  // partner outage never takes the API out of a load balancer.
+  // partner outage never takes the API out of a load balancer. A refusal says why; it is logged
+  // when readiness changes, not once per probe.
+  const readiness = createReadinessLog(log);
   router.get('/ready', (ctx) => {
-    let state: StoreState;
-    let events: number;
-    let version: number;
-    let digest: string | null;
-    let cluster: ReplicationView;
+    ctx.state.logged = true;
     try {
-      state = store.state();
-      events = store.count();
-      version = store.head().version;
-      digest = store.digest();
-      cluster = viewReplication(store.replication(), now(), maxLagMs);
-    } catch (cause) {
-      throw new ApiError('store_unavailable', 'the store cannot be read', { cause });
+      ctx.body = readyBody(store, now(), { maxLagMs, staleAfterMs });
+      readiness.record('ready', 'ready');
+    } catch (error) {
+      if (error instanceof ApiError) readiness.record(error.code, error.message);
+      throw error;
     }
-    if (state.lastSuccessAt === null) {
-      throw new ApiError('not_ready', 'no feed has been applied to the store yet');
-    }
-    if (cluster.diverged !== null) {
-      throw new ApiError(
-        'state_diverged',
-        `this node's content differs from the cluster's and is being re-synced: ${cluster.diverged}`,
-      );
-    }
-    if (!cluster.ready) {
-      throw new ApiError(
-        'not_ready',
-        `this node lags ${Math.round(cluster.lagMs / 1000)} s behind the cluster (MAX_LAG_MS is ${maxLagMs})`,
-      );
-    }
-    const ageMs = Math.max(0, now() - state.lastSuccessAt);
-    ctx.body = {
-      data: {
-        status: 'ready',
-        role: cluster.role,
-        events,
-        version,
-        state_digest: digest,
-        fresh: ageMs <= staleAfterMs,
-        last_success_at: new Date(state.lastSuccessAt).toISOString(),
-        age_seconds: Math.round(ageMs / 1000),
-        last_attempt_at:
-          state.lastAttemptAt === null ? null : new Date(state.lastAttemptAt).toISOString(),
-        consecutive_failures: state.consecutiveFailures,
-        last_error_code: state.lastErrorCode,
-        ...(cluster.role === 'single'
-          ? {}
-          : {
-              replication: cluster.replication,
-              applied_sequence: cluster.appliedSequence,
-              latest_sequence: cluster.latestSequence,
-              lag_ms: cluster.lagMs,
-            }),
-      },
-      error: null,
-    };
   });
 
   router.get('/metrics', async (ctx) => {

@@ -19,8 +19,8 @@ import { runDigestCost } from './scenarios/digest-cost.js';
 import { runFixedRate } from './scenarios/fixed-rate.js';
 import { runHostileClients } from './scenarios/hostile-clients.js';
 import { runIngestion, runUnchangedPoll } from './scenarios/ingestion.js';
-import { runRealServer } from './scenarios/real-server.js';
 import { runPages } from './scenarios/pages.js';
+import { runRealServer } from './scenarios/real-server.js';
 import { runSearchThroughput } from './scenarios/search-throughput.js';
 import { runStartupUnderWrite } from './scenarios/startup-under-write.js';
 

@@ -55,8 +55,8 @@ export async function runPages(ctx: BenchContext, events: number): Promise<Pages
     const unpaged = await firstEvents(`${base}/search`);
     const first = await fetch(`${base}/search?limit=${PAGE}`);
     const next = /^<([^>]+)>/.exec(first.headers.get('link') ?? '')?.[1] ?? '';
-    const id = ((await first.json()) as { data: { events: Array<{ id: string }> } }).data
-      .events[0]?.id;
+    const id = ((await first.json()) as { data: { events: Array<{ id: string }> } }).data.events[0]
+      ?.id;
     const eventBody = Buffer.from(await (await fetch(`${base}/events/${id}`)).arrayBuffer());
     const seconds = Math.max(2, Math.round(ctx.config.BENCH_SECONDS / 3));
     const load = (url: string) => measureThroughput(url, seconds, 50, LOAD_CORE);
