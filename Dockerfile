@@ -6,7 +6,9 @@
 ARG NODE_VERSION=22
 
 FROM node:${NODE_VERSION}-bookworm-slim AS build
-ENV PNPM_HOME=/pnpm PATH=/pnpm:$PATH CI=true
+# node-gyp builds against the headers the base image ships in /usr/local instead of downloading
+# them from nodejs.org: the build needs nothing beyond the package registries.
+ENV PNPM_HOME=/pnpm PATH=/pnpm:$PATH CI=true npm_config_nodedir=/usr/local
 # fs-ext (the store's writer lock, flock(2)) ships no prebuilt binary: node-gyp builds it here,
 # against this image's Node and glibc, and the runtime image below is the same base.
 RUN apt-get update \

@@ -19,7 +19,7 @@ INGESTOR := node --max-semi-space-size=2 apps/ingestor/dist/main.js
 API      := node apps/api/dist/main.js
 SIM      := node apps/provider-sim/dist/main.js
 
-.PHONY: install build run ingest api demo dev test soak lint typecheck bench clean
+.PHONY: install build run ingest api demo dev backup test test-docker soak lint typecheck bench clean
 
 # pnpm is pinned and installed into .tools with npm: corepack is not needed.
 $(PNPM):
@@ -35,15 +35,14 @@ install: $(INSTALLED)
 build: install
 	turbo run build --output-logs=errors-only
 
-# Runs the commands given as arguments together in the foreground, as one: Ctrl-C or SIGTERM
-# stops them all cleanly, and so does any one of them exiting.
-TOGETHER := bash -c 'pids=(); for cmd in "$$@"; do $$cmd & pids+=($$!); done; \
-  stop() { kill -TERM "$${pids[@]}" 2>/dev/null; wait "$${pids[@]}"; exit 0; }; \
-  trap stop INT TERM; wait -n; stop' together
+# Runs NAME=COMMAND pairs together in the foreground, as one (scripts/together): Ctrl-C or
+# SIGTERM stops them all; when one exits, the others are stopped and make exits with its status,
+# after a line naming it.
+TOGETHER := scripts/together
 
 # Ingestor and API.
 run: build
-	@$(TOGETHER) '$(INGESTOR)' '$(API)'
+	@$(TOGETHER) ingestor='$(INGESTOR)' api='$(API)'
 
 # One poll, a one-line summary, exit 0 on success.
 ingest: build
@@ -52,11 +51,17 @@ ingest: build
 api: build
 	@$(API)
 
+# A consistent, compacted copy of the store (LMDB's own copy) while the ingestor keeps running;
+# DATA_DIR can point at the copy. See "Operating Tessera" in the README.
+backup: build
+	@test -n "$(BACKUP_DIR)" || { echo "usage: make backup BACKUP_DIR=<new directory>" >&2; exit 2; }
+	@$(INGESTOR) backup "$(BACKUP_DIR)"
+
 # Simulator + ingestor + API: data on a machine without network (the ingestor's first poll may
 # come before the simulator listens; it retries within a second).
 demo: build
 	@PROVIDER_URL=$${PROVIDER_URL:-http://127.0.0.1:$${SIM_PORT:-8080}/api/events} \
-	  POLL_INTERVAL_MS=$${POLL_INTERVAL_MS:-5000} $(TOGETHER) '$(SIM)' '$(INGESTOR)' '$(API)'
+	  POLL_INTERVAL_MS=$${POLL_INTERVAL_MS:-5000} $(TOGETHER) provider-sim='$(SIM)' ingestor='$(INGESTOR)' api='$(API)'
 
 # Rebuild and restart on change; polls the local simulator unless PROVIDER_URL says otherwise.
 dev: install
@@ -85,6 +90,11 @@ APT_INSTALL := bash -c 'missing=(); for tool in "$$@"; do command -v "$$tool" >/
 test: build
 	@$(APT_INSTALL) $(TEST_TOOLS)
 	$(PNPM) test
+
+# Opt-in, not in .ci/run: builds the images and drives compose through the demo and the cluster
+# profile (docker and compose, or ../shared/tools/compose where only compose v1 exists).
+test-docker:
+	bash scripts/test-docker
 
 # The cluster-truth schedules on SEEDS fresh random seeds (each printed), with a summary line.
 soak: build

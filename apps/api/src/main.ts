@@ -2,24 +2,26 @@
 import cluster from 'node:cluster';
 import { randomBytes } from 'node:crypto';
 import { SettingsError } from '@tessera/core';
-import { runMain } from '@tessera/runtime';
+import { checkDirectorySetting, packageVersion, runMain } from '@tessera/runtime';
 import { openStoreReader } from '@tessera/store';
 import { pino } from 'pino';
 import { createApp } from './app.js';
 import { clusterMetricsRenderer, runPrimary } from './cluster.js';
-import { loadConfig, serverTimeouts } from './config.js';
+import { ApiConfigSchema, loadConfig, serverTimeouts } from './config.js';
 import { createMetrics } from './metrics.js';
-import { startServer } from './server.js';
+import { probeListen, startServer } from './server.js';
 
 runMain(
   'api',
   async () => {
     const config = loadConfig(process.env);
+    checkDirectorySetting('DATA_DIR', config.DATA_DIR);
     const log = pino({ level: config.LOG_LEVEL, base: { service: 'api', pid: process.pid } });
     // Made here, before any fork, so that every worker accepts the cursors of the others.
     const cursorSecret = config.CURSOR_SECRET ?? randomBytes(32).toString('base64url');
     process.env.CURSOR_SECRET = cursorSecret;
     if (cluster.isPrimary && config.API_WORKERS > 1) {
+      await probeListen(config.PORT, config.HOST);
       return runPrimary({ workers: config.API_WORKERS, log });
     }
     // Opened after fork: an LMDB environment must not be shared across a fork. Read-only: the API
@@ -55,5 +57,14 @@ runMain(
     cluster.worker?.on('disconnect', () => void stop().then(() => process.exit(0)));
     return { stop };
   },
-  { isReadable: (error) => error instanceof SettingsError },
+  {
+    isReadable: (error) => error instanceof SettingsError,
+    cli: {
+      name: 'tessera-api',
+      summary:
+        'serves /search, /events/{id} and the operational endpoints from the store in DATA_DIR',
+      version: packageVersion(import.meta.url),
+      settings: ApiConfigSchema.shape,
+    },
+  },
 );

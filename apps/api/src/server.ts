@@ -1,5 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { listenError } from '@tessera/runtime';
 import type Koa from 'koa';
 
 /** How long a connection may take at each stage; see the settings table in the README. */
@@ -24,6 +25,31 @@ export interface RunningServer {
   close(graceMs: number): Promise<void>;
 }
 
+/** Listens, or throws the one line a boot failure prints (`cannot listen on host:port: why`). */
+export async function listenOn(server: Server, port: number, host: string): Promise<void> {
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+  } catch (error) {
+    throw listenError(error, host, port);
+  }
+}
+
+/**
+ * Tries the address before workers are forked (they share the primary's listening handle, and
+ * each would print the same failure): one line, once.
+ */
+export async function probeListen(port: number, host: string): Promise<void> {
+  const probe = createServer();
+  await listenOn(probe, port, host);
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+}
+
 export async function startServer(
   app: Koa,
   port: number,
@@ -44,13 +70,7 @@ export async function startServer(
   // only reports it: destroying the socket is what frees the response's body, scan and slot.
   server.timeout = timeouts.idleMs;
   server.on('timeout', (socket: Socket) => socket.destroy());
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
+  await listenOn(server, port, host);
   return {
     server,
     port: (server.address() as AddressInfo).port,

@@ -1,3 +1,5 @@
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { event, fill, json, startApp } from './helpers.js';
 
@@ -51,6 +53,32 @@ describe('errors', () => {
 });
 
 describe('operations', () => {
+  it('logs a /ready refusal once per change of readiness, never once per probe', async () => {
+    const lines: Array<{ level: number; msg: string }> = [];
+    const sink = new Writable({
+      write(chunk, _, done) {
+        lines.push(JSON.parse(String(chunk)));
+        done();
+      },
+    });
+    const logged = await startApp({ log: pino({ level: 'info' }, sink), now: () => NOW });
+    try {
+      for (let i = 0; i < 5; i++) expect((await logged.get('/ready')).status).toBe(503);
+      logged.writer.recordPoll({ ok: false, at: NOW - 1, code: 'provider_timeout', message: 't' });
+      for (let i = 0; i < 5; i++) expect((await logged.get('/ready')).status).toBe(503);
+      fill(logged.writer, [event('2021-01-01T10:00:00', '2021-01-01T11:00:00')], NOW);
+      for (let i = 0; i < 5; i++) expect((await logged.get('/ready')).status).toBe(200);
+      expect(lines.map((l) => l.msg)).toEqual([
+        'not ready: no feed has been applied to the store yet: the first poll has not ended yet',
+        "not ready: no feed has been applied to the store yet: the partner's last poll failed with provider_timeout (t), 1 consecutive failures since 2026-01-01T11:59:59.999Z",
+        'ready',
+      ]);
+      expect(lines.every((l) => l.level < 50)).toBe(true);
+    } finally {
+      await logged.close();
+    }
+  });
+
   it('GET /health is live', async () => {
     const res = await api.get('/health');
     expect(res.status).toBe(200);
@@ -61,12 +89,20 @@ describe('operations', () => {
     let res = await api.get('/ready');
     expect(res.status).toBe(503);
     expect(await json(res)).toEqual({
-      error: { code: 'not_ready', message: 'no feed has been applied to the store yet' },
+      error: {
+        code: 'not_ready',
+        message: 'no feed has been applied to the store yet: the first poll has not ended yet',
+      },
       data: null,
     });
-    // A failing partner does not make it ready: nothing was ever applied.
+    // A failing partner does not make it ready: nothing was ever applied. The refusal says why.
+    api.writer.recordPoll({ ok: false, at: NOW - 9000, code: 'provider_status', message: '503' });
     api.writer.recordPoll({ ok: false, at: NOW - 5000, code: 'provider_status', message: '503' });
-    expect((await api.get('/ready')).status).toBe(503);
+    res = await api.get('/ready');
+    expect(res.status).toBe(503);
+    expect((await json(res)).error.message).toBe(
+      "no feed has been applied to the store yet: the partner's last poll failed with provider_status (503), 2 consecutive failures since 2026-01-01T11:59:51.000Z",
+    );
     fill(api.writer, [event('2021-01-01T10:00:00', '2021-01-01T11:00:00')], NOW - 30_000);
     api.writer.recordPoll({ ok: false, at: NOW - 1000, code: 'provider_status', message: '503' });
     res = await api.get('/ready');

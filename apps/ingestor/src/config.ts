@@ -8,7 +8,7 @@ const bytes = (fallback: number) => z.coerce.number().int().min(1024).default(fa
 
 export const IngestorConfigSchema = z.object({
   PROVIDER_URL: z
-    .url({ protocol: /^https?$/ })
+    .url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' })
     .default('https://provider.code-challenge.feverup.com/api/events'),
   /** Part of every event's identity: two providers may reuse the same ids. */
   PROVIDER_ID: z

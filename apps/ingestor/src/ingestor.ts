@@ -103,7 +103,7 @@ function logReport(log: Logger, report: PollReport): void {
 
 /** The one-line summary printed by `--once` (`--once --json` prints the report itself). */
 export function formatSummary(report: PollReport, peakRssMb: number): string {
-  const mb = (report.bytes / 1024 / 1024).toFixed(2);
+  const mib = (report.bytes / 1024 / 1024).toFixed(2);
   const rejected = Object.entries(report.rejected)
     .map(([code, n]) => `${code}=${n}`)
     .join(',');
@@ -114,5 +114,5 @@ export function formatSummary(report: PollReport, peakRssMb: number): string {
       : `inserted=${c.inserted} updated=${c.updated} moved=${c.moved} unchanged=${c.unchanged}`;
   const error =
     report.error === null ? '' : ` error=${report.error.code} (${report.error.message})`;
-  return `${report.outcome}: ${mb} MB, events ${counts}, rejected ${rejected === '' ? 0 : rejected}, offline ${report.offline}, ${report.durationMs} ms, peak RSS ${peakRssMb} MB${error}`;
+  return `${report.outcome}: ${mib} MiB, events ${counts}, rejected ${rejected === '' ? 0 : rejected}, offline ${report.offline}, ${report.durationMs} ms, peak RSS ${peakRssMb} MiB${error}`;
 }

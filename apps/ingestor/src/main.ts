@@ -1,11 +1,19 @@
 #!/usr/bin/env node
 import { setPriority } from 'node:os';
 import { SettingsError } from '@tessera/core';
-import { BootError, peakRssBytes, runMain, type Service } from '@tessera/runtime';
-import { openStoreWriter } from '@tessera/store';
-import { type Logger, pino } from 'pino';
+import {
+  BootError,
+  checkDirectorySetting,
+  packageVersion,
+  peakRssBytes,
+  runMain,
+  type Service,
+} from '@tessera/runtime';
+import { backupStore, openStoreWriter } from '@tessera/store';
+import { type DestinationStream, type Logger, pino } from 'pino';
+import { runBackup } from './backup-command.js';
 import { runClusterMode } from './cluster-mode.js';
-import { loadConfig } from './config.js';
+import { IngestorConfigSchema, loadConfig } from './config.js';
 import { createFeedFetcher } from './feed-fetcher.js';
 import { storeSink } from './feed-sink.js';
 import { createIngestor, formatSummary, type IngestorDeps } from './ingestor.js';
@@ -14,17 +22,28 @@ import { createProgress } from './progress.js';
 
 runMain(
   'ingestor',
-  async (): Promise<Service> => {
-    const once = process.argv.includes('--once');
-    const json = process.argv.includes('--json');
+  async ({ command, argument, flags }): Promise<Service> => {
+    const once = flags.has('--once');
+    const json = flags.has('--json');
     const config = loadConfig(process.env);
+    checkDirectorySetting('DATA_DIR', config.DATA_DIR);
+    if (command === 'backup') {
+      const target = argument as string;
+      return runBackup(() => backupStore(config.DATA_DIR, target), target, json);
+    }
     const cluster = config.NATS_URL;
     if (once && cluster !== undefined) {
       throw new BootError(
         "ingestor cannot start: --once polls into this node's store alone, and NATS_URL makes it a cluster node (unset NATS_URL)",
       );
     }
-    const log = pino({ level: config.LOG_LEVEL, base: { service: 'ingestor' } });
+    // A command-line run writes its result to stdout: its logs go to stderr, around the
+    // progress line when stderr is a terminal. A daemon logs to stdout, as services do.
+    const progress =
+      once && !json && process.stderr.isTTY ? createProgress(process.stderr) : undefined;
+    const destination: DestinationStream =
+      progress?.logStream ?? pino.destination({ dest: once ? 2 : 1, sync: true });
+    const log = pino({ level: config.LOG_LEVEL, base: { service: 'ingestor' } }, destination);
     // Before the workers start: threads inherit the priority of the thread that creates them.
     lowerPriority(config.INGEST_NICE, log);
     const store = openStoreWriter({ path: config.DATA_DIR });
@@ -39,8 +58,6 @@ runMain(
       bodyIdleTimeoutMs: config.BODY_IDLE_TIMEOUT_MS,
       maxFeedBytes: config.MAX_FEED_BYTES,
     });
-    const progress =
-      once && !json && process.stderr.isTTY ? createProgress(process.stderr) : undefined;
     const deps: Omit<IngestorDeps, 'store'> = {
       fetcher,
       pool,
@@ -85,12 +102,12 @@ runMain(
       })());
     if (once) {
       const done = ingestor.pollOnce().then(async (report) => {
-        progress?.done();
         const peakRssMb = Math.round(peakRssBytes() / 1024 ** 2);
+        await close();
+        progress?.done();
         process.stdout.write(
           `${json ? JSON.stringify({ ...report, peakRssMb }) : formatSummary(report, peakRssMb)}\n`,
         );
-        await close();
         return report.outcome === 'failed' ? 1 : 0;
       });
       return { done, stop: close };
@@ -107,7 +124,26 @@ runMain(
     );
     return { done, stop: close };
   },
-  { isReadable: (error) => error instanceof SettingsError },
+  {
+    isReadable: (error) => error instanceof SettingsError,
+    cli: {
+      name: 'tessera-ingestor',
+      summary: 'polls the partner feed and keeps every event it ever offered online in DATA_DIR',
+      version: packageVersion(import.meta.url),
+      commands: {
+        backup: {
+          argument: '<dir>',
+          summary:
+            'copy the store (LMDB copy, compacted, consistent while the daemon runs) into a new directory',
+        },
+      },
+      flags: {
+        '--once': { summary: 'poll once, print a one-line summary on stdout, exit 0 on success' },
+        '--json': { summary: 'with --once or backup: print the result as one JSON document' },
+      },
+      settings: IngestorConfigSchema.shape,
+    },
+  },
 );
 
 function lowerPriority(nice: number, log: Logger): void {

@@ -47,7 +47,7 @@ describe('ingestor process', () => {
     const lines = run.output().trim().split('\n');
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(
-      /^applied: .* MB, events inserted=4 updated=0 moved=0 unchanged=0, rejected 0, offline 0, \d+ ms, peak RSS \d+ MB$/,
+      /^applied: .* MiB, events inserted=4 updated=0 moved=0 unchanged=0, rejected 0, offline 0, \d+ ms, peak RSS \d+ MiB$/,
     );
   });
 

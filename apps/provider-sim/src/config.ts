@@ -41,18 +41,22 @@ export const SimConfigSchema = z.object({
 });
 export type SimConfig = z.infer<typeof SimConfigSchema>;
 
-/** Environment first; `--port`, `--source` and `--plan` flags override it. */
+/** The flags that stand for settings: given, they override the environment. */
+export const SIM_FLAGS = {
+  '--port': { setting: 'SIM_PORT', value: '<port>', summary: 'SIM_PORT' },
+  '--source': { setting: 'SIM_SOURCE', value: '<json|@file>', summary: 'SIM_SOURCE' },
+  '--plan': { setting: 'SIM_PLAN', value: '<json|@file>', summary: 'SIM_PLAN' },
+} as const;
+
+/** Environment first; the flags override it. */
 export function loadConfig(
   env: Readonly<Record<string, string | undefined>>,
-  argv: readonly string[],
+  flags: ReadonlyMap<string, string | true> = new Map(),
 ): SimConfig {
-  const flags: Record<string, string> = {};
-  for (let i = 0; i < argv.length; i++) {
-    const flag = argv[i];
-    const value = argv[i + 1];
-    if (flag === '--port' && value !== undefined) flags.SIM_PORT = value;
-    if (flag === '--source' && value !== undefined) flags.SIM_SOURCE = value;
-    if (flag === '--plan' && value !== undefined) flags.SIM_PLAN = value;
+  const given: Record<string, string> = {};
+  for (const [flag, { setting }] of Object.entries(SIM_FLAGS)) {
+    const value = flags.get(flag);
+    if (typeof value === 'string') given[setting] = value;
   }
-  return parseSettings(SimConfigSchema, { ...env, ...flags });
+  return parseSettings(SimConfigSchema, { ...env, ...given });
 }

@@ -13,12 +13,15 @@ describe('simulator settings', () => {
       writeFileSync(planFile, '{"steps":[{"kind":"malformed"}]}');
       const config = loadConfig(
         { SIM_PLAN: '{"steps":[{"kind":"delay","ms":5}]}', SIM_PORT: '9000' },
-        ['--plan', `@${planFile}`, '--source', '{"kind":"generated","bases":2}'],
+        new Map([
+          ['--plan', `@${planFile}`],
+          ['--source', '{"kind":"generated","bases":2}'],
+        ]),
       );
       expect(config.SIM_PLAN.steps).toEqual([{ kind: 'malformed' }]);
       expect(config.SIM_SOURCE).toMatchObject({ kind: 'generated', bases: 2, vocabulary: 'plan' });
       expect(config.SIM_PORT).toBe(9000);
-      const inline = loadConfig({ SIM_PLAN: '{"steps":[{"kind":"delay","ms":5}]}' }, []);
+      const inline = loadConfig({ SIM_PLAN: '{"steps":[{"kind":"delay","ms":5}]}' });
       expect(inline.SIM_PLAN.steps).toEqual([{ kind: 'delay', ms: 5 }]);
     } finally {
       rmSync(dir, { recursive: true, force: true });
@@ -26,10 +29,8 @@ describe('simulator settings', () => {
   });
 
   it('refuses an unknown fault with one line naming the setting', () => {
-    expect(() => loadConfig({ SIM_PLAN: '{"steps":[{"kind":"explode"}]}' }, [])).toThrow(
-      SettingsError,
-    );
-    expect(() => loadConfig({ SIM_PLAN: '{"steps":[{"kind":"explode"}]}' }, [])).toThrow(
+    expect(() => loadConfig({ SIM_PLAN: '{"steps":[{"kind":"explode"}]}' })).toThrow(SettingsError);
+    expect(() => loadConfig({ SIM_PLAN: '{"steps":[{"kind":"explode"}]}' })).toThrow(
       /^invalid setting SIM_PLAN: /,
     );
   });

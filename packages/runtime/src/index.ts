@@ -1,2 +1,4 @@
+export * from './boot-checks.js';
+export * from './command-line.js';
 export * from './peak-rss.js';
 export * from './run-main.js';

@@ -1,3 +1,11 @@
+import {
+  type CommandLine,
+  type CommandLineSpec,
+  parseCommandLine,
+  UsageError,
+  usageLine,
+} from './command-line.js';
+
 /** A running process's work, as `runMain` drives it. */
 export interface Service {
   /**
@@ -21,6 +29,13 @@ export const EXIT_BOOT_FAILURE = 2;
 export interface RunMainOptions {
   /** Errors that are readable as they are (settings, store): printed without a stack. */
   isReadable?: (error: unknown) => boolean;
+  /**
+   * The app's command line: `--help` and `--version` are answered (stdout, exit 0) before
+   * `start` runs, so that they touch neither the store nor the network; anything the spec does
+   * not know exits 2 with the usage line.
+   */
+  cli?: CommandLineSpec;
+  argv?: readonly string[];
   stderr?: NodeJS.WritableStream;
 }
 
@@ -31,10 +46,25 @@ export interface RunMainOptions {
  */
 export function runMain(
   name: string,
-  start: () => Promise<Service>,
+  start: (commandLine: CommandLine) => Promise<Service>,
   options: RunMainOptions = {},
 ): void {
   const stderr = options.stderr ?? process.stderr;
+  let commandLine: CommandLine = { command: undefined, argument: undefined, flags: new Map() };
+  if (options.cli !== undefined) {
+    try {
+      const parsed = parseCommandLine(options.argv ?? process.argv.slice(2), options.cli);
+      if (parsed.kind === 'print') {
+        process.stdout.write(parsed.text, () => process.exit(0));
+        return;
+      }
+      commandLine = parsed.commandLine;
+    } catch (error) {
+      if (!(error instanceof UsageError)) throw error;
+      stderr.write(`${name}: ${error.message}\n${usageLine(options.cli)}\n`);
+      process.exit(EXIT_BOOT_FAILURE);
+    }
+  }
   let service: Service | undefined;
   let stopping = false;
   let booted = false;
@@ -57,7 +87,7 @@ export function runMain(
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
 
-  start().then((running) => {
+  start(commandLine).then((running) => {
     booted = true;
     service = running;
     if (stopping) {

@@ -82,7 +82,13 @@ export function createProviderSim(options: ProviderSimOptions = {}): ProviderSim
     server,
     url: () => `${base}${FEED_PATH}`,
     async listen(port = 0, host = '127.0.0.1') {
-      await new Promise<void>((resolve) => server.listen(port, host, resolve));
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, host, () => {
+          server.off('error', reject);
+          resolve();
+        });
+      });
       const address = server.address() as AddressInfo;
       base = `http://${host.includes(':') ? `[${host}]` : host}:${address.port}`;
       return sim.url();

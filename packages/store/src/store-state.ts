@@ -33,6 +33,8 @@ export const StoreStateSchema = z.object({
   lastErrorCode: z.string().nullable(),
   lastErrorMessage: z.string().nullable(),
   consecutiveFailures: z.number().int().nonnegative(),
+  /** When the current run of failures began (the first failed poll since a success); null: none. */
+  failingSince: z.number().nullable().default(null),
   lastCounts: ApplyCountsSchema.nullable(),
 });
 export type StoreState = z.infer<typeof StoreStateSchema>;
@@ -45,6 +47,7 @@ export const INITIAL_STATE: StoreState = {
   lastErrorCode: null,
   lastErrorMessage: null,
   consecutiveFailures: 0,
+  failingSince: null,
   lastCounts: null,
 };
 
@@ -77,6 +80,7 @@ export function nextState(previous: StoreState, outcome: PollOutcome): StoreStat
       lastErrorCode: outcome.code,
       lastErrorMessage: outcome.message,
       consecutiveFailures: previous.consecutiveFailures + 1,
+      failingSince: previous.failingSince ?? outcome.at,
     };
   }
   const changed = outcome.counts !== undefined && changedAnything(outcome.counts);
@@ -89,6 +93,7 @@ export function nextState(previous: StoreState, outcome: PollOutcome): StoreStat
     lastErrorCode: null,
     lastErrorMessage: null,
     consecutiveFailures: 0,
+    failingSince: null,
     lastCounts: outcome.counts ?? previous.lastCounts,
   };
 }

@@ -20,8 +20,23 @@ describe('nextState', () => {
       lastErrorCode: null,
       lastErrorMessage: null,
       consecutiveFailures: 0,
+      failingSince: null,
       lastCounts: counts,
     });
+  });
+
+  it('remembers since when a run of failures lasts, until a success ends it', () => {
+    const fail = (at: number) => ({
+      ok: false as const,
+      at,
+      code: 'provider_timeout',
+      message: 't',
+    });
+    const twice = nextState(nextState(INITIAL_STATE, fail(10)), fail(20));
+    expect(twice).toMatchObject({ consecutiveFailures: 2, failingSince: 10, lastAttemptAt: 20 });
+    const ok = nextState(twice, { ok: true, at: 30, validators, counts });
+    expect(ok.failingSince).toBeNull();
+    expect(nextState(ok, fail(40)).failingSince).toBe(40);
   });
 
   it('does not move lastChangeAt for a feed that changed nothing', () => {

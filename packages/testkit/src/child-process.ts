@@ -19,6 +19,9 @@ export interface RunningProcess {
   readonly exited: Promise<number | null>;
   /** Everything written to stdout and stderr so far. */
   output(): string;
+  /** What was written to stdout alone, and to stderr alone. */
+  stdout(): string;
+  stderr(): string;
   /** Lines of stdout that are JSON log records. */
   logs(): Array<Record<string, unknown>>;
   /** Resolves with the first match of `pattern` in the output, once it appears. */
@@ -72,11 +75,16 @@ export function startProcess(
     }
   };
   let out = '';
-  const collect = (d: Buffer): void => {
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (d: Buffer) => {
     out += d.toString();
-  };
-  child.stdout?.on('data', collect);
-  child.stderr?.on('data', collect);
+    stdout += d.toString();
+  });
+  child.stderr?.on('data', (d: Buffer) => {
+    out += d.toString();
+    stderr += d.toString();
+  });
   const exited = new Promise<number | null>((resolve) =>
     child.once('exit', (code) => resolve(code)),
   );
@@ -84,6 +92,8 @@ export function startProcess(
     child,
     exited,
     output: () => out,
+    stdout: () => stdout,
+    stderr: () => stderr,
     logs: () =>
       out
         .split('\n')
