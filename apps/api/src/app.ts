@@ -9,7 +9,7 @@ import { ApiError } from './api-error.js';
 import { setCommonHeaders } from './common-headers.js';
 import { loadConfig } from './config.js';
 import { answerError, ensureAnswered } from './error-envelope.js';
-import { respondWithEvent } from './event-response.js';
+import { createEventResponder } from './event-response.js';
 import { answerUnrouted } from './method-rule.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { createPageCursors } from './page-cursor.js';
@@ -140,8 +140,9 @@ export function createApp(deps: AppDeps): Koa<RequestState> {
     });
   });
 
+  const events = createEventResponder(store);
   router.get('/events/:id', (ctx) => {
-    respondWithEvent(store, ctx.params.id ?? '', {
+    events.respond(ctx.params.id ?? '', {
       ifNoneMatch: ctx.req.headers['if-none-match'],
       res: ctx.res,
       requestId: ctx.state.requestId,

@@ -1,5 +1,6 @@
 import type { ServerResponse } from 'node:http';
-import type { StoredEvent, StoreView } from '@tessera/store';
+import type { StoreView } from '@tessera/store';
+import { LRUCache } from 'lru-cache';
 import { z } from 'zod';
 import { ApiError } from './api-error.js';
 import { headerTemplate, withRequestId } from './common-headers.js';
@@ -18,51 +19,84 @@ export interface EventExchange {
   begin(status: number): void;
 }
 
+/** Answers kept per process: the ids clients ask for again and again (the events they show). */
+const REMEMBERED_EVENTS = 10_000;
+
+interface EventAnswer {
+  /** The store content it was read from: valid while the store's head is the same. */
+  storeId: string;
+  version: number;
+  etag: string;
+  body: Buffer;
+}
+
 /**
  * GET /events/{id}: one event, read from the store's ids index (two lookups, no scan) and served
  * as the same pre-serialized summary /search joins, written straight to the response as /search
  * answers are. Its ETag is the event's record digest, which changes exactly when the event
- * does, whatever happens to the others. Throws (before writing) `invalid_parameter`,
- * `not_found` or `store_unavailable`.
+ * does, whatever happens to the others. An answer is remembered until the store's version moves
+ * (any write), so that a popular event costs one head read. Throws (before writing)
+ * `invalid_parameter`, `not_found` or `store_unavailable`.
  */
-export function respondWithEvent(store: StoreView, id: string, x: EventExchange): void {
-  if (!EventIdSchema.safeParse(id).success) {
-    throw new ApiError('invalid_parameter', 'id must be an event id (a UUID)');
-  }
-  let found: StoredEvent | undefined;
-  try {
-    found = store.event(id.toLowerCase());
-  } catch (cause) {
-    throw new ApiError('store_unavailable', 'the store cannot be read', { cause });
-  }
-  if (found === undefined) throw new ApiError('not_found', `no event has the id ${id}`);
-  const etag = `"${found.digest}"`;
-  if (matchesIfNoneMatch(x.ifNoneMatch, etag)) {
-    x.begin(304);
-    x.res.writeHead(
-      304,
-      withRequestId(headerTemplate(['Cache-Control', 'no-cache', 'ETag', etag]), x.requestId),
-    );
-    x.res.end();
-    return;
-  }
-  const body = Buffer.concat([HEAD, found.summary, TAIL]);
-  x.begin(200);
-  x.res.writeHead(
-    200,
-    withRequestId(
-      headerTemplate([
-        'Content-Type',
-        'application/json; charset=utf-8',
-        'Cache-Control',
-        'no-cache',
-        'ETag',
-        etag,
-        'Content-Length',
-        String(body.length),
-      ]),
-      x.requestId,
-    ),
-  );
-  x.res.end(body); // Node leaves the body out of an answer to HEAD
+export function createEventResponder(store: StoreView) {
+  const remembered = new LRUCache<string, EventAnswer>({ max: REMEMBERED_EVENTS });
+
+  const read = (id: string): EventAnswer => {
+    if (!EventIdSchema.safeParse(id).success) {
+      throw new ApiError('invalid_parameter', 'id must be an event id (a UUID)');
+    }
+    try {
+      const { storeId, version } = store.head();
+      const known = remembered.get(id);
+      if (known !== undefined && known.version === version && known.storeId === storeId) {
+        return known;
+      }
+      const found = store.event(id.toLowerCase());
+      if (found === undefined) throw new ApiError('not_found', `no event has the id ${id}`);
+      const answer = {
+        storeId,
+        version,
+        etag: `"${found.digest}"`,
+        body: Buffer.concat([HEAD, found.summary, TAIL]),
+      };
+      remembered.set(id, answer);
+      return answer;
+    } catch (cause) {
+      if (cause instanceof ApiError) throw cause;
+      throw new ApiError('store_unavailable', 'the store cannot be read', { cause });
+    }
+  };
+
+  return {
+    respond(id: string, x: EventExchange): void {
+      const { etag, body } = read(id);
+      if (matchesIfNoneMatch(x.ifNoneMatch, etag)) {
+        x.begin(304);
+        x.res.writeHead(
+          304,
+          withRequestId(headerTemplate(['Cache-Control', 'no-cache', 'ETag', etag]), x.requestId),
+        );
+        x.res.end();
+        return;
+      }
+      x.begin(200);
+      x.res.writeHead(
+        200,
+        withRequestId(
+          headerTemplate([
+            'Content-Type',
+            'application/json; charset=utf-8',
+            'Cache-Control',
+            'no-cache',
+            'ETag',
+            etag,
+            'Content-Length',
+            String(body.length),
+          ]),
+          x.requestId,
+        ),
+      );
+      x.res.end(body); // Node leaves the body out of an answer to HEAD
+    },
+  };
 }

@@ -57,6 +57,25 @@ describe(`GET /events/{id} (EVENTS_SEED=${SEED})`, () => {
     expect(head.headers.get('content-length')).toBe(res.headers.get('content-length'));
   });
 
+  it('serves an event changed by a write at once, not a remembered answer', async () => {
+    const listed = (await json(await api.get('/search'))).data.events as Array<{ id: string }>;
+    const target = listed[5] as { id: string; title: string };
+    const before = await api.get(`/events/${target.id}`);
+    expect((await json(before)).data.event.title).toBe(target.title);
+    const changed = { ...target, title: 'renamed' };
+    const startsAt = Date.parse(
+      `${(target as never as { start_date: string }).start_date}T00:00:00Z`,
+    );
+    fill(
+      api.writer,
+      [{ id: target.id, startsAt, endsAt: startsAt, summary: JSON.stringify(changed) }],
+      3,
+    );
+    const after = await api.get(`/events/${target.id}`);
+    expect((await json(after)).data.event.title).toBe('renamed');
+    expect(after.headers.get('etag')).not.toBe(before.headers.get('etag'));
+  });
+
   it('accepts an upper-case id, refuses one that is not a UUID, and answers 404 for an unknown one', async () => {
     const first = (await json(await api.get('/search'))).data.events[0] as { id: string };
     expect((await api.get(`/events/${first.id.toUpperCase()}`)).status).toBe(200);
