@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import type { StoreView } from '@tessera/store';
+import type { Head, StoreView } from '@tessera/store';
 import { LRUCache } from 'lru-cache';
 import { z } from 'zod';
 import { ApiError } from './api-error.js';
@@ -40,13 +40,24 @@ interface EventAnswer {
  */
 export function createEventResponder(store: StoreView) {
   const remembered = new LRUCache<string, EventAnswer>({ max: REMEMBERED_EVENTS });
+  // Read once per turn of the event loop, as /search does: lmdb-js reads one snapshot per turn.
+  let head: Head | undefined;
+  const currentHead = (): Head => {
+    if (head === undefined) {
+      head = store.head();
+      setImmediate(() => {
+        head = undefined;
+      });
+    }
+    return head;
+  };
 
   const read = (id: string): EventAnswer => {
     if (!EventIdSchema.safeParse(id).success) {
       throw new ApiError('invalid_parameter', 'id must be an event id (a UUID)');
     }
     try {
-      const { storeId, version } = store.head();
+      const { storeId, version } = currentHead();
       const known = remembered.get(id);
       if (known !== undefined && known.version === version && known.storeId === storeId) {
         return known;

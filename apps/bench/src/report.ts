@@ -201,7 +201,7 @@ function pages(r: Results): string[] {
     `| \`/events/{id}\` | ${rate(p.eventThroughput)} |`,
     `| Koa floor, the same event's bytes | ${rate(p.eventKoaFloor)} |`,
     '',
-    `\`/events/{id}\` serves **${n(p.eventOfKoa, 2)}** of the Koa floor's req/s (two LMDB lookups per request, no cache).`,
+    `\`/events/{id}\` serves **${n(p.eventOfKoa, 2)}** of the Koa floor's req/s (an answer remembered per process until the store's version moves; else two LMDB lookups).`,
     '',
   ];
 }
