@@ -192,8 +192,8 @@ export function createApp(deps: AppDeps): Koa<RequestState> {
     ctx.body = asset.body;
   });
 
-  app.use(answerUnrouted(router));
   app.use(router.routes());
+  app.use(answerUnrouted(router));
   return app;
 }
 

@@ -62,7 +62,8 @@ beforeAll(async () => {
   broken.reader.event = () => {
     throw new Error('broken');
   };
-  busy = await startApp({ cacheMaxBytes: 0, sliceEvents: 5, scanEventsPerSecond: 1 });
+  // A budget that never refills in a test's lifetime: every scan past its first slice is refused.
+  busy = await startApp({ cacheMaxBytes: 0, sliceEvents: 5, scanEventsPerSecond: 0.001 });
   fill(busy.writer, records, 1);
   served = await (await api.get('/openapi.json')).json();
 });
