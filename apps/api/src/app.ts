@@ -13,7 +13,7 @@ import { createEventResponder } from './event-response.js';
 import { answerUnrouted } from './method-rule.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { createPageCursors } from './page-cursor.js';
-import { createReadinessLog, readyBody } from './readiness.js';
+import { createReadinessLog, feedsBody, readyBody } from './readiness.js';
 import { requestIdOf } from './request-id.js';
 import { createScanBudget } from './scan-budget.js';
 import { createSearchQueryParser } from './search-query.js';
@@ -171,6 +171,10 @@ export function createApp(deps: AppDeps): Koa<RequestState> {
       if (error instanceof ApiError) readiness.record(error.code, error.message);
       throw error;
     }
+  });
+
+  router.get('/feeds', (ctx) => {
+    ctx.body = feedsBody(store, now(), staleAfterMs);
   });
 
   router.get('/metrics', async (ctx) => {

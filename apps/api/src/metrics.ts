@@ -17,22 +17,38 @@ export function createMetrics(store: StoreView, options: { maxLagMs: number }) {
       this.set(store.count());
     },
   });
+  // One series per feed the store knows (configured or not): a feed is a label, not a metric.
   new Gauge({
     name: 'tessera_last_ingest_success_timestamp_seconds',
-    help: 'When the ingestor last completed a poll successfully (0: never)',
+    help: 'When a feed last completed a poll successfully (0: never)',
+    labelNames: ['feed'] as const,
     registers: [registry],
     aggregator: 'max',
     collect() {
-      this.set((store.state().lastSuccessAt ?? 0) / 1000);
+      this.reset();
+      for (const f of store.feeds()) this.set({ feed: f.id }, (f.state.lastSuccessAt ?? 0) / 1000);
     },
   });
   new Gauge({
     name: 'tessera_ingest_consecutive_failures',
-    help: 'Failed polls since the last successful one',
+    help: "A feed's failed polls since its last successful one",
+    labelNames: ['feed'] as const,
     registers: [registry],
     aggregator: 'max',
     collect() {
-      this.set(store.state().consecutiveFailures);
+      this.reset();
+      for (const f of store.feeds()) this.set({ feed: f.id }, f.state.consecutiveFailures);
+    },
+  });
+  new Gauge({
+    name: 'tessera_feed_events',
+    help: 'Events a feed brought into the store',
+    labelNames: ['feed'] as const,
+    registers: [registry],
+    aggregator: 'max',
+    collect() {
+      this.reset();
+      for (const f of store.feeds()) this.set({ feed: f.id }, f.events);
     },
   });
   new Gauge({

@@ -1,4 +1,4 @@
-import type { StoreState, StoreView } from '@tessera/store';
+import type { FeedView, StoreState, StoreView } from '@tessera/store';
 import type { Logger } from 'pino';
 import { ApiError } from './api-error.js';
 import { type ReplicationView, viewReplication } from './replication-view.js';
@@ -10,18 +10,32 @@ export interface ReadinessLimits {
 
 const iso = (at: number | null): string | null => (at === null ? null : new Date(at).toISOString());
 
+/** The feeds /ready and /feeds speak of: the configured ones (all, if none is marked so). */
+export function configuredFeeds(store: StoreView): FeedView[] {
+  const feeds = store.feeds();
+  const configured = feeds.filter((f) => f.configured);
+  return configured.length > 0 ? configured : feeds;
+}
+
+const isFresh = (state: StoreState, now: number, staleAfterMs: number): boolean =>
+  state.lastSuccessAt !== null && now - state.lastSuccessAt <= staleAfterMs;
+
+const latest = (values: Array<number | null>): number | null =>
+  values.reduce<number | null>((a, b) => (b !== null && (a === null || b > a) ? b : a), null);
+
 /**
- * The /ready answer, or the refusal that says why: nothing applied yet (and what the last polls
- * met, since when), a follower too far behind, a node re-syncing, an unreadable store.
+ * The /ready answer, or the refusal that says why: no feed applied yet (and what each feed's
+ * last polls met, since when), a follower too far behind, a node re-syncing, an unreadable
+ * store. Ready once any feed has applied; the feeds that are failing or stale are listed.
  */
 export function readyBody(store: StoreView, now: number, limits: ReadinessLimits) {
-  let state: StoreState;
+  let feeds: FeedView[];
   let events: number;
   let version: number;
   let digest: string | null;
   let cluster: ReplicationView;
   try {
-    state = store.state();
+    feeds = configuredFeeds(store);
     events = store.count();
     version = store.head().version;
     digest = store.digest();
@@ -29,11 +43,15 @@ export function readyBody(store: StoreView, now: number, limits: ReadinessLimits
   } catch (cause) {
     throw new ApiError('store_unavailable', 'the store cannot be read', { cause });
   }
-  if (state.lastSuccessAt === null) {
-    throw new ApiError(
-      'not_ready',
-      `no feed has been applied to the store yet: ${pollsSoFar(state)}`,
-    );
+  const lastSuccessAt = latest(feeds.map((f) => f.state.lastSuccessAt));
+  if (lastSuccessAt === null) {
+    const why =
+      feeds.length === 0
+        ? 'the first poll has not ended yet'
+        : feeds.length === 1
+          ? pollsSoFar((feeds[0] as FeedView).state)
+          : feeds.map((f) => `feed ${f.id}: ${pollsSoFar(f.state)}`).join('; ');
+    throw new ApiError('not_ready', `no feed has been applied to the store yet: ${why}`);
   }
   if (cluster.diverged !== null) {
     throw new ApiError(
@@ -47,7 +65,12 @@ export function readyBody(store: StoreView, now: number, limits: ReadinessLimits
       `this node lags ${Math.round(cluster.lagMs / 1000)} s behind the cluster (MAX_LAG_MS is ${limits.maxLagMs})`,
     );
   }
-  const ageMs = Math.max(0, now - state.lastSuccessAt);
+  const stale = feeds.filter((f) => !isFresh(f.state, now, limits.staleAfterMs));
+  const failing = feeds.filter((f) => f.state.consecutiveFailures > 0);
+  const worst = [...failing].sort(
+    (a, b) => b.state.consecutiveFailures - a.state.consecutiveFailures,
+  )[0];
+  const oldest = Math.min(...feeds.map((f) => f.state.lastSuccessAt ?? lastSuccessAt));
   return {
     data: {
       status: 'ready',
@@ -55,12 +78,19 @@ export function readyBody(store: StoreView, now: number, limits: ReadinessLimits
       events,
       version,
       state_digest: digest,
-      fresh: ageMs <= limits.staleAfterMs,
-      last_success_at: iso(state.lastSuccessAt),
-      age_seconds: Math.round(ageMs / 1000),
-      last_attempt_at: iso(state.lastAttemptAt),
-      consecutive_failures: state.consecutiveFailures,
-      last_error_code: state.lastErrorCode,
+      fresh: stale.length === 0,
+      last_success_at: iso(lastSuccessAt),
+      age_seconds: Math.round(Math.max(0, now - oldest) / 1000),
+      last_attempt_at: iso(latest(feeds.map((f) => f.state.lastAttemptAt))),
+      consecutive_failures: worst?.state.consecutiveFailures ?? 0,
+      last_error_code: worst?.state.lastErrorCode ?? null,
+      failing_feeds: failing.map((f) => ({
+        id: f.id,
+        last_error_code: f.state.lastErrorCode,
+        consecutive_failures: f.state.consecutiveFailures,
+        failing_since: iso(f.state.failingSince),
+      })),
+      stale_feeds: stale.map((f) => f.id),
       ...(cluster.role === 'single'
         ? {}
         : {
@@ -74,7 +104,41 @@ export function readyBody(store: StoreView, now: number, limits: ReadinessLimits
   };
 }
 
-/** What the polls so far met, for a refusal before the first feed was applied. */
+/** GET /feeds: every feed the store knows, with its freshness and its last runs. */
+export function feedsBody(store: StoreView, now: number, staleAfterMs: number) {
+  let feeds: FeedView[];
+  try {
+    feeds = store.feeds();
+  } catch (cause) {
+    throw new ApiError('store_unavailable', 'the store cannot be read', { cause });
+  }
+  return {
+    data: {
+      feeds: feeds.map((f) => ({
+        id: f.id,
+        configured: f.configured,
+        url: f.url,
+        events: f.events,
+        last_success_at: iso(f.state.lastSuccessAt),
+        last_attempt_at: iso(f.state.lastAttemptAt),
+        consecutive_failures: f.state.consecutiveFailures,
+        last_error_code: f.state.lastErrorCode,
+        failing_since: iso(f.state.failingSince),
+        fresh: isFresh(f.state, now, staleAfterMs),
+        runs: f.runs.map((r) => ({
+          started_at: iso(r.startedAt),
+          duration_ms: r.durationMs,
+          outcome: r.outcome,
+          code: r.code,
+          counts: r.counts,
+        })),
+      })),
+    },
+    error: null,
+  };
+}
+
+/** What a feed's polls so far met, for a refusal before any feed was applied. */
 function pollsSoFar(state: StoreState): string {
   if (state.lastErrorCode === null) {
     return state.lastAttemptAt === null

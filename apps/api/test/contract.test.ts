@@ -62,6 +62,9 @@ beforeAll(async () => {
   broken.reader.event = () => {
     throw new Error('broken');
   };
+  broken.reader.feeds = () => {
+    throw new Error('broken');
+  };
   // A budget that never refills in a test's lifetime: every scan past its first slice is refused.
   busy = await startApp({ cacheMaxBytes: 0, sliceEvents: 5, scanEventsPerSecond: 0.001 });
   fill(busy.writer, records, 1);
@@ -131,6 +134,8 @@ const CASES: Case[] = [
   { operationId: 'health', status: 200, run: get(() => api, '/health') },
   { operationId: 'ready', status: 200, run: get(() => api, '/ready') },
   { operationId: 'ready', status: 503, run: get(() => empty, '/ready') },
+  { operationId: 'feeds', status: 200, run: get(() => api, '/feeds') },
+  { operationId: 'feeds', status: 503, run: get(() => broken, '/feeds') },
   { operationId: 'metrics', status: 200, run: get(() => api, '/metrics') },
   { operationId: 'openApi', status: 200, run: get(() => api, '/openapi.json') },
   { operationId: 'docs', status: 200, run: get(() => api, '/docs') },

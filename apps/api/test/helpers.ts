@@ -69,7 +69,7 @@ export function event(
 }
 
 export function fill(store: StoreWriter, records: EventRecord[], at = Date.now()): void {
-  store.applyFeed(records, {
+  store.applyFeed('test', records, {
     at,
     validators: { url: null, etag: null, lastModified: null, hash: String(at) },
   });

@@ -64,7 +64,12 @@ describe('operations', () => {
     const logged = await startApp({ log: pino({ level: 'info' }, sink), now: () => NOW });
     try {
       for (let i = 0; i < 5; i++) expect((await logged.get('/ready')).status).toBe(503);
-      logged.writer.recordPoll({ ok: false, at: NOW - 1, code: 'provider_timeout', message: 't' });
+      logged.writer.recordPoll('test', {
+        ok: false,
+        at: NOW - 1,
+        code: 'provider_timeout',
+        message: 't',
+      });
       for (let i = 0; i < 5; i++) expect((await logged.get('/ready')).status).toBe(503);
       fill(logged.writer, [event('2021-01-01T10:00:00', '2021-01-01T11:00:00')], NOW);
       for (let i = 0; i < 5; i++) expect((await logged.get('/ready')).status).toBe(200);
@@ -96,15 +101,30 @@ describe('operations', () => {
       data: null,
     });
     // A failing partner does not make it ready: nothing was ever applied. The refusal says why.
-    api.writer.recordPoll({ ok: false, at: NOW - 9000, code: 'provider_status', message: '503' });
-    api.writer.recordPoll({ ok: false, at: NOW - 5000, code: 'provider_status', message: '503' });
+    api.writer.recordPoll('test', {
+      ok: false,
+      at: NOW - 9000,
+      code: 'provider_status',
+      message: '503',
+    });
+    api.writer.recordPoll('test', {
+      ok: false,
+      at: NOW - 5000,
+      code: 'provider_status',
+      message: '503',
+    });
     res = await api.get('/ready');
     expect(res.status).toBe(503);
     expect((await json(res)).error.message).toBe(
       "no feed has been applied to the store yet: the partner's last poll failed with provider_status (503), 2 consecutive failures since 2026-01-01T11:59:51.000Z",
     );
     fill(api.writer, [event('2021-01-01T10:00:00', '2021-01-01T11:00:00')], NOW - 30_000);
-    api.writer.recordPoll({ ok: false, at: NOW - 1000, code: 'provider_status', message: '503' });
+    api.writer.recordPoll('test', {
+      ok: false,
+      at: NOW - 1000,
+      code: 'provider_status',
+      message: '503',
+    });
     res = await api.get('/ready');
     expect(res.status).toBe(200);
     expect((await json(res)).data).toMatchObject({
@@ -121,7 +141,7 @@ describe('operations', () => {
   it('GET /ready stays ready with stale data: a partner outage keeps the API in service', async () => {
     fill(api.writer, [event('2021-01-01T10:00:00', '2021-01-01T11:00:00')], NOW - 3_600_000);
     for (let i = 1; i <= 3; i++) {
-      api.writer.recordPoll({
+      api.writer.recordPoll('test', {
         ok: false,
         at: NOW - i,
         code: 'provider_unreachable',
@@ -181,7 +201,9 @@ describe('operations', () => {
     expect(text).toMatch(/http_requests_total\{route="\/search",status="400"\} 1/);
     expect(text).toContain('http_request_duration_seconds_bucket');
     expect(text).toMatch(/tessera_events_stored 1/);
-    expect(text).toContain(`tessera_last_ingest_success_timestamp_seconds ${NOW / 1000}`);
+    expect(text).toContain(
+      `tessera_last_ingest_success_timestamp_seconds{feed="test"} ${NOW / 1000}`,
+    );
   });
 
   it('GET /openapi.json serves the contract', async () => {

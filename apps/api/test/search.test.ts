@@ -161,7 +161,7 @@ describe('GET /search', () => {
   it('keeps serving the same window when an unrelated poll changes nothing', async () => {
     fill(api.writer, [event('2021-01-01T10:00:00', '2021-01-01T11:00:00')], 1);
     const etag = (await api.get('/search')).headers.get('etag');
-    api.writer.recordPoll({ ok: true, at: 5 });
+    api.writer.recordPoll('test', { ok: true, at: 5 });
     expect((await api.get('/search')).headers.get('etag')).toBe(etag);
   });
 });

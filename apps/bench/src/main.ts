@@ -16,6 +16,7 @@ import { type Results, SCENARIOS, type ScenarioName } from './results.js';
 import { runCluster } from './scenarios/cluster.js';
 import { runCostCurve } from './scenarios/cost-curve.js';
 import { runDigestCost } from './scenarios/digest-cost.js';
+import { runFeeds } from './scenarios/feeds.js';
 import { runFixedRate } from './scenarios/fixed-rate.js';
 import { runHostileClients } from './scenarios/hostile-clients.js';
 import { runIngestion, runUnchangedPoll } from './scenarios/ingestion.js';
@@ -106,6 +107,7 @@ async function measure(ctx: BenchContext, config: BenchConfig): Promise<void> {
   if (wants('pages')) results.pages = await runPages(ctx, config.BENCH_PAGE_EVENTS);
   if (wants('ingestion')) results.ingestion = await runIngestion(ctx);
   if (wants('real-server')) results.realServer = await runRealServer(ctx);
+  if (wants('feeds')) results.feeds = await runFeeds(ctx);
   if (wants('digest')) results.digestCost = await runDigestCost(ctx, config.BENCH_EVENTS);
   if (wants('unchanged')) results.unchanged = await runUnchangedPoll(ctx);
   if (wants('startup')) results.startup = await runStartupUnderWrite(ctx);

@@ -1,6 +1,7 @@
 import type { ClusterResult } from './scenarios/cluster.js';
 import type { CostCurveResult } from './scenarios/cost-curve.js';
 import type { DigestCostResult } from './scenarios/digest-cost.js';
+import type { FeedsResult } from './scenarios/feeds.js';
 import type { FixedRateResult } from './scenarios/fixed-rate.js';
 import type { HostileResult } from './scenarios/hostile-clients.js';
 import type { IngestResult, UnchangedResult } from './scenarios/ingestion.js';
@@ -18,6 +19,7 @@ export const SCENARIOS = [
   'pages',
   'ingestion',
   'real-server',
+  'feeds',
   'digest',
   'unchanged',
   'startup',
@@ -49,6 +51,7 @@ export interface Results {
   pages?: PagesResult;
   ingestion?: IngestResult[];
   realServer?: RealServerResult[];
+  feeds?: FeedsResult[];
   digestCost?: DigestCostResult;
   unchanged?: UnchangedResult;
   startup?: StartupResult;

@@ -62,6 +62,14 @@ export function judge(r: Results): Verdict[] {
       p.eventOfKoa >= 0.9,
     );
   }
+  const sixteen = r.feeds?.find((f) => f.feeds === 16 && f.slow);
+  if (sixteen?.slowMs != null) {
+    check(
+      'with 16 feeds, the quick ones all visible before the slow one',
+      `slowest quick feed ${fixed(sixteen.quickMaxMs / 1000, 1)} s, slow feed ${fixed(sixteen.slowMs / 1000, 1)} s`,
+      sixteen.quickMaxMs < sixteen.slowMs,
+    );
+  }
   for (const i of (r.ingestion ?? []).filter((i) => i.threads === 2)) {
     check(
       `ingest peak RSS ≤ 200 MiB, ${i.feed} feed, 2 threads`,

@@ -96,7 +96,7 @@ async function referenceOf(body: Buffer): Promise<{ digest: string | null; count
   dirs.push(dir);
   const store = openStoreWriter({ path: dir });
   try {
-    store.applyFeed(reading.records, {
+    store.applyFeed('test', reading.records, {
       at: 0,
       validators: { url: null, etag: null, lastModified: null, hash: null },
     });

@@ -13,6 +13,8 @@ import { createIngestor, type Ingestor, type IngestorDeps } from './ingestor.js'
  */
 export async function runClusterMode(
   config: IngestorConfig & { NATS_URL: string[] },
+  /** The cluster's one feed (main refuses several in cluster mode). */
+  feed: string,
   store: StoreWriter,
   pollDeps: Omit<IngestorDeps, 'store'>,
   log: Logger,
@@ -24,12 +26,13 @@ export async function runClusterMode(
     log,
     leaseMs: config.LEASE_MS,
     nodeId: config.NODE_ID,
+    feed,
     storeFailureLimit: config.STORE_FAILURE_LIMIT,
   });
   // The leader's polls stage here and publish what changed, as one batch, once the feed is whole.
   const stage = store.openStage('poll');
   const sink: FeedSink = {
-    state: () => store.state(),
+    state: () => store.state(feed),
     stage,
     apply: (commit) => replication.publishFeed(stage.records(), commit),
     recordPoll: (outcome) => replication.publishState(outcome),

@@ -1,7 +1,8 @@
 import { hostname } from 'node:os';
-import { createTimeZone, LOG_LEVELS, parseSettings } from '@tessera/core';
+import { createTimeZone, LOG_LEVELS, parseSettings, SettingsError } from '@tessera/core';
 import { NatsServersSchema } from '@tessera/replication';
 import { z } from 'zod';
+import { FEED_ID, type FeedConfig, parseFeeds } from './feed-config.js';
 
 const ms = (fallback: number) => z.coerce.number().int().min(1).default(fallback);
 const bytes = (fallback: number) => z.coerce.number().int().min(1024).default(fallback);
@@ -10,11 +11,16 @@ export const IngestorConfigSchema = z.object({
   PROVIDER_URL: z
     .url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' })
     .default('https://provider.code-challenge.feverup.com/api/events'),
-  /** Part of every event's identity: two providers may reuse the same ids. */
-  PROVIDER_ID: z
-    .string()
-    .regex(/^[a-z0-9][a-z0-9_-]{0,63}$/)
-    .default('feverup'),
+  /**
+   * Several feeds: a JSON array (inline or `@file`) of {id, url, timezone?, poll_interval_ms?,
+   * headers?}; see feed-config.ts. Unset: the one feed PROVIDER_URL describes.
+   */
+  FEEDS: z.string().optional(),
+  /**
+   * Part of every event's identity: two providers may reuse the same ids. Also the id a store of
+   * one feed from before FEEDS gives its feed (its events carry it already).
+   */
+  PROVIDER_ID: z.string().regex(FEED_ID).default('feverup'),
   PROVIDER_TIMEZONE: z
     .string()
     .default('UTC')
@@ -60,8 +66,23 @@ export const IngestorConfigSchema = z.object({
   MAX_ELEMENT_BYTES: bytes(16 * 1024 ** 2),
 });
 
-export type IngestorConfig = z.infer<typeof IngestorConfigSchema>;
+export type IngestorConfig = z.infer<typeof IngestorConfigSchema> & {
+  /** FEEDS, or the one feed PROVIDER_URL, PROVIDER_ID and PROVIDER_TIMEZONE describe. */
+  feeds: FeedConfig[];
+};
 
 export function loadConfig(env: Readonly<Record<string, string | undefined>>): IngestorConfig {
-  return parseSettings(IngestorConfigSchema, env);
+  const config = parseSettings(IngestorConfigSchema, env);
+  const defaults = { timeZone: config.PROVIDER_TIMEZONE, pollIntervalMs: config.POLL_INTERVAL_MS };
+  if (config.FEEDS === undefined) {
+    return {
+      ...config,
+      feeds: [{ id: config.PROVIDER_ID, url: config.PROVIDER_URL, ...defaults, headers: {} }],
+    };
+  }
+  try {
+    return { ...config, feeds: parseFeeds(config.FEEDS, defaults, env) };
+  } catch (error) {
+    throw new SettingsError(`invalid setting FEEDS: ${(error as Error).message}`);
+  }
 }

@@ -7,6 +7,8 @@ import { IngestError } from './ingest-error.js';
 
 export interface FetcherOptions {
   url: string;
+  /** The feed's own headers (credentials, say): sent to its origin only, never across a redirect elsewhere. */
+  headers?: Record<string, string>;
   connectTimeoutMs: number;
   headersTimeoutMs: number;
   bodyIdleTimeoutMs: number;
@@ -107,12 +109,14 @@ export function createFeedFetcher(options: FetcherOptions): FeedFetcher {
   /** GETs the feed, following redirects; resolves with the final answer and where it came from. */
   const follow = async (headers: Record<string, string>, signal: AbortSignal) => {
     let url = new URL(options.url);
+    const origin = url.origin;
     let movedTo: string | null = null;
     let permanent = true;
     for (let hop = 0; ; hop++) {
       let response: IncomingMessage;
+      const own = url.origin === origin ? options.headers : undefined;
       try {
-        response = await get(url, headers, signal);
+        response = await get(url, { ...own, ...headers }, signal);
       } catch (cause) {
         throw toIngestError(cause, signal, 'before the headers arrived');
       }

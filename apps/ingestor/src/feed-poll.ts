@@ -5,6 +5,7 @@ import { type ApplyCounts, StoreError, type StoreErrorCode } from '@tessera/stor
 import type { Logger } from 'pino';
 import { type ChunkParser, createChunkParser } from './chunk-parser.js';
 import { createFeedApplier } from './feed-applier.js';
+import { redactUrl } from './feed-config.js';
 import { FeedDecoder } from './feed-encoding.js';
 import { checkEnvelope } from './feed-envelope.js';
 import type { FeedFetcher } from './feed-fetcher.js';
@@ -126,7 +127,7 @@ export async function pollFeed(deps: PollDeps, signal: AbortSignal): Promise<Pol
     }
     if (fetched.movedTo !== null) {
       deps.log.warn(
-        { from: fetched.url, to: fetched.movedTo },
+        { from: redactUrl(fetched.url), to: redactUrl(fetched.movedTo) },
         'the feed moved permanently: set its address to the new one',
       );
     }

@@ -22,13 +22,16 @@ export interface FeedSink {
   recordPoll(outcome: PollOutcome): unknown;
 }
 
-/** A single node's sink: the store, applying the stage in one transaction. */
-export function storeSink(store: StoreWriter): FeedSink {
-  const stage = store.openStage('feed');
+/**
+ * A single node's sink for one feed: the store, applying the feed's own stage in one
+ * transaction. A poll's end is stamped here, so that its run has a duration.
+ */
+export function storeSink(store: StoreWriter, feed: string, now = Date.now): FeedSink {
+  const stage = store.openStage(`feed-${feed}`);
   return {
-    state: () => store.state(),
+    state: () => store.state(feed),
     stage,
-    apply: async (commit) => store.applyFeed(stage.records(), commit),
-    recordPoll: (outcome) => store.recordPoll(outcome),
+    apply: async (commit) => store.applyFeed(feed, stage.records(), { ...commit, endedAt: now() }),
+    recordPoll: (outcome) => store.recordPoll(feed, { ...outcome, endedAt: now() }),
   };
 }

@@ -14,9 +14,11 @@ import { type DestinationStream, type Logger, pino } from 'pino';
 import { runBackup } from './backup-command.js';
 import { runClusterMode } from './cluster-mode.js';
 import { IngestorConfigSchema, loadConfig } from './config.js';
+import { type FeedConfig, redactUrl } from './feed-config.js';
 import { createFeedFetcher } from './feed-fetcher.js';
-import { storeSink } from './feed-sink.js';
-import { createIngestor, formatSummary, type IngestorDeps } from './ingestor.js';
+import type { PollReport } from './feed-poll.js';
+import { createFeedSet, type SharedDeps } from './feed-set.js';
+import { formatSummary, type IngestorDeps } from './ingestor.js';
 import { createParserPool } from './parser-pool.js';
 import { createProgress } from './progress.js';
 
@@ -32,6 +34,11 @@ runMain(
       return runBackup(() => backupStore(config.DATA_DIR, target), target, json);
     }
     const cluster = config.NATS_URL;
+    if (cluster !== undefined && config.feeds.length > 1) {
+      throw new BootError(
+        `ingestor cannot start: cluster mode runs one feed, and FEEDS lists ${config.feeds.length} (run one cluster per feed)`,
+      );
+    }
     if (once && cluster !== undefined) {
       throw new BootError(
         "ingestor cannot start: --once polls into this node's store alone, and NATS_URL makes it a cluster node (unset NATS_URL)",
@@ -46,41 +53,38 @@ runMain(
     const log = pino({ level: config.LOG_LEVEL, base: { service: 'ingestor' } }, destination);
     // Before the workers start: threads inherit the priority of the thread that creates them.
     lowerPriority(config.INGEST_NICE, log);
-    const store = openStoreWriter({ path: config.DATA_DIR });
+    const store = openStoreWriter({ path: config.DATA_DIR, legacyFeed: config.PROVIDER_ID });
     const pool = createParserPool({
       threads: config.PARSE_THREADS,
       onWorkerError: (err) => log.error({ err }, 'a parse worker failed between tasks'),
     });
-    const fetcher = createFeedFetcher({
-      url: config.PROVIDER_URL,
+    const limits = {
       connectTimeoutMs: config.CONNECT_TIMEOUT_MS,
       headersTimeoutMs: config.HEADERS_TIMEOUT_MS,
       bodyIdleTimeoutMs: config.BODY_IDLE_TIMEOUT_MS,
       maxFeedBytes: config.MAX_FEED_BYTES,
-    });
-    const deps: Omit<IngestorDeps, 'store'> = {
-      fetcher,
+    };
+    const shared: SharedDeps = {
       pool,
       log,
-      provider: config.PROVIDER_ID,
-      timeZone: config.PROVIDER_TIMEZONE,
       chunkBytes: config.CHUNK_BYTES,
       maxElementBytes: config.MAX_ELEMENT_BYTES,
       deadlineMs: config.POLL_DEADLINE_MS,
-      pollIntervalMs: config.POLL_INTERVAL_MS,
       backoff: { baseMs: config.BACKOFF_BASE_MS, maxMs: config.BACKOFF_MAX_MS },
       storeFailureLimit: config.STORE_FAILURE_LIMIT,
       onProgress: progress?.update,
     };
     const release = async (): Promise<void> => {
-      await Promise.allSettled([pool.close(), fetcher.close()]);
+      await pool.close().catch(() => {});
       await store.close();
       log.info('stopped');
     };
+    // Feeds left out of FEEDS keep their records and events: /feeds shows them unconfigured.
+    store.configureFeeds(config.feeds.map((f) => ({ id: f.id, url: redactUrl(f.url) })));
 
     log.info(
       {
-        provider: config.PROVIDER_URL,
+        feeds: config.feeds.map((f) => ({ id: f.id, url: redactUrl(f.url) })),
         dataDir: config.DATA_DIR,
         threads: config.PARSE_THREADS,
         once,
@@ -90,29 +94,49 @@ runMain(
     );
     await pool.warm();
     if (cluster !== undefined) {
-      return runClusterMode({ ...config, NATS_URL: cluster }, store, deps, log, release);
+      const [feed] = config.feeds as [FeedConfig];
+      const fetcher = createFeedFetcher({ url: feed.url, headers: feed.headers, ...limits });
+      const deps: Omit<IngestorDeps, 'store'> = {
+        ...shared,
+        fetcher,
+        provider: feed.id,
+        timeZone: feed.timeZone,
+        pollIntervalMs: feed.pollIntervalMs,
+      };
+      const releaseAll = async (): Promise<void> => {
+        await fetcher.close().catch(() => {});
+        await release();
+      };
+      return runClusterMode(
+        { ...config, NATS_URL: cluster },
+        feed.id,
+        store,
+        deps,
+        log,
+        releaseAll,
+      );
     }
 
-    const ingestor = createIngestor({ ...deps, store: storeSink(store) });
+    const feeds = createFeedSet(config.feeds, store, shared, limits);
     let closing: Promise<void> | undefined;
     const close = (): Promise<void> =>
       (closing ??= (async () => {
-        await ingestor.stop();
+        await feeds.stop();
         await release();
       })());
     if (once) {
-      const done = ingestor.pollOnce().then(async (report) => {
+      const done = feeds.pollOnce().then(async (results) => {
         const peakRssMb = Math.round(peakRssBytes() / 1024 ** 2);
         await close();
         progress?.done();
         process.stdout.write(
-          `${json ? JSON.stringify({ ...report, peakRssMb }) : formatSummary(report, peakRssMb)}\n`,
+          `${formatOnce(results, peakRssMb, json, config.FEEDS !== undefined)}\n`,
         );
-        return report.outcome === 'failed' ? 1 : 0;
+        return results.some((r) => r.report.outcome === 'failed') ? 1 : 0;
       });
       return { done, stop: close };
     }
-    const done = ingestor.run().then(
+    const done = feeds.run().then(
       async () => {
         await close();
         return 0;
@@ -145,6 +169,27 @@ runMain(
     },
   },
 );
+
+/**
+ * What `--once` prints: one feed configured the old way, its summary line or report, as before;
+ * FEEDS, one line per feed (`id: summary`) or a JSON array of reports with their feed ids.
+ */
+function formatOnce(
+  results: Array<{ feed: string; report: PollReport }>,
+  peakRssMb: number,
+  json: boolean,
+  several: boolean,
+): string {
+  if (!several) {
+    const { report } = results[0] as { report: PollReport };
+    return json ? JSON.stringify({ ...report, peakRssMb }) : formatSummary(report, peakRssMb);
+  }
+  if (json)
+    return JSON.stringify(results.map(({ feed, report }) => ({ feed, ...report, peakRssMb })));
+  return results
+    .map(({ feed, report }) => `${feed}: ${formatSummary(report, peakRssMb)}`)
+    .join('\n');
+}
 
 function lowerPriority(nice: number, log: Logger): void {
   if (nice === 0) return;

@@ -54,7 +54,7 @@ describe('failure attribution', () => {
       code: 'internal_error',
       message: "unexpected error: Cannot read properties of undefined (reading 'events')",
     });
-    expect(h.store.state()).toMatchObject({
+    expect(h.store.state('feverup')).toMatchObject({
       lastErrorCode: 'internal_error',
       consecutiveFailures: 1,
     });
@@ -69,7 +69,7 @@ describe('failure attribution', () => {
     expect(report.error?.code).toBe('store_write_failed');
     expect(report.error?.message).toMatch(/: (ENOSPC|EIO)/);
     expect(h.store.count()).toBe(4);
-    expect(h.store.state()).toMatchObject({ lastErrorCode: 'store_write_failed' });
+    expect(h.store.state('feverup')).toMatchObject({ lastErrorCode: 'store_write_failed' });
   });
 
   it('records a store that cannot be read as store_unavailable', async () => {

@@ -37,13 +37,13 @@ async function expectDocumentFault(
   expect(failed.error?.code).toBe(code);
   expect(failed.outcome).toBe('failed');
   expect(snapshot(h)).toEqual(before);
-  expect(h.store.state()).toMatchObject({ consecutiveFailures: 1, lastErrorCode: code });
+  expect(h.store.state('feverup')).toMatchObject({ consecutiveFailures: 1, lastErrorCode: code });
   Object.assign(h.deps, normal);
   const next = await h.poll();
   expect(next.outcome).toBe('applied');
   // Response 3 changes Camela's end; Los Morancos ends as in response 1.
   expect(next.counts?.updated).toBe(1);
-  expect(h.store.state()).toMatchObject({ consecutiveFailures: 0, lastErrorCode: null });
+  expect(h.store.state('feverup')).toMatchObject({ consecutiveFailures: 0, lastErrorCode: null });
   return failed;
 }
 
@@ -135,7 +135,7 @@ describe('document-level faults fail the poll and leave the store as it was', ()
     h = await createHarness({ fetcher: { url: 'http://127.0.0.1:1/api/events' } });
     const report = await h.poll();
     expect(report.error?.code).toBe('provider_unreachable');
-    expect(h.store.state().consecutiveFailures).toBe(1);
+    expect(h.store.state('feverup').consecutiveFailures).toBe(1);
   });
 
   it('a base element larger than MAX_ELEMENT_BYTES', async () => {

@@ -25,10 +25,10 @@ describe('pollFeed over the partner fixtures', () => {
     expect(h.store.head().version).toBe(version);
 
     // The same bytes without validators (a provider that ignores If-None-Match).
-    h.store.recordPoll({
+    h.store.recordPoll('feverup', {
       ok: true,
       at: 1,
-      validators: { ...h.store.state().validators, url: null },
+      validators: { ...h.store.state('feverup').validators, url: null },
     });
     const before = h.store.lastTransactionId();
     const unchanged = await h.poll();
@@ -49,7 +49,7 @@ describe('pollFeed over the partner fixtures', () => {
       .update(`feverup\u0000UTC\u0000${NORMALIZATION_VERSION}\u0000`)
       .update(readFileSync(fixturePath('plan', 2)))
       .digest('hex');
-    expect(h.store.state().validators.hash).toBe(expected);
+    expect(h.store.state('feverup').validators.hash).toBe(expected);
   });
 
   it('accepts gzip and identity bodies alike', async () => {

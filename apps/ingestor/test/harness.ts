@@ -61,7 +61,7 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
     ...options.fetcher,
   });
   const deps: PollDeps = {
-    store: storeSink(store),
+    store: storeSink(store, 'feverup'),
     fetcher,
     pool,
     log: silent,

@@ -39,7 +39,7 @@ describe('createIngestor', () => {
     expect(gaps[1]).toBeGreaterThanOrEqual(950); // 429 with Retry-After: 1
     expect(gaps[2]).toBeGreaterThanOrEqual(550); // success: the normal interval
     expect(gaps[3]).toBeGreaterThanOrEqual(550);
-    expect(h.store.state().consecutiveFailures).toBe(0);
+    expect(h.store.state('feverup').consecutiveFailures).toBe(0);
   });
 
   it('keeps at most one poll in flight', async () => {

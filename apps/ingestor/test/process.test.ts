@@ -132,7 +132,9 @@ describe('ingestor process', () => {
     // Either the whole feed committed before the signal, or nothing of it did; a poll cut short
     // by shutdown is not recorded as a provider failure.
     expect([0, 8000]).toContain(store.count());
-    expect(store.state(), JSON.stringify(store.state())).toMatchObject({ consecutiveFailures: 0 });
+    expect(store.state('feverup'), JSON.stringify(store.state('feverup'))).toMatchObject({
+      consecutiveFailures: 0,
+    });
     await store.close();
   });
 
@@ -157,7 +159,7 @@ describe('ingestor process', () => {
       const count = store.count();
       // Atomic: the fixture feed alone, or the fixture feed and the whole large feed.
       expect([4, 4 + 8000]).toContain(count);
-      expect(store.state().lastCounts).not.toBeNull();
+      expect(store.state('feverup').lastCounts).not.toBeNull();
       await store.close();
     }
     const finish = start(['--once'], { LOG_LEVEL: 'silent' });

@@ -149,7 +149,7 @@ describe('XML conformance: the ingest path reads what plain sax reads', () => {
         const report = await pollFeed(
           {
             ...h.deps,
-            store: storeSink(store),
+            store: storeSink(store, 'feverup'),
             // Small chunks, so that documents are cut in many places.
             chunkBytes: 1024 + Math.floor(createRandom(seed)() * 2048),
           },

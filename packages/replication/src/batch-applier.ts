@@ -52,9 +52,11 @@ export interface BatchApplier {
 export function createBatchApplier(options: {
   store: StoreWriter;
   datasetId: string;
+  /** The feed the stream carries (cluster mode runs one). */
+  feed: string;
   log: Logger;
 }): BatchApplier {
-  const { store, datasetId, log } = options;
+  const { store, datasetId, feed, log } = options;
   const stage: FeedStage = store.openStage('stream');
   let open: OpenBatch | undefined;
   const applied = (): number => store.cluster()?.appliedSequence ?? 0;
@@ -83,19 +85,26 @@ export function createBatchApplier(options: {
     batch: OpenBatch,
     sequence: number,
   ): Promise<void> => {
-    const state = store.state();
+    const state = store.state(feed);
     if (m.batchKind === 'checkpoint') {
       // A checkpoint carries the version and state of the store it copies; one this store has
       // passed already changes nothing but the sequence.
       if (batch.skipping || m.body.state === undefined) {
-        store.recordReplicated({ sequence, datasetId, state });
+        store.recordReplicated({ feed, sequence, datasetId, state });
       } else {
-        await applyStaged({ sequence, datasetId, version: m.body.version, state: m.body.state });
+        await applyStaged({
+          feed,
+          sequence,
+          datasetId,
+          version: m.body.version,
+          state: m.body.state,
+        });
       }
     } else {
       // A feed's counts are the leader's, so that every node reports the same.
       const outcome = m.body.outcome ?? { ok: true as const, at: Date.now() };
       await applyStaged({
+        feed,
         sequence,
         datasetId,
         version: sequence,
@@ -174,9 +183,10 @@ export function createBatchApplier(options: {
         if (m.kind === 'state') {
           await abandon('a state message came before its commit');
           store.recordReplicated({
+            feed,
             sequence: message.seq,
             datasetId,
-            state: nextState(store.state(), m.outcome),
+            state: nextState(store.state(feed), m.outcome),
           });
           verified = check(m.digest, message.seq);
         } else if (m.kind === 'records') {

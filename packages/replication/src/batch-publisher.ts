@@ -33,6 +33,8 @@ export interface PublisherOptions {
   jsm: JetStreamManager;
   /** This node's store: what the leader compares the feed with (it is caught up before a poll). */
   store: StoreWriter;
+  /** The feed the stream carries (cluster mode runs one). */
+  feed: string;
   log: Logger;
   /** Largest records message, under the server's max payload. */
   maxMessageBytes: number;
@@ -198,7 +200,7 @@ export function createPublisher(options: PublisherOptions): Publisher {
     // Nothing else writes this store meanwhile: the version, state, digest and records all
     // describe the same content, as of `basedOn`.
     const version = store.head().version;
-    const state = store.state();
+    const state = store.state(options.feed);
     const digest = store.digest() ?? EMPTY_DIGEST;
     let bytes = 0;
     try {

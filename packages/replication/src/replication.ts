@@ -37,6 +37,8 @@ export interface ReplicationOptions {
   leaseMs: number;
   /** How this node names itself in the lease and the logs. */
   nodeId: string;
+  /** The feed the cluster runs (one per cluster: see the README). */
+  feed: string;
   /** Consecutive failures to apply the stream after which replication gives up (the process exits). */
   storeFailureLimit: number;
 }
@@ -176,7 +178,7 @@ export async function startReplication(options: ReplicationOptions): Promise<Rep
     log,
   );
 
-  const applier = createBatchApplier({ store, datasetId, log });
+  const applier = createBatchApplier({ store, datasetId, feed: options.feed, log });
   const waiters = new Set<{ sequence: number; resolve: () => void }>();
   const consumedUpTo = (sequence: number): void => {
     for (const w of waiters) {
@@ -196,6 +198,7 @@ export async function startReplication(options: ReplicationOptions): Promise<Rep
     js,
     jsm,
     store,
+    feed: options.feed,
     log,
     maxMessageBytes: Math.floor(maxPayload / 2),
     waitConsumed,
@@ -346,7 +349,10 @@ function checkStore(store: StoreWriter, datasetId: string): void {
       `DATA_DIR holds the cluster dataset ${position.datasetId}, but this cluster's is ${datasetId}: start this node on an empty DATA_DIR`,
     );
   }
-  if (position === null && (store.count() > 0 || store.state().lastSuccessAt !== null)) {
+  if (
+    position === null &&
+    (store.count() > 0 || store.feeds().some((f) => f.state.lastSuccessAt !== null))
+  ) {
     throw new ReplicationError(
       'replication_refused',
       "DATA_DIR holds data this node ingested alone: a cluster node starts on an empty DATA_DIR and receives the cluster's data",

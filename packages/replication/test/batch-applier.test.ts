@@ -38,7 +38,7 @@ afterEach(async () => {
 
 describe('the batch applier', () => {
   it('applies a batch at its commit, recording the sequence, the dataset and the cluster version', async () => {
-    const applier = createBatchApplier({ store, datasetId: 'dataset-1', log });
+    const applier = createBatchApplier({ store, datasetId: 'dataset-1', feed: 'test', log });
     await applier.apply(message(encodeRecords('b1', 'feed', 0, [record(1, 'one')])));
     await applier.apply(message(encodeRecords('b1', 'feed', 0, [record(2, 'two')])));
     // Taken in, not committed (other processes see nothing of it until the commit).
@@ -57,11 +57,11 @@ describe('the batch applier', () => {
     expect(titles()).toEqual(['one', 'two']);
     expect(store.head()).toEqual({ storeId: 'dataset-1', version: 3 });
     expect(store.cluster()).toEqual({ datasetId: 'dataset-1', appliedSequence: 3 });
-    expect(store.state()).toMatchObject({ lastSuccessAt: at, lastCounts: counts });
+    expect(store.state('test')).toMatchObject({ lastSuccessAt: at, lastCounts: counts });
   });
 
   it('never applies a batch whose commit does not come: the next batch or state message abandons it', async () => {
-    const applier = createBatchApplier({ store, datasetId: 'd', log });
+    const applier = createBatchApplier({ store, datasetId: 'd', feed: 'test', log });
     await applier.apply(message(encodeRecords('dead', 'feed', 0, [record(1, 'half')])));
     await applier.apply(message(encodeRecords('next', 'feed', 0, [record(2, 'whole')])));
     // (Nothing here reads a range while a batch is open: lmdb-js does not return from a range
@@ -81,7 +81,7 @@ describe('the batch applier', () => {
       message(encodeState({ ok: false, at, code: 'provider_status', message: '503' })),
     );
     expect(titles()).toEqual(['whole']);
-    expect(store.state()).toMatchObject({
+    expect(store.state('test')).toMatchObject({
       lastErrorCode: 'provider_status',
       consecutiveFailures: 1,
     });
@@ -90,7 +90,7 @@ describe('the batch applier', () => {
   });
 
   it('skips a checkpoint of a point it has passed, and applies one it has not, with its version', async () => {
-    const applier = createBatchApplier({ store, datasetId: 'd', log });
+    const applier = createBatchApplier({ store, datasetId: 'd', feed: 'test', log });
     await applier.apply(message(encodeRecords('b', 'feed', 0, [record(1, 'one')])));
     await applier.apply(
       message(
@@ -109,7 +109,7 @@ describe('the batch applier', () => {
           parts: 1,
           records: 1,
           version: 2,
-          state: store.state(),
+          state: store.state('test'),
         }),
       ),
     );
@@ -121,7 +121,7 @@ describe('the batch applier', () => {
     const otherDir = mkdtempSync(join(tmpdir(), 'tessera-applier-'));
     const other = openStoreWriter({ path: otherDir });
     try {
-      const fresh = createBatchApplier({ store: other, datasetId: 'd', log });
+      const fresh = createBatchApplier({ store: other, datasetId: 'd', feed: 'test', log });
       await fresh.apply({ seq: 3, ...encodeRecords('c', 'checkpoint', 2, [record(1, 'one')]) });
       await fresh.apply({
         seq: 4,
@@ -129,7 +129,7 @@ describe('the batch applier', () => {
           parts: 1,
           records: 1,
           version: 2,
-          state: store.state(),
+          state: store.state('test'),
         }),
       });
       expect(other.head()).toEqual(store.head());
@@ -143,7 +143,7 @@ describe('the batch applier', () => {
   });
 
   it('refuses a commit without all its records rather than diverge', async () => {
-    const applier = createBatchApplier({ store, datasetId: 'd', log });
+    const applier = createBatchApplier({ store, datasetId: 'd', feed: 'test', log });
     await applier.apply(message(encodeRecords('b', 'feed', 0, [record(1, 'one')])));
     await expect(
       applier.apply(
@@ -161,10 +161,10 @@ describe('the batch applier', () => {
   });
 
   it("checks the leader's digest after a commit and a state message: equal is verified, another is state_diverged", async () => {
-    const applier = createBatchApplier({ store, datasetId: 'd', log });
+    const applier = createBatchApplier({ store, datasetId: 'd', feed: 'test', log });
     const expected = openStoreWriter({ path: mkdtempSync(join(tmpdir(), 'tessera-applier-')) });
     try {
-      expected.applyFeed([record(1, 'one')], { at, validators });
+      expected.applyFeed('test', [record(1, 'one')], { at, validators });
       const digest = expected.digest() ?? '';
       await applier.apply(message(encodeRecords('b', 'feed', 0, [record(1, 'one')])));
       const commit = (batch: string, d: string) =>

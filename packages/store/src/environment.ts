@@ -12,6 +12,7 @@ import {
   ENVIRONMENT_OPTIONS,
   EVENTS_DB,
   type EventKey,
+  feedKey,
   HEAD_KEY,
   type Head,
   IDS_DB,
@@ -25,6 +26,7 @@ import {
   STATE_KEY,
 } from './layout.js';
 import { describeCause, StoreError } from './store-error.js';
+import { INITIAL_FEED_RECORD, StoreStateSchema } from './store-state.js';
 
 /** The open LMDB environment and its three databases. */
 export interface Environment {
@@ -129,8 +131,12 @@ export function openForReading(path: string): Environment | undefined {
   }
 }
 
-/** Opens (creating if needed) the store for the one writer: the caller holds the writer lock. */
-export function openForWriting(path: string): Environment {
+/**
+ * Opens (creating if needed) the store for the one writer: the caller holds the writer lock.
+ * `legacyFeed` names the one feed of a store of layout 3 or older, which migrating moves into a
+ * feed record of that id.
+ */
+export function openForWriting(path: string, legacyFeed: string): Environment {
   const root = openRoot(path, false);
   try {
     return root.transactionSync(() => {
@@ -141,7 +147,8 @@ export function openForWriting(path: string): Environment {
         env.meta.putSync(HEAD_KEY, { storeId: newStoreId(), version: 0 } satisfies Head);
         env.meta.putSync(DIGEST_KEY, EMPTY_DIGEST);
       } else if (MIGRATABLE_LAYOUTS.includes(layout)) {
-        rewriteDigests(env);
+        if (layout === 2) rewriteDigests(env);
+        moveStateToFeedRecord(env, legacyFeed);
         env.meta.putSync(LAYOUT_KEY, LAYOUT_VERSION);
       } else if (layout !== LAYOUT_VERSION) {
         throw refuseLayout(path, layout);
@@ -152,6 +159,19 @@ export function openForWriting(path: string): Environment {
     void closeQuietly(root);
     throw cause instanceof StoreError ? cause : unavailable(path, cause);
   }
+}
+
+/** Layout 3 and older: the one feed's state becomes the record of feed `id`, with every event. */
+function moveStateToFeedRecord(env: Environment, id: string): void {
+  const state = env.meta.get(STATE_KEY);
+  if (state === undefined) return;
+  const events = (env.events.getStats() as { entryCount: number }).entryCount;
+  env.meta.putSync(feedKey(id), {
+    ...INITIAL_FEED_RECORD,
+    state: StoreStateSchema.parse(state),
+    events,
+  });
+  env.meta.removeSync(STATE_KEY);
 }
 
 /** 96 random bits: enough that two stores never share an id, short enough for every ETag. */

@@ -15,14 +15,23 @@ export { openStoreReader, type StoreReader } from './store-reader.js';
 export {
   type ApplyCounts,
   changedAnything,
+  type FeedRecord,
   type FeedValidators,
+  MAX_RUNS,
   nextState,
   type PollOutcome,
   PollOutcomeSchema,
+  type PollRun,
   type StoreState,
   StoreStateSchema,
 } from './store-state.js';
-export type { EventScan, ScanPosition, StoredEvent, StoreView } from './store-view.js';
+export type {
+  EventScan,
+  FeedView,
+  ScanPosition,
+  StoredEvent,
+  StoreView,
+} from './store-view.js';
 export {
   type ClusterPosition,
   type FeedCommit,

@@ -18,7 +18,9 @@ import type { EventRecord } from '@tessera/core';
  * |----------|--------------------------------------------------------------------------------|
  * | `layout` | `LAYOUT_VERSION` of the code that created the store; any other value is refused |
  * | `head`   | `{ storeId, version }`: what names the content (ETags are derived from it)     |
- * | `state`  | StoreState: freshness and validators of the last poll                          |
+ * | `feed/<id>` | FeedRecord of feed `<id>`: its poll state (freshness, validators), its last runs, |
+ * |          | its event count and (redacted) URL; one record per feed, so a feed is a record, not code |
+ * | `feeds`  | the ids of the feeds the ingestor was last started with (the others are kept, unconfigured) |
  * | `digest` | the state digest: XOR of every event's record digest (see below)               |
  * | `cluster`| cluster mode only: `{ datasetId, appliedSequence }`, the last stream sequence applied, |
  * |          | written in the same transaction as what it applied (exactly-once across crashes) |
@@ -48,9 +50,12 @@ import type { EventRecord } from '@tessera/core';
  * Nodes of a cluster compare it after every batch; `verifyDigest` recomputes it from `events`.
  *
  * What a reader sees, at every moment: the content of the last committed transaction, whole.
- * A feed is received and parsed into a stage (below) while no write transaction is open; it is
- * then applied in one synchronous transaction that never waits on the network, together with its
- * state record, the version and the digest: a reader sees all of a feed or none of it.
+ * Each feed is received and parsed into a stage of its own (below) while no write transaction is
+ * open; it is then applied in one synchronous transaction that never waits on the network,
+ * together with its feed record, the version and the digest: a reader sees all of a feed's
+ * poll or none of it, and the other feeds as their last applies left them. Feeds never wait for
+ * each other's downloads; an apply waits at most for another feed's apply (one process, one
+ * writer, synchronous transactions).
  *
  * In cluster mode `storeId` is the cluster's dataset id and `version` the stream sequence of the
  * last batch that changed an event, so that every node names the same content alike.
@@ -65,19 +70,35 @@ import type { EventRecord } from '@tessera/core';
  * transaction (and without moving the version the API's caches are keyed by).
  *
  * Layout history: 1 had no `layout`, `head` or store id (a `version` key instead); 2 had
- * value-only digests in `ids` and no state digest (migrated to 3 when the writer opens it: the
- * events are the same, the digests are recomputed); 3 is this.
+ * value-only digests in `ids` and no state digest (the digests are recomputed when migrated); 3
+ * had one feed, its state in a `state` key (moved to `feed/<id>` when migrated, `<id>` the feed
+ * id the ingestor names as the old store's, today's PROVIDER_ID: its events already carry it);
+ * 4 is this. 2 and 3 are migrated when the writer opens them, in one transaction.
  */
-export const LAYOUT_VERSION = 3;
+export const LAYOUT_VERSION = 4;
 /** Layouts the writer migrates to LAYOUT_VERSION in place, and readers read meanwhile. */
-export const MIGRATABLE_LAYOUTS: readonly number[] = [2];
+export const MIGRATABLE_LAYOUTS: readonly number[] = [2, 3];
 
 export const EVENTS_DB = 'events';
 export const IDS_DB = 'ids';
 export const META_DB = 'meta';
 export const LAYOUT_KEY = 'layout';
 export const HEAD_KEY = 'head';
+/** Layouts 1–3: the one feed's state (see `feed/<id>`). */
 export const STATE_KEY = 'state';
+export const FEEDS_KEY = 'feeds';
+const FEED_KEY_PREFIX = 'feed/';
+/** The meta key of a feed's record. */
+export function feedKey(id: string): string {
+  return `${FEED_KEY_PREFIX}${id}`;
+}
+/** The range of meta keys holding feed records ('/' + 1 is '0'). */
+export const FEED_KEYS = { start: FEED_KEY_PREFIX, end: 'feed0' } as const;
+export function feedIdOf(key: string): string {
+  return key.slice(FEED_KEY_PREFIX.length);
+}
+/** What a reader calls the one feed of a store of layout 3 or older, until the writer migrates it. */
+export const UNMIGRATED_FEED = 'default';
 export const CLUSTER_KEY = 'cluster';
 export const DIGEST_KEY = 'digest';
 /** The meta key that layout 1 used for the version: its presence marks a layout-1 store. */

@@ -49,7 +49,8 @@ export function openStoreReader(options: OpenStoreReaderOptions): StoreReader {
 
   return {
     head: () => current().head(),
-    state: () => current().state(),
+    state: (feed) => current().state(feed),
+    feeds: () => current().feeds(),
     count: () => current().count(),
     digest: () => current().digest(),
     scan: (window, position) => current().scan(window, position),

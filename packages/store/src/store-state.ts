@@ -60,10 +60,18 @@ export const PollOutcomeSchema = z.union([
   z.object({
     ok: z.literal(true),
     at: z.number(),
+    /** When the poll ended (`at` is when it began); absent: unknown, a run of no duration. */
+    endedAt: z.number().optional(),
     validators: FeedValidatorsSchema.optional(),
     counts: ApplyCountsSchema.optional(),
   }),
-  z.object({ ok: z.literal(false), at: z.number(), code: z.string(), message: z.string() }),
+  z.object({
+    ok: z.literal(false),
+    at: z.number(),
+    endedAt: z.number().optional(),
+    code: z.string(),
+    message: z.string(),
+  }),
 ]);
 export type PollOutcome = z.infer<typeof PollOutcomeSchema>;
 
@@ -95,5 +103,56 @@ export function nextState(previous: StoreState, outcome: PollOutcome): StoreStat
     consecutiveFailures: 0,
     failingSince: null,
     lastCounts: outcome.counts ?? previous.lastCounts,
+  };
+}
+
+/** How many of a feed's last polls its record keeps (GET /feeds shows them). */
+export const MAX_RUNS = 20;
+
+/** One poll of a feed, as /feeds lists it. */
+export const PollRunSchema = z.object({
+  startedAt: z.number(),
+  durationMs: z.number(),
+  outcome: z.enum(['applied', 'unchanged', 'failed']),
+  code: z.string().nullable(),
+  counts: ApplyCountsSchema.nullable(),
+});
+export type PollRun = z.infer<typeof PollRunSchema>;
+
+/**
+ * Everything the store keeps about one feed, in one record: its poll state, its last runs, how
+ * many events it brought, and the URL it was last configured with (credentials and query values
+ * removed by whoever configured it).
+ */
+export const FeedRecordSchema = z.object({
+  state: StoreStateSchema,
+  runs: z.array(PollRunSchema).default([]),
+  events: z.number().int().nonnegative().default(0),
+  url: z.string().nullable().default(null),
+});
+export type FeedRecord = z.infer<typeof FeedRecordSchema>;
+
+export const INITIAL_FEED_RECORD: FeedRecord = {
+  state: INITIAL_STATE,
+  runs: [],
+  events: 0,
+  url: null,
+};
+
+/** A feed's record after a poll: its state, the run appended (the last MAX_RUNS kept), its events. */
+export function nextFeedRecord(previous: FeedRecord, outcome: PollOutcome): FeedRecord {
+  const counts = outcome.ok ? (outcome.counts ?? null) : null;
+  const run: PollRun = {
+    startedAt: outcome.at,
+    durationMs: Math.max(0, (outcome.endedAt ?? outcome.at) - outcome.at),
+    outcome: !outcome.ok ? 'failed' : counts !== null ? 'applied' : 'unchanged',
+    code: outcome.ok ? null : outcome.code,
+    counts,
+  };
+  return {
+    ...previous,
+    state: nextState(previous.state, outcome),
+    runs: [...previous.runs, run].slice(-MAX_RUNS),
+    events: previous.events + (counts?.inserted ?? 0),
   };
 }

@@ -5,20 +5,35 @@ import {
   decodeEnd,
   type EventKey,
   eventKey,
+  FEED_KEYS,
+  FEEDS_KEY,
+  feedIdOf,
+  feedKey,
   type Head,
   type IdEntry,
   STATE_KEY,
   summaryBytes,
+  UNMIGRATED_FEED,
 } from './layout.js';
 import { type ReplicationStatus, readReplicationStatus } from './replication-status.js';
 import { StoreError } from './store-error.js';
-import { INITIAL_STATE, type StoreState, StoreStateSchema } from './store-state.js';
+import {
+  type FeedRecord,
+  FeedRecordSchema,
+  INITIAL_FEED_RECORD,
+  INITIAL_STATE,
+  type StoreState,
+  StoreStateSchema,
+} from './store-state.js';
 
 /** What every process may read: the same for the API's reader and the ingestor's writer. */
 export interface StoreView {
   /** The store id and version, which together name the content (ETags derive from them). */
   head(): Head;
-  state(): StoreState;
+  /** A feed's poll state (the initial one for a feed never polled). */
+  state(feed: string): StoreState;
+  /** Every feed the store has a record of, configured or not, by id. */
+  feeds(): FeedView[];
   count(): number;
   /**
    * The state digest: equal on any two stores holding the same events (see layout.ts); null for
@@ -35,6 +50,12 @@ export interface StoreView {
   event(id: string): StoredEvent | undefined;
   /** Cluster mode: the ingestor's view of the cluster; null in single mode. */
   replication(): ReplicationStatus | null;
+}
+
+/** A feed's record, with its id and whether the ingestor was last started with it. */
+export interface FeedView extends FeedRecord {
+  id: string;
+  configured: boolean;
 }
 
 /**
@@ -62,6 +83,7 @@ export const ABSENT_HEAD: Head = { storeId: 'none', version: 0 };
 export const EMPTY_VIEW: StoreView = {
   head: () => ABSENT_HEAD,
   state: () => INITIAL_STATE,
+  feeds: () => [],
   count: () => 0,
   digest: () => null,
   scan: () => Object.assign([][Symbol.iterator](), { lastKey: () => undefined }),
@@ -92,11 +114,8 @@ export function viewOf(env: Environment): OwnedView {
   return {
     replication: () => readReplicationStatus(env.path),
     head: () => read(() => readHead(env)),
-    state: () =>
-      read(() => {
-        const raw = env.meta.get(STATE_KEY);
-        return raw === undefined ? INITIAL_STATE : StoreStateSchema.parse(raw);
-      }),
+    state: (feed) => read(() => readFeed(env, feed)?.state ?? INITIAL_STATE),
+    feeds: () => read(() => readFeeds(env)),
     count: () => read(() => (env.events.getStats() as { entryCount: number }).entryCount),
     digest: () => read(() => readDigest(env)),
     scan(window, position) {
@@ -126,6 +145,28 @@ export function viewOf(env: Environment): OwnedView {
       for (const scan of open) scan.end();
     },
   };
+}
+
+/** A feed's record; a store not migrated yet (layout 3 or older) has its one feed's state only. */
+function readFeed(env: Environment, id: string): FeedRecord | undefined {
+  const raw = env.meta.get(feedKey(id));
+  if (raw !== undefined) return FeedRecordSchema.parse(raw);
+  const legacy = id === UNMIGRATED_FEED ? env.meta.get(STATE_KEY) : undefined;
+  return legacy === undefined
+    ? undefined
+    : { ...INITIAL_FEED_RECORD, state: StoreStateSchema.parse(legacy) };
+}
+
+function readFeeds(env: Environment): FeedView[] {
+  const configured = new Set((env.meta.get(FEEDS_KEY) as string[] | undefined) ?? []);
+  const feeds: FeedView[] = [];
+  for (const { key, value } of env.meta.getRange(FEED_KEYS)) {
+    const id = feedIdOf(key);
+    feeds.push({ id, configured: configured.has(id), ...FeedRecordSchema.parse(value) });
+  }
+  const legacy = feeds.length === 0 ? readFeed(env, UNMIGRATED_FEED) : undefined;
+  if (legacy !== undefined) feeds.push({ id: UNMIGRATED_FEED, configured: true, ...legacy });
+  return feeds;
 }
 
 type RangeIterator = Iterator<{ key: [number, string]; value: Buffer }>;

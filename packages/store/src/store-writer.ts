@@ -19,20 +19,26 @@ import {
   EMPTY_DIGEST,
   encodeEventValue,
   eventKey,
+  FEED_KEYS,
+  FEEDS_KEY,
+  feedKey,
   HEAD_KEY,
   type Head,
   type IdEntry,
   recordDigest,
   STAGE_DIR,
-  STATE_KEY,
+  UNMIGRATED_FEED,
 } from './layout.js';
 import { type ReplicationStatus, writeReplicationStatus } from './replication-status.js';
 import { describeCause, StoreError } from './store-error.js';
 import {
   type ApplyCounts,
   changedAnything,
+  type FeedRecord,
+  FeedRecordSchema,
   type FeedValidators,
-  nextState,
+  INITIAL_FEED_RECORD,
+  nextFeedRecord,
   type PollOutcome,
   type StoreState,
 } from './store-state.js';
@@ -42,11 +48,19 @@ import { acquireWriterLock, type WriterLock } from './writer-lock.js';
 export interface OpenStoreWriterOptions {
   /** The store directory (DATA_DIR); created if missing. */
   path: string;
+  /**
+   * The id of the one feed a store of layout 3 or older holds (today's PROVIDER_ID): migrating
+   * moves its state into that feed's record.
+   */
+  legacyFeed?: string;
 }
 
 /** How a single node's own poll closes its feed: the version moves by one if an event changed. */
 export interface FeedCommit {
+  /** When the poll began. */
   at: number;
+  /** When it ended; absent: unknown. */
+  endedAt?: number;
   validators: FeedValidators;
 }
 
@@ -56,6 +70,8 @@ export interface FeedCommit {
  * and state, and makes the store the dataset's, so that every node names the same content alike.
  */
 export interface ReplicatedCommit {
+  /** The feed the write is of. */
+  feed: string;
   /** Stream sequence of the message that completes this write. */
   sequence: number;
   datasetId: string;
@@ -91,10 +107,16 @@ export interface StoreWriter extends StoreView {
    * anything throws midway (the records iterable included), the transaction aborts and the
    * store is exactly as before.
    */
-  applyFeed(records: Iterable<EventRecord>, commit: FeedCommit): ApplyCounts;
+  applyFeed(feed: string, records: Iterable<EventRecord>, commit: FeedCommit): ApplyCounts;
   /** Cluster mode: the same for a replicated batch, closed by the cluster's commit. */
   applyReplicated(records: Iterable<EventRecord>, commit: ReplicatedCommit): ApplyCounts;
-  recordPoll(outcome: PollOutcome): StoreState;
+  recordPoll(feed: string, outcome: PollOutcome): StoreState;
+  /**
+   * The feeds the ingestor runs now, with their URLs as they may be shown (no credentials or
+   * query values): a record for each, and the list that /feeds marks as configured. Feeds left
+   * out keep their records and events.
+   */
+  configureFeeds(feeds: ReadonlyArray<{ id: string; url: string }>): void;
   /** Cluster mode: records a replicated write that changed no event (a state message). */
   recordReplicated(commit: ReplicatedCommit): void;
   /** A new, empty stage of this store, closed with it (see feed-stage.ts). */
@@ -147,7 +169,7 @@ export function openStoreWriter(options: OpenStoreWriterOptions): StoreWriter {
   }
   let env: Environment;
   try {
-    env = openForWriting(path);
+    env = openForWriting(path, options.legacyFeed ?? UNMIGRATED_FEED);
   } catch (cause) {
     lock.release();
     throw cause;
@@ -222,24 +244,36 @@ function createWriter(env: Environment, lock: WriterLock): StoreWriter {
     return counts;
   };
 
-  /** What closes a single node's feed: the state record, and the version if an event changed. */
-  const finish = (counts: ApplyCounts, commit: FeedCommit): void => {
+  const readRecord = (feed: string): FeedRecord => {
+    const raw = meta.get(feedKey(feed));
+    return raw === undefined ? INITIAL_FEED_RECORD : FeedRecordSchema.parse(raw);
+  };
+
+  /** What closes a single node's feed: its record, and the version if an event changed. */
+  const finish = (feed: string, counts: ApplyCounts, commit: FeedCommit): void => {
     if (changedAnything(counts)) {
       const head = readHead(env);
       meta.putSync(HEAD_KEY, { ...head, version: head.version + 1 } satisfies Head);
     }
-    meta.putSync(STATE_KEY, nextState(view.state(), { ok: true, ...commit, counts }));
+    meta.putSync(feedKey(feed), nextFeedRecord(readRecord(feed), { ok: true, ...commit, counts }));
   };
 
   /** What closes a replicated write: the cluster's position, version and state, all at once. */
-  const finishReplicated = (commit: ReplicatedCommit, changed: boolean): void => {
+  const finishReplicated = (commit: ReplicatedCommit, counts: ApplyCounts | null): void => {
+    const changed = counts !== null && changedAnything(counts);
     const head = readHead(env);
     meta.putSync(HEAD_KEY, {
       storeId: commit.datasetId,
       // The version moves only with events written: a write that changed none names the same content.
       version: changed ? (commit.version ?? head.version) : head.version,
     } satisfies Head);
-    meta.putSync(STATE_KEY, commit.state);
+    // The cluster replicates a feed's state; its runs are a single node's (see the README).
+    const record = readRecord(commit.feed);
+    meta.putSync(feedKey(commit.feed), {
+      ...record,
+      state: commit.state,
+      events: record.events + (counts?.inserted ?? 0),
+    } satisfies FeedRecord);
     meta.putSync(CLUSTER_KEY, {
       datasetId: commit.datasetId,
       appliedSequence: commit.sequence,
@@ -251,10 +285,10 @@ function createWriter(env: Environment, lock: WriterLock): StoreWriter {
     classify: (record) => inspect(record).change,
     inspect,
 
-    applyFeed(records, commit) {
-      return write('applying the feed', () => {
+    applyFeed(feed, records, commit) {
+      return write(`applying feed ${feed}`, () => {
         const counts = upsertAll(records, readHead(env).version + 1);
-        finish(counts, commit);
+        finish(feed, counts, commit);
         return counts;
       });
     },
@@ -262,21 +296,31 @@ function createWriter(env: Environment, lock: WriterLock): StoreWriter {
     applyReplicated(records, commit) {
       return write('applying a replicated batch', () => {
         const counts = upsertAll(records, commit.version ?? readHead(env).version);
-        finishReplicated(commit, changedAnything(counts));
+        finishReplicated(commit, counts);
         return counts;
       });
     },
 
-    recordPoll(outcome) {
-      return write('recording the poll', () => {
-        const next = nextState(view.state(), outcome);
-        meta.putSync(STATE_KEY, next);
-        return next;
+    recordPoll(feed, outcome) {
+      return write(`recording a poll of feed ${feed}`, () => {
+        const next = nextFeedRecord(readRecord(feed), outcome);
+        meta.putSync(feedKey(feed), next);
+        return next.state;
+      });
+    },
+
+    configureFeeds(feeds) {
+      write('configuring the feeds', () => {
+        for (const { id, url } of feeds) meta.putSync(feedKey(id), { ...readRecord(id), url });
+        meta.putSync(
+          FEEDS_KEY,
+          feeds.map((f) => f.id),
+        );
       });
     },
 
     recordReplicated(commit) {
-      write('recording the replicated state', () => finishReplicated(commit, false));
+      write('recording the replicated state', () => finishReplicated(commit, null));
     },
 
     openStage(name) {
@@ -290,6 +334,9 @@ function createWriter(env: Environment, lock: WriterLock): StoreWriter {
       write('resetting the store for a re-sync', () => {
         events.clearSync();
         ids.clearSync();
+        for (const { key, value } of meta.getRange(FEED_KEYS)) {
+          meta.putSync(key, { ...FeedRecordSchema.parse(value), events: 0 } satisfies FeedRecord);
+        }
         meta.putSync(DIGEST_KEY, EMPTY_DIGEST);
         meta.putSync(CLUSTER_KEY, { datasetId, appliedSequence: 0 } satisfies ClusterPosition);
       });

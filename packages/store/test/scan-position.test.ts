@@ -34,6 +34,7 @@ afterEach(async () => {
 describe('scans from a position', () => {
   it('resume strictly after the last key returned, and add up to the whole scan', () => {
     writer.applyFeed(
+      'test',
       Array.from({ length: 10 }, (_, i) => record(i, Math.floor(i / 3))), // ties on starts
       commit,
     );
@@ -58,7 +59,7 @@ describe('scans from a position', () => {
   });
 
   it('leave out the events moved since the position, which may have been served before it', () => {
-    writer.applyFeed([record(1), record(2), record(3), record(4)], commit);
+    writer.applyFeed('test', [record(1), record(2), record(3), record(4)], commit);
     const version = writer.head().version;
     const first = writer.scan(all);
     expect(titles([first.next().value as Buffer, first.next().value as Buffer])).toEqual([
@@ -69,6 +70,7 @@ describe('scans from a position', () => {
     first.return?.();
     // Event 1 (served) moves past the position; 3 changes in place; 5 is new.
     writer.applyFeed(
+      'test',
       [record(1, 10, 'event 1 moved'), record(3, 3, 'event 3 new'), record(5)],
       commit,
     );
@@ -89,8 +91,8 @@ describe('scans from a position', () => {
 
 describe('one event by id', () => {
   it('is read from the ids index, at its current key, by any reader', async () => {
-    writer.applyFeed([record(1), record(2)], commit);
-    writer.applyFeed([record(1, 7, 'later')], commit);
+    writer.applyFeed('test', [record(1), record(2)], commit);
+    writer.applyFeed('test', [record(1, 7, 'later')], commit);
     const reader = openStoreReader({ path: dir });
     try {
       const found = reader.event(record(1).id);

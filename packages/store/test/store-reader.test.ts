@@ -45,7 +45,7 @@ async function expectRefused(open: () => unknown, code: string, message: RegExp)
 describe('openStoreReader', () => {
   it('reads what the writer committed', async () => {
     const writer = openStoreWriter({ path: dir });
-    writer.applyFeed([record('1', 'one')], commit);
+    writer.applyFeed('test', [record('1', 'one')], commit);
     const reader = openStoreReader({ path: dir });
     expect(reader.exists()).toBe(true);
     expect(reader.head()).toEqual(writer.head());
@@ -95,10 +95,10 @@ describe('openStoreReader', () => {
     expect(reader.exists()).toBe(false);
     expect(reader.count()).toBe(0);
     expect(reader.head()).toEqual({ storeId: 'none', version: 0 });
-    expect(reader.state().lastSuccessAt).toBeNull();
+    expect(reader.state('test').lastSuccessAt).toBeNull();
     expect([...reader.scan(all)]).toEqual([]);
     const writer = openStoreWriter({ path });
-    writer.applyFeed([record('1', 'one')], commit);
+    writer.applyFeed('test', [record('1', 'one')], commit);
     await new Promise((r) => setTimeout(r, 20));
     expect(reader.exists()).toBe(true);
     expect(reader.count()).toBe(1);
@@ -110,7 +110,7 @@ describe('openStoreReader', () => {
   it('takes the directory as a directory even when its name has a dot', async () => {
     const path = join(dir, 'tessera.d');
     const writer = openStoreWriter({ path });
-    writer.applyFeed([record('1', 'one')], commit);
+    writer.applyFeed('test', [record('1', 'one')], commit);
     await writer.close();
     const reader = openStoreReader({ path });
     expect(reader.count()).toBe(1);

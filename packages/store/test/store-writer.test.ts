@@ -53,14 +53,14 @@ describe('openStoreWriter', () => {
   it('starts empty at version 0 with no freshness recorded', () => {
     expect(store.count()).toBe(0);
     expect(store.head().version).toBe(0);
-    expect(store.state()).toMatchObject({ lastSuccessAt: null, consecutiveFailures: 0 });
+    expect(store.state('test')).toMatchObject({ lastSuccessAt: null, consecutiveFailures: 0 });
     expect(titles(store)).toEqual([]);
   });
 
   it('yields events in start order whatever the write order, ties broken by id', () => {
     const tieA = record('a', 5, 6);
     const tieB = record('b', 5, 7);
-    store.applyFeed([record('late', 10, 11), tieB, record('early', 1, 2), tieA], commit());
+    store.applyFeed('test', [record('late', 10, 11), tieB, record('early', 1, 2), tieA], commit());
     const expectedTies = [tieA, tieB]
       .sort((x, y) => (x.id < y.id ? -1 : 1))
       .map((r) => JSON.parse(r.summary).title);
@@ -69,6 +69,7 @@ describe('openStoreWriter', () => {
 
   it('treats both bounds as inclusive: start >= starts_at and end <= ends_at', () => {
     store.applyFeed(
+      'test',
       [record('1', 1, 2), record('2', 2, 3), record('3', 3, 4), record('4', 3, 5)],
       commit(),
     );
@@ -88,8 +89,8 @@ describe('openStoreWriter', () => {
   });
 
   it('moves an event whose start changed instead of duplicating it', () => {
-    store.applyFeed([record('x', 1, 2, 'before')], commit(1));
-    const counts = store.applyFeed([record('x', 8, 9, 'after')], commit(2));
+    store.applyFeed('test', [record('x', 1, 2, 'before')], commit(1));
+    const counts = store.applyFeed('test', [record('x', 8, 9, 'after')], commit(2));
     expect(counts).toEqual({ inserted: 0, updated: 0, moved: 1, unchanged: 0 });
     expect(store.count()).toBe(1);
     expect(titles(store)).toEqual(['after']);
@@ -98,92 +99,98 @@ describe('openStoreWriter', () => {
 
   it('is idempotent: re-applying the same feed changes nothing and keeps the version', () => {
     const feed = [record('1', 1, 2), record('2', 2, 3)];
-    expect(store.applyFeed(feed, commit(1))).toEqual({
+    expect(store.applyFeed('test', feed, commit(1))).toEqual({
       inserted: 2,
       updated: 0,
       moved: 0,
       unchanged: 0,
     });
     expect(store.head().version).toBe(1);
-    expect(store.applyFeed(feed, commit(2))).toEqual({
+    expect(store.applyFeed('test', feed, commit(2))).toEqual({
       inserted: 0,
       updated: 0,
       moved: 0,
       unchanged: 2,
     });
     expect(store.head().version).toBe(1);
-    expect(store.state().lastSuccessAt).toBe(2);
-    expect(store.state().lastChangeAt).toBe(1);
+    expect(store.state('test').lastSuccessAt).toBe(2);
+    expect(store.state('test').lastChangeAt).toBe(1);
     expect(store.classify(feed[0]!)).toBe('unchanged');
   });
 
   it('updates changed values in place and bumps the version', () => {
-    store.applyFeed([record('1', 1, 2, 'old')], commit(1));
+    store.applyFeed('test', [record('1', 1, 2, 'old')], commit(1));
     expect(store.classify(record('1', 1, 2, 'new'))).toBe('updated');
-    expect(store.applyFeed([record('1', 1, 2, 'new')], commit(2)).updated).toBe(1);
+    expect(store.applyFeed('test', [record('1', 1, 2, 'new')], commit(2)).updated).toBe(1);
     expect(titles(store)).toEqual(['new']);
     expect(store.head().version).toBe(2);
   });
 
   it('never deletes: events missing from a later feed stay', () => {
-    store.applyFeed([record('1', 1, 2), record('2', 2, 3)], commit(1));
-    store.applyFeed([record('2', 2, 3)], commit(2));
+    store.applyFeed('test', [record('1', 1, 2), record('2', 2, 3)], commit(1));
+    store.applyFeed('test', [record('2', 2, 3)], commit(2));
     expect(titles(store)).toEqual(['event 1', 'event 2']);
   });
 
   it('leaves the store unchanged when a write aborts midway', () => {
-    store.applyFeed([record('1', 1, 2, 'kept')], commit(1));
-    const before = { version: store.head().version, state: store.state(), titles: titles(store) };
+    store.applyFeed('test', [record('1', 1, 2, 'kept')], commit(1));
+    const before = {
+      version: store.head().version,
+      state: store.state('test'),
+      titles: titles(store),
+    };
     function* failing(): Generator<EventRecord> {
       yield record('1', 1, 2, 'overwritten');
       yield record('2', 2, 3);
       throw new Error('document fault after two records');
     }
-    expect(() => store.applyFeed(failing(), commit(2))).toThrow(StoreError);
-    expect({ version: store.head().version, state: store.state(), titles: titles(store) }).toEqual(
-      before,
-    );
+    expect(() => store.applyFeed('test', failing(), commit(2))).toThrow(StoreError);
+    expect({
+      version: store.head().version,
+      state: store.state('test'),
+      titles: titles(store),
+    }).toEqual(before);
     expect(store.count()).toBe(1);
   });
 
   it('refuses a malformed record and rolls back the whole feed', () => {
     const bad = { ...record('2', 5, 6), startsAt: 1.5 };
-    expect(() => store.applyFeed([record('1', 1, 2), bad], commit(1))).toThrow(/malformed/);
+    expect(() => store.applyFeed('test', [record('1', 1, 2), bad], commit(1))).toThrow(/malformed/);
     expect(store.count()).toBe(0);
   });
 
   it('records poll outcomes without touching events or the version', () => {
-    store.applyFeed([record('1', 1, 2)], commit(1));
-    store.recordPoll({ ok: false, at: 5, code: 'provider_unavailable', message: '503' });
-    store.recordPoll({ ok: false, at: 6, code: 'provider_timeout', message: 'slow' });
-    expect(store.state()).toMatchObject({
+    store.applyFeed('test', [record('1', 1, 2)], commit(1));
+    store.recordPoll('test', { ok: false, at: 5, code: 'provider_unavailable', message: '503' });
+    store.recordPoll('test', { ok: false, at: 6, code: 'provider_timeout', message: 'slow' });
+    expect(store.state('test')).toMatchObject({
       lastAttemptAt: 6,
       lastSuccessAt: 1,
       lastErrorCode: 'provider_timeout',
       consecutiveFailures: 2,
     });
-    store.recordPoll({ ok: true, at: 7 });
-    expect(store.state()).toMatchObject({
+    store.recordPoll('test', { ok: true, at: 7 });
+    expect(store.state('test')).toMatchObject({
       lastSuccessAt: 7,
       consecutiveFailures: 0,
       lastErrorCode: null,
     });
-    expect(store.state().validators.hash).toBe('h1');
+    expect(store.state('test').validators.hash).toBe('h1');
     expect(store.head().version).toBe(1);
   });
 
   it('keeps everything across a close and reopen', async () => {
-    store.applyFeed([record('1', 1, 2), record('2', 2, 3)], commit(1));
+    store.applyFeed('test', [record('1', 1, 2), record('2', 2, 3)], commit(1));
     await store.close();
     store = openStoreWriter({ path: dir });
     expect(titles(store)).toEqual(['event 1', 'event 2']);
     expect(store.head().version).toBe(1);
-    expect(store.state().validators.hash).toBe('h1');
+    expect(store.state('test').validators.hash).toBe('h1');
   });
 
   it('serves values that stay valid while the scan goes on', () => {
     const many = Array.from({ length: 500 }, (_, i) => record(String(i), i, i + 1));
-    store.applyFeed(many, commit());
+    store.applyFeed('test', many, commit());
     const chunks = [...store.scan(all)];
     expect(chunks).toHaveLength(500);
     expect(JSON.parse(chunks[0]!.toString()).title).toBe('event 0');
@@ -192,13 +199,13 @@ describe('openStoreWriter', () => {
 
   describe('stages', () => {
     it('hold records until applied, the last occurrence of an id winning, nothing visible before', async () => {
-      store.applyFeed([record('1', 1, 2, 'stored')], commit(1));
+      store.applyFeed('test', [record('1', 1, 2, 'stored')], commit(1));
       const stage = store.openStage('feed');
       stage.add([record('1', 1, 2, 'changed'), record('2', 2, 3)]);
       stage.add([record('1', 1, 2, 'last')]);
       expect(stage.size()).toBe(2);
       expect(titles(store)).toEqual(['stored']);
-      expect(store.applyFeed(stage.records(), commit(2))).toEqual({
+      expect(store.applyFeed('test', stage.records(), commit(2))).toEqual({
         inserted: 1,
         updated: 1,
         moved: 0,
@@ -226,13 +233,13 @@ describe('openStoreWriter', () => {
 
     it('is the same for the same content whatever the order and history of the writes', async () => {
       expect(store.digest()).toBe(EMPTY_DIGEST);
-      store.applyFeed(many('old'), commit(1));
-      store.applyFeed([...many('new')].reverse(), commit(2));
-      store.applyFeed([record('3', 30, 31, 'moved')], commit(3));
+      store.applyFeed('test', many('old'), commit(1));
+      store.applyFeed('test', [...many('new')].reverse(), commit(2));
+      store.applyFeed('test', [record('3', 30, 31, 'moved')], commit(3));
       const other = openStoreWriter({ path: mkdtempSync(join(tmpdir(), 'tessera-store-')) });
       try {
         const expected = many('new').map((r, i) => (i === 3 ? record('3', 30, 31, 'moved') : r));
-        other.applyFeed(expected, commit(9));
+        other.applyFeed('test', expected, commit(9));
         expect(store.digest()).toBe(other.digest());
         expect(store.verifyDigest()).toEqual({ stored: store.digest(), actual: store.digest() });
       } finally {
@@ -241,16 +248,16 @@ describe('openStoreWriter', () => {
     });
 
     it('returns to its value when a record changes and changes back', () => {
-      store.applyFeed(many('a'), commit(1));
+      store.applyFeed('test', many('a'), commit(1));
       const before = store.digest();
-      store.applyFeed([record('4', 9, 10, 'else')], commit(2));
+      store.applyFeed('test', [record('4', 9, 10, 'else')], commit(2));
       expect(store.digest()).not.toBe(before);
-      store.applyFeed([many('a')[4]!], commit(3));
+      store.applyFeed('test', [many('a')[4]!], commit(3));
       expect(store.digest()).toBe(before);
     });
 
     it('is recomputed and repaired when the store was altered behind the writer', async () => {
-      store.applyFeed(many('a'), commit(1));
+      store.applyFeed('test', many('a'), commit(1));
       const honest = store.digest();
       await store.close();
       const raw = open({ path: dir, noSubdir: false, maxDbs: 4 });
@@ -268,7 +275,7 @@ describe('openStoreWriter', () => {
     });
 
     it('resetForResync removes every event and rewinds the cluster position', () => {
-      store.applyFeed(many('a'), commit(1));
+      store.applyFeed('test', many('a'), commit(1));
       store.resetForResync('dataset');
       expect(store.count()).toBe(0);
       expect(store.digest()).toBe(EMPTY_DIGEST);
@@ -302,7 +309,7 @@ describe('openStoreWriter', () => {
     expect(store.classify(records[0]!)).toBe('unchanged');
     const fresh = openStoreWriter({ path: mkdtempSync(join(tmpdir(), 'tessera-store-')) });
     try {
-      fresh.applyFeed(records, commit(1));
+      fresh.applyFeed('test', records, commit(1));
       expect(store.digest()).toBe(fresh.digest());
     } finally {
       await fresh.close();

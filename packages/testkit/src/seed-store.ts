@@ -3,6 +3,7 @@ import { type EventRecord, eventIdFor, toEventRecord } from '@tessera/core';
 /** What seeding needs of a store writer (structurally: the testkit does not depend on the store). */
 export interface FeedSink {
   applyFeed(
+    feed: string,
     records: Iterable<EventRecord>,
     commit: {
       at: number;
@@ -19,7 +20,7 @@ const START = Date.parse('2000-01-01T00:00:00Z');
  * (100k at 50 a week spans 38 years), each with the shape and size of a real summary.
  */
 export function seedStore(store: FeedSink, count: number, perWeek = 50): void {
-  store.applyFeed(seedRecords(count, perWeek), {
+  store.applyFeed('bench', seedRecords(count, perWeek), {
     at: Date.now(),
     validators: { url: null, etag: null, lastModified: null, hash: 'seed' },
   });

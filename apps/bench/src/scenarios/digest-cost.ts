@@ -31,7 +31,7 @@ export async function runDigestCost(ctx: BenchContext, events: number): Promise<
   const store = openStoreWriter({ path: ctx.dir('digest-cost') });
   try {
     let started = performance.now();
-    store.applyFeed(records, {
+    store.applyFeed('test', records, {
       at: Date.now(),
       validators: { url: null, etag: null, lastModified: null, hash: 'bench' },
     });

@@ -1,0 +1,107 @@
+import { readFileSync } from 'node:fs';
+import { createTimeZone } from '@tessera/core';
+import { z } from 'zod';
+
+/** A feed id: the provider part of every event's identity, and the key of its state. */
+export const FEED_ID = /^[a-z0-9][a-z0-9_-]{0,63}$/;
+
+const isTimeZone = (name: string): boolean => {
+  try {
+    createTimeZone(name);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+/** One entry of FEEDS as written; unknown keys are refused (a typo must not pass silently). */
+const FeedEntrySchema = z.strictObject({
+  id: z.string().regex(FEED_ID, 'id must be lower-case letters, digits, - or _ (at most 64)'),
+  url: z.url({ protocol: /^https?$/, error: 'url must be an http:// or https:// URL' }),
+  timezone: z.string().refine(isTimeZone, 'timezone is not an IANA time zone').optional(),
+  poll_interval_ms: z.number().int().min(1).optional(),
+  headers: z.record(z.string(), z.string()).optional(),
+});
+
+/** A feed as the ingestor runs it. */
+export interface FeedConfig {
+  id: string;
+  url: string;
+  timeZone: string;
+  pollIntervalMs: number;
+  /** Sent with every request of this feed; values named `env:NAME` are read from the environment. */
+  headers: Record<string, string>;
+}
+
+export interface FeedDefaults {
+  timeZone: string;
+  pollIntervalMs: number;
+}
+
+/**
+ * Parses FEEDS (a JSON array, inline or `@file`): every entry checked, ids unique, `env:`
+ * header values resolved. Any fault is one message naming the entry, for the boot line.
+ */
+export function parseFeeds(
+  text: string,
+  defaults: FeedDefaults,
+  env: Readonly<Record<string, string | undefined>>,
+): FeedConfig[] {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text.startsWith('@') ? readFileSync(text.slice(1), 'utf8') : text);
+  } catch (error) {
+    throw new Error(`not JSON or a readable @file: ${(error as Error).message}`);
+  }
+  if (!Array.isArray(raw) || raw.length === 0) throw new Error('must be a non-empty JSON array');
+  const seen = new Set<string>();
+  return raw.map((entry, index) => {
+    const parsed = FeedEntrySchema.safeParse(entry);
+    const name = `entry ${index}${typeof entry?.id === 'string' ? ` (${entry.id})` : ''}`;
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      const where = issue?.path.length ? `${issue.path.join('.')}: ` : '';
+      throw new Error(`${name}: ${where}${issue?.message ?? 'invalid'}`);
+    }
+    const feed = parsed.data;
+    if (seen.has(feed.id)) throw new Error(`${name}: the id ${feed.id} is used twice`);
+    seen.add(feed.id);
+    return {
+      id: feed.id,
+      url: feed.url,
+      timeZone: feed.timezone ?? defaults.timeZone,
+      pollIntervalMs: feed.poll_interval_ms ?? defaults.pollIntervalMs,
+      headers: resolveHeaders(name, feed.headers ?? {}, env),
+    };
+  });
+}
+
+function resolveHeaders(
+  name: string,
+  headers: Record<string, string>,
+  env: Readonly<Record<string, string | undefined>>,
+): Record<string, string> {
+  const resolved: Record<string, string> = {};
+  for (const [header, value] of Object.entries(headers)) {
+    if (!value.startsWith('env:')) {
+      resolved[header] = value;
+      continue;
+    }
+    const variable = value.slice(4);
+    const secret = env[variable];
+    if (secret === undefined || secret === '') {
+      throw new Error(`${name}: header ${header} names ${variable}, which is not set`);
+    }
+    resolved[header] = secret;
+  }
+  return resolved;
+}
+
+/** The URL as logs and /feeds may show it: no credentials, query values hidden. */
+export function redactUrl(url: string): string {
+  const shown = new URL(url);
+  shown.username = '';
+  shown.password = '';
+  for (const key of [...new Set(shown.searchParams.keys())]) shown.searchParams.set(key, '…');
+  return shown.toString().replace(/%E2%80%A6/g, '…');
+}

@@ -1,0 +1,68 @@
+import type { StoreWriter } from '@tessera/store';
+import type { FeedConfig } from './feed-config.js';
+import { createFeedFetcher, type FeedFetcher } from './feed-fetcher.js';
+import type { PollReport } from './feed-poll.js';
+import { storeSink } from './feed-sink.js';
+import { createIngestor, type Ingestor, type IngestorDeps } from './ingestor.js';
+
+/** What every feed's poll loop shares: the parse workers, the limits, the log, the schedule. */
+export type SharedDeps = Omit<
+  IngestorDeps,
+  'store' | 'fetcher' | 'provider' | 'timeZone' | 'pollIntervalMs'
+>;
+
+export interface FetchLimits {
+  connectTimeoutMs: number;
+  headersTimeoutMs: number;
+  bodyIdleTimeoutMs: number;
+  maxFeedBytes: number;
+}
+
+export interface FeedSet {
+  /** One poll of every feed at once; each feed's report, in configuration order. */
+  pollOnce(): Promise<Array<{ feed: string; report: PollReport }>>;
+  /** Every feed's loop; rejects when one gives up (its store keeps failing). */
+  run(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * One poll loop per feed, each with its own fetcher (URL, headers, validators), stage, state and
+ * backoff: a slow, failing or huge feed delays no other. They share the parse workers and the
+ * store, whose applies are synchronous transactions: an apply waits at most for another apply.
+ */
+export function createFeedSet(
+  feeds: readonly FeedConfig[],
+  store: StoreWriter,
+  shared: SharedDeps,
+  limits: FetchLimits,
+): FeedSet {
+  const fetchers: FeedFetcher[] = [];
+  const loops = feeds.map((feed): { feed: string; ingestor: Ingestor } => {
+    const fetcher = createFeedFetcher({ url: feed.url, headers: feed.headers, ...limits });
+    fetchers.push(fetcher);
+    const ingestor = createIngestor({
+      ...shared,
+      log: shared.log.child({ feed: feed.id }),
+      fetcher,
+      provider: feed.id,
+      timeZone: feed.timeZone,
+      pollIntervalMs: feed.pollIntervalMs,
+      store: storeSink(store, feed.id),
+    });
+    return { feed: feed.id, ingestor };
+  });
+  return {
+    pollOnce: () =>
+      Promise.all(
+        loops.map(async ({ feed, ingestor }) => ({ feed, report: await ingestor.pollOnce() })),
+      ),
+    run: async () => {
+      await Promise.all(loops.map(({ ingestor }) => ingestor.run()));
+    },
+    async stop() {
+      await Promise.allSettled(loops.map(({ ingestor }) => ingestor.stop()));
+      await Promise.allSettled(fetchers.map((f) => f.close()));
+    },
+  };
+}

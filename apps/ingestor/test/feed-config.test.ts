@@ -1,0 +1,126 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../src/config.js';
+import { redactUrl } from '../src/feed-config.js';
+
+const feeds = (value: unknown, env: Record<string, string> = {}) =>
+  loadConfig({ FEEDS: typeof value === 'string' ? value : JSON.stringify(value), ...env }).feeds;
+
+describe('FEEDS', () => {
+  it('unset, PROVIDER_URL, PROVIDER_ID and PROVIDER_TIMEZONE are the one feed, as before', () => {
+    expect(
+      loadConfig({
+        PROVIDER_URL: 'http://p.example/events',
+        PROVIDER_ID: 'acme',
+        PROVIDER_TIMEZONE: 'Europe/Madrid',
+        POLL_INTERVAL_MS: '700',
+      }).feeds,
+    ).toEqual([
+      {
+        id: 'acme',
+        url: 'http://p.example/events',
+        timeZone: 'Europe/Madrid',
+        pollIntervalMs: 700,
+        headers: {},
+      },
+    ]);
+  });
+
+  it('reads every entry, with the defaults for what an entry leaves out, inline or from @file', () => {
+    const list = [
+      { id: 'a', url: 'https://a.example/feed' },
+      {
+        id: 'b',
+        url: 'http://b.example/x?y=1',
+        timezone: 'America/New_York',
+        poll_interval_ms: 5,
+        headers: { 'X-Key': 'k' },
+      },
+    ];
+    const expected = [
+      {
+        id: 'a',
+        url: 'https://a.example/feed',
+        timeZone: 'UTC',
+        pollIntervalMs: 30_000,
+        headers: {},
+      },
+      {
+        id: 'b',
+        url: 'http://b.example/x?y=1',
+        timeZone: 'America/New_York',
+        pollIntervalMs: 5,
+        headers: { 'X-Key': 'k' },
+      },
+    ];
+    expect(feeds(list)).toEqual(expected);
+    const dir = mkdtempSync(join(tmpdir(), 'tessera-feeds-'));
+    try {
+      writeFileSync(join(dir, 'feeds.json'), JSON.stringify(list));
+      expect(feeds(`@${join(dir, 'feeds.json')}`)).toEqual(expected);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('takes header values named env:NAME from the environment, so that secrets stay out of the file', () => {
+    const [feed] = feeds(
+      [{ id: 'x', url: 'https://x.example/', headers: { Authorization: 'env:X_TOKEN' } }],
+      {
+        X_TOKEN: 'Bearer s3cret',
+      },
+    );
+    expect(feed?.headers).toEqual({ Authorization: 'Bearer s3cret' });
+  });
+
+  it.each([
+    ['not JSON', '[{', /^invalid setting FEEDS: not JSON or a readable @file/],
+    ['an empty list', [], /must be a non-empty JSON array/],
+    [
+      'a duplicate id',
+      [
+        { id: 'a', url: 'http://a/' },
+        { id: 'a', url: 'http://b/' },
+      ],
+      /^invalid setting FEEDS: entry 1 \(a\): the id a is used twice$/,
+    ],
+    [
+      'a bad URL',
+      [{ id: 'a', url: 'ftp://a/' }],
+      /^invalid setting FEEDS: entry 0 \(a\): url: url must be an http:\/\/ or https:\/\/ URL$/,
+    ],
+    [
+      'an unknown key',
+      [{ id: 'a', url: 'http://a/', pol_interval_ms: 5 }],
+      /^invalid setting FEEDS: entry 0 \(a\): .*pol_interval_ms/,
+    ],
+    [
+      'a bad id',
+      [{ id: 'A B', url: 'http://a/' }],
+      /^invalid setting FEEDS: entry 0 \(A B\): id: id must be lower-case/,
+    ],
+    [
+      'a bad time zone',
+      [{ id: 'a', url: 'http://a/', timezone: 'Mars/Base' }],
+      /entry 0 \(a\): timezone: timezone is not an IANA time zone/,
+    ],
+    [
+      'a missing secret',
+      [{ id: 'a', url: 'http://a/', headers: { Authorization: 'env:NOPE' } }],
+      /entry 0 \(a\): header Authorization names NOPE, which is not set/,
+    ],
+  ])('refuses %s at boot, naming the entry', (_, value, message) => {
+    expect(() => feeds(value)).toThrow(message);
+  });
+});
+
+describe('redactUrl', () => {
+  it('drops credentials and hides query values', () => {
+    expect(redactUrl('https://user:pw@p.example/feed?token=abc&x=1&x=2')).toBe(
+      'https://p.example/feed?token=…&x=…',
+    );
+    expect(redactUrl('http://p.example/api/events')).toBe('http://p.example/api/events');
+  });
+});
