@@ -38,6 +38,22 @@ export function createFeedSet(
   limits: FetchLimits,
 ): FeedSet {
   const fetchers: FeedFetcher[] = [];
+  // One progress line for the run: every feed's bytes and events, summed.
+  const progress = new Map<string, { bytes: number; events: number }>();
+  const report = shared.onProgress;
+  const progressOf = (id: string) =>
+    report === undefined
+      ? undefined
+      : (p: { bytes: number; events: number }) => {
+          progress.set(id, p);
+          let bytes = 0;
+          let events = 0;
+          for (const each of progress.values()) {
+            bytes += each.bytes;
+            events += each.events;
+          }
+          report({ bytes, events });
+        };
   const loops = feeds.map((feed): { feed: string; ingestor: Ingestor } => {
     const fetcher = createFeedFetcher({ url: feed.url, headers: feed.headers, ...limits });
     fetchers.push(fetcher);
@@ -49,6 +65,7 @@ export function createFeedSet(
       timeZone: feed.timeZone,
       pollIntervalMs: feed.pollIntervalMs,
       store: storeSink(store, feed.id),
+      onProgress: progressOf(feed.id),
     });
     return { feed: feed.id, ingestor };
   });
