@@ -38,22 +38,7 @@ export function createFeedSet(
   limits: FetchLimits,
 ): FeedSet {
   const fetchers: FeedFetcher[] = [];
-  // One progress line for the run: every feed's bytes and events, summed.
-  const progress = new Map<string, { bytes: number; events: number }>();
-  const report = shared.onProgress;
-  const progressOf = (id: string) =>
-    report === undefined
-      ? undefined
-      : (p: { bytes: number; events: number }) => {
-          progress.set(id, p);
-          let bytes = 0;
-          let events = 0;
-          for (const each of progress.values()) {
-            bytes += each.bytes;
-            events += each.events;
-          }
-          report({ bytes, events });
-        };
+  const progressOf = summedProgress(shared.onProgress);
   const loops = feeds.map((feed): { feed: string; ingestor: Ingestor } => {
     const fetcher = createFeedFetcher({ url: feed.url, headers: feed.headers, ...limits });
     fetchers.push(fetcher);
@@ -82,4 +67,29 @@ export function createFeedSet(
       await Promise.allSettled(fetchers.map((f) => f.close()));
     },
   };
+}
+
+type Progress = { bytes: number; events: number };
+
+/**
+ * One progress line for a run of several feeds: each feed's reports, summed over every feed.
+ * Returns, per feed id, the callback that feed reports to (none without a display).
+ */
+export function summedProgress(
+  report: ((progress: Progress) => void) | undefined,
+): (feed: string) => ((progress: Progress) => void) | undefined {
+  const latest = new Map<string, Progress>();
+  return (feed) =>
+    report === undefined
+      ? undefined
+      : (progress) => {
+          latest.set(feed, progress);
+          let bytes = 0;
+          let events = 0;
+          for (const each of latest.values()) {
+            bytes += each.bytes;
+            events += each.events;
+          }
+          report({ bytes, events });
+        };
 }
