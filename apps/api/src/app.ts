@@ -8,6 +8,7 @@ import { loadDocsAssets, loadOpenApi } from './api-docs.js';
 import { ApiError } from './api-error.js';
 import { setCommonHeaders } from './common-headers.js';
 import { loadConfig } from './config.js';
+import type { DirectExchange } from './direct-answer.js';
 import { answerError, ensureAnswered } from './error-envelope.js';
 import { createEventResponder } from './event-response.js';
 import { answerUnrouted } from './method-rule.js';
@@ -122,14 +123,8 @@ export function createApp(deps: AppDeps): Koa<RequestState> {
   const parseQuery = createSearchQueryParser();
   router.get('/search', (ctx) => {
     return search.respond(parseQuery(ctx.querystring), {
+      ...directExchange(ctx),
       method: ctx.method,
-      ifNoneMatch: ctx.req.headers['if-none-match'],
-      res: ctx.res,
-      requestId: ctx.state.requestId,
-      begin(status) {
-        ctx.status = status;
-        ctx.respond = false;
-      },
       fail(error) {
         ctx.state.failed = true;
         log.error(
@@ -142,15 +137,7 @@ export function createApp(deps: AppDeps): Koa<RequestState> {
 
   const events = createEventResponder(store);
   router.get('/events/:id', (ctx) => {
-    events.respond(ctx.params.id ?? '', {
-      ifNoneMatch: ctx.req.headers['if-none-match'],
-      res: ctx.res,
-      requestId: ctx.state.requestId,
-      begin(status) {
-        ctx.status = status;
-        ctx.respond = false;
-      },
-    });
+    events.respond(ctx.params.id ?? '', directExchange(ctx));
   });
 
   router.get('/health', (ctx) => {
@@ -199,6 +186,19 @@ export function createApp(deps: AppDeps): Koa<RequestState> {
   app.use(router.routes());
   app.use(answerUnrouted(router));
   return app;
+}
+
+/** A route that writes its own answer: Koa is told not to write one after it. */
+function directExchange(ctx: Koa.ParameterizedContext<RequestState>): DirectExchange {
+  return {
+    ifNoneMatch: ctx.req.headers['if-none-match'],
+    res: ctx.res,
+    requestId: ctx.state.requestId,
+    begin(status) {
+      ctx.status = status;
+      ctx.respond = false;
+    },
+  };
 }
 
 /**

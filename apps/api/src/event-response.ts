@@ -1,23 +1,17 @@
-import type { ServerResponse } from 'node:http';
 import type { Head, StoreView } from '@tessera/store';
 import { LRUCache } from 'lru-cache';
 import { z } from 'zod';
 import { ApiError } from './api-error.js';
-import { headerTemplate, withRequestId } from './common-headers.js';
-import { matchesIfNoneMatch } from './etag.js';
+import {
+  answerNotModified,
+  type DirectExchange,
+  jsonAnswerHeaders,
+  sendAnswer,
+} from './direct-answer.js';
 
 const HEAD = Buffer.from('{"data":{"event":');
 const TAIL = Buffer.from('},"error":null}');
 const EventIdSchema = z.uuid();
-
-/** One /events/{id} request as the responder sees it (see SearchExchange). */
-export interface EventExchange {
-  ifNoneMatch: string | undefined;
-  res: ServerResponse;
-  requestId: string;
-  /** The answer is decided and about to be written with this status. */
-  begin(status: number): void;
-}
 
 /** Answers kept per process: the ids clients ask for again and again (the events they show). */
 const REMEMBERED_EVENTS = 10_000;
@@ -28,6 +22,8 @@ interface EventAnswer {
   version: number;
   etag: string;
   body: Buffer;
+  /** The headers it goes out with (see jsonAnswerHeaders). */
+  headers: string[];
 }
 
 /**
@@ -64,11 +60,14 @@ export function createEventResponder(store: StoreView) {
       }
       const found = store.event(id.toLowerCase());
       if (found === undefined) throw new ApiError('not_found', `no event has the id ${id}`);
+      const etag = `"${found.digest}"`;
+      const body = Buffer.concat([HEAD, found.summary, TAIL]);
       const answer = {
         storeId,
         version,
-        etag: `"${found.digest}"`,
-        body: Buffer.concat([HEAD, found.summary, TAIL]),
+        etag,
+        body,
+        headers: jsonAnswerHeaders(etag, body.length),
       };
       remembered.set(id, answer);
       return answer;
@@ -79,35 +78,9 @@ export function createEventResponder(store: StoreView) {
   };
 
   return {
-    respond(id: string, x: EventExchange): void {
-      const { etag, body } = read(id);
-      if (matchesIfNoneMatch(x.ifNoneMatch, etag)) {
-        x.begin(304);
-        x.res.writeHead(
-          304,
-          withRequestId(headerTemplate(['Cache-Control', 'no-cache', 'ETag', etag]), x.requestId),
-        );
-        x.res.end();
-        return;
-      }
-      x.begin(200);
-      x.res.writeHead(
-        200,
-        withRequestId(
-          headerTemplate([
-            'Content-Type',
-            'application/json; charset=utf-8',
-            'Cache-Control',
-            'no-cache',
-            'ETag',
-            etag,
-            'Content-Length',
-            String(body.length),
-          ]),
-          x.requestId,
-        ),
-      );
-      x.res.end(body); // Node leaves the body out of an answer to HEAD
+    respond(id: string, x: DirectExchange): void {
+      const answer = read(id);
+      if (!answerNotModified(x, answer.etag)) sendAnswer(x, answer.headers, answer.body);
     },
   };
 }

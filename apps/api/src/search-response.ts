@@ -5,7 +5,13 @@ import { canonicalWindow, type QueryWindow } from '@tessera/core';
 import type { EventScan, Head, ScanPosition, StoreView } from '@tessera/store';
 import { LRUCache } from 'lru-cache';
 import { headerTemplate, withRequestId } from './common-headers.js';
-import { matchesIfNoneMatch } from './etag.js';
+import {
+  answerNotModified,
+  type DirectExchange,
+  JSON_TYPE,
+  jsonAnswerHeaders,
+  sendAnswer,
+} from './direct-answer.js';
 import type { PageCursors } from './page-cursor.js';
 import type { ScanBudget, ScanSlot } from './scan-budget.js';
 import type { PageRequest, SearchRequest } from './search-query.js';
@@ -13,7 +19,6 @@ import type { PageRequest, SearchRequest } from './search-query.js';
 const HEAD = Buffer.from('{"data":{"events":[');
 const COMMA = Buffer.from(',');
 const TAIL = Buffer.from(']},"error":null}');
-const JSON_TYPE = 'application/json; charset=utf-8';
 
 export interface SearchResponderOptions {
   store: StoreView;
@@ -29,13 +34,8 @@ export interface SearchResponderOptions {
 }
 
 /** One /search request as the responder sees it: what it reads, and where it writes. */
-export interface SearchExchange {
+export interface SearchExchange extends DirectExchange {
   method: string;
-  ifNoneMatch: string | undefined;
-  res: ServerResponse;
-  requestId: string;
-  /** The answer is decided and about to be written with this status: nothing can fail it now but the connection. */
-  begin(status: number): void;
   /** The answer failed after its headers were sent: the client gets a cut-off body. */
   fail(error: unknown): void;
 }
@@ -85,24 +85,11 @@ export function createSearchResponder(options: SearchResponderOptions) {
 
   const answerOf = (etag: string, body: Buffer, link?: string): Answer => ({
     body,
-    headers: headerTemplate([
-      'Content-Type',
-      JSON_TYPE,
-      'Cache-Control',
-      'no-cache',
-      'ETag',
-      etag,
-      ...(link === undefined ? [] : ['Link', link]),
-      'Content-Length',
-      String(body.length),
-    ]),
+    headers: jsonAnswerHeaders(etag, body.length, link === undefined ? [] : ['Link', link]),
   });
 
-  const send = (x: SearchExchange, answer: Answer): void => {
-    x.begin(200);
-    x.res.writeHead(200, withRequestId(answer.headers, x.requestId));
-    x.res.end(answer.body); // Node leaves the body out of an answer to HEAD
-  };
+  const send = (x: SearchExchange, answer: Answer): void =>
+    sendAnswer(x, answer.headers, answer.body);
 
   const startStream = (x: SearchExchange, etag: string): void => {
     x.begin(200);
@@ -129,15 +116,7 @@ export function createSearchResponder(options: SearchResponderOptions) {
       // cache entry and one ETag for every window that means the same events.
       const window = canonicalWindow(request.window);
       const etag = etagFor(window, request.page);
-      if (matchesIfNoneMatch(x.ifNoneMatch, etag)) {
-        x.begin(304);
-        x.res.writeHead(
-          304,
-          withRequestId(headerTemplate(['Cache-Control', 'no-cache', 'ETag', etag]), x.requestId),
-        );
-        x.res.end();
-        return undefined;
-      }
+      if (answerNotModified(x, etag)) return undefined;
       const cached = cache?.get(etag);
       if (cached !== undefined) {
         send(x, cached);

@@ -8,20 +8,20 @@ const random = createRandom(SEED);
 
 type Running = Awaited<ReturnType<typeof startApp>>;
 let api: Running;
+/** What was written, by id: the reference /events/{id} is held to, besides /search. */
+const written = new Map<string, unknown>();
 
 beforeAll(async () => {
   api = await startApp();
   const base = Date.parse('2021-03-01T00:00:00Z');
   const iso = (t: number) => new Date(t).toISOString().slice(0, 19);
-  fill(
-    api.writer,
-    Array.from({ length: 400 }, (_, i) => {
-      const start = base + Math.floor(random() * 90) * 86_400_000;
-      const prices = random() < 0.2 ? { minPrice: null, maxPrice: null } : {};
-      return event(iso(start), iso(start + 7_200_000), { title: `show ${i} «ü»`, ...prices });
-    }),
-    1,
-  );
+  const records = Array.from({ length: 400 }, (_, i) => {
+    const start = base + Math.floor(random() * 90) * 86_400_000;
+    const prices = random() < 0.2 ? { minPrice: null, maxPrice: null } : {};
+    return event(iso(start), iso(start + 7_200_000), { title: `show ${i} «ü»`, ...prices });
+  });
+  for (const r of records) written.set(r.id, JSON.parse(r.summary));
+  fill(api.writer, records, 1);
 });
 afterAll(async () => {
   await api.close();
@@ -36,7 +36,9 @@ describe(`GET /events/{id} (EVENTS_SEED=${SEED})`, () => {
       expect(res.status).toBe(200);
       expect(res.headers.get('content-type')).toBe('application/json; charset=utf-8');
       expect(await json(res)).toEqual({ data: { event: summary }, error: null });
+      expect(summary).toEqual(written.get(summary.id));
     }
+    expect(new Set(listed.map((e) => e.id))).toEqual(new Set(written.keys()));
   });
 
   it('is ETagged by the event itself: 304 until it changes, whatever the others do', async () => {
