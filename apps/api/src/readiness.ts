@@ -95,6 +95,7 @@ export function readyBody(store: StoreView, now: number, limits: ReadinessLimits
         ? {}
         : {
             replication: cluster.replication,
+            leading_feeds: cluster.leading,
             applied_sequence: cluster.appliedSequence,
             latest_sequence: cluster.latestSequence,
             lag_ms: cluster.lagMs,

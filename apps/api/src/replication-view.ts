@@ -5,6 +5,8 @@ export const STATUS_STALE_MS = 10_000;
 
 export interface ReplicationView {
   role: 'single' | 'leader' | 'follower';
+  /** Cluster mode: the feeds this node's ingestor leads (polls); empty for a follower. */
+  leading: string[];
   /** Whether this node's ingestor reaches NATS; `stale` when the ingestor itself is silent. */
   replication: 'connected' | 'disconnected' | 'stale' | null;
   appliedSequence: number | null;
@@ -30,6 +32,7 @@ export function viewReplication(
   if (status === null) {
     return {
       role: 'single',
+      leading: [],
       replication: null,
       appliedSequence: null,
       latestSequence: null,
@@ -46,6 +49,7 @@ export function viewReplication(
   const replication = stale ? 'stale' : status.connected ? 'connected' : 'disconnected';
   return {
     role: status.role,
+    leading: status.leading,
     replication,
     appliedSequence: status.appliedSequence,
     latestSequence: status.latestSequence,

@@ -169,6 +169,7 @@ describe('operations', () => {
     const status = {
       nodeId: 'n1',
       role: 'follower' as const,
+      leading: [],
       connected: true,
       appliedSequence: 9,
       latestSequence: 9,

@@ -3,20 +3,23 @@ import type { Service } from '@tessera/runtime';
 import type { StoreWriter } from '@tessera/store';
 import type { Logger } from 'pino';
 import type { IngestorConfig } from './config.js';
+import type { FeedConfig } from './feed-config.js';
+import { createFeedFetcher, type FeedFetcher } from './feed-fetcher.js';
+import type { FetchLimits, SharedDeps } from './feed-set.js';
 import type { FeedSink } from './feed-sink.js';
-import { createIngestor, type Ingestor, type IngestorDeps } from './ingestor.js';
+import { createIngestor, type Ingestor } from './ingestor.js';
 
 /**
  * Cluster mode (NATS_URL set): every node applies the cluster's feed stream to its own store;
- * whichever node holds the feed lease also polls the partner, and its polls publish to the stream
- * instead of writing the store. A node that loses the lease stops polling at once.
+ * each feed has a lease, and whichever node holds it also polls that feed's partner, publishing
+ * to the stream instead of writing the store. A node that loses a lease stops that feed's polls
+ * at once; a lease handed over (a node joined) is released only once its polls stopped.
  */
 export async function runClusterMode(
   config: IngestorConfig & { NATS_URL: string[] },
-  /** The cluster's one feed (main refuses several in cluster mode). */
-  feed: string,
   store: StoreWriter,
-  pollDeps: Omit<IngestorDeps, 'store'>,
+  shared: SharedDeps,
+  limits: FetchLimits,
   log: Logger,
   release: () => Promise<void>,
 ): Promise<Service> {
@@ -26,48 +29,28 @@ export async function runClusterMode(
     log,
     leaseMs: config.LEASE_MS,
     nodeId: config.NODE_ID,
-    feed,
+    feeds: config.feeds.map((f) => f.id),
+    legacyFeed: config.PROVIDER_ID,
     storeFailureLimit: config.STORE_FAILURE_LIMIT,
   });
-  // The leader's polls stage here and publish what changed, as one batch, once the feed is whole.
-  const stage = store.openStage('poll');
-  const sink: FeedSink = {
-    state: () => store.state(feed),
-    stage,
-    apply: (commit) => replication.publishFeed(stage.records(), commit),
-    recordPoll: (outcome) => replication.publishState(outcome),
-  };
   let fail!: (error: unknown) => void;
   const failed = new Promise<never>((_, reject) => {
     fail = reject;
   });
   failed.catch(() => {});
 
-  // One term of leadership at a time, in order: a lost lease stops the polls before a new one begins.
-  let term: Ingestor | undefined;
-  let changing = Promise.resolve();
-  replication.onLeadership((leading) => {
-    changing = changing.then(async () => {
-      if (leading && term === undefined) {
-        term = createIngestor({
-          ...pollDeps,
-          store: sink,
-          prepare: (signal) => replication.caughtUp(signal),
-        });
-        term.run().catch(fail);
-      } else if (!leading && term !== undefined) {
-        const ending = term;
-        term = undefined;
-        await ending.stop();
-      }
-    });
-  });
+  const leaders = new Map(
+    config.feeds.map((feed) => [
+      feed.id,
+      feedLeader(feed, store, replication, shared, limits, fail),
+    ]),
+  );
+  replication.onLeadership((feed, leading) => leaders.get(feed)?.lead(leading));
 
   let closing: Promise<void> | undefined;
   const stop = (): Promise<void> =>
     (closing ??= (async () => {
-      await changing;
-      await term?.stop();
+      await Promise.allSettled([...leaders.values()].map((leader) => leader.close()));
       await replication.close();
       await release();
     })());
@@ -76,4 +59,57 @@ export async function runClusterMode(
     throw error;
   });
   return { done, stop };
+}
+
+/** One feed's terms of leadership on this node, one at a time, in order. */
+function feedLeader(
+  feed: FeedConfig,
+  store: StoreWriter,
+  replication: Replication,
+  shared: SharedDeps,
+  limits: FetchLimits,
+  fail: (error: unknown) => void,
+): { lead(leading: boolean): Promise<void>; close(): Promise<void> } {
+  const fetcher: FeedFetcher = createFeedFetcher({
+    url: feed.url,
+    headers: feed.headers,
+    ...limits,
+  });
+  // The leader's polls stage here and publish what changed, as one batch, once the feed is whole.
+  const stage = store.openStage(`poll-${feed.id}`);
+  const sink: FeedSink = {
+    state: () => store.state(feed.id),
+    stage,
+    apply: (commit) => replication.publishFeed(feed.id, stage.records(), commit),
+    recordPoll: (outcome) => replication.publishState(feed.id, outcome),
+  };
+  let term: Ingestor | undefined;
+  let changing = Promise.resolve();
+  const lead = (leading: boolean): Promise<void> =>
+    (changing = changing.then(async () => {
+      if (leading && term === undefined) {
+        term = createIngestor({
+          ...shared,
+          log: shared.log.child({ feed: feed.id }),
+          fetcher,
+          provider: feed.id,
+          timeZone: feed.timeZone,
+          pollIntervalMs: feed.pollIntervalMs,
+          store: sink,
+          prepare: (signal) => replication.caughtUp(feed.id, signal),
+        });
+        term.run().catch(fail);
+      } else if (!leading && term !== undefined) {
+        const ending = term;
+        term = undefined;
+        await ending.stop();
+      }
+    }));
+  return {
+    lead,
+    async close() {
+      await lead(false);
+      await fetcher.close().catch(() => {});
+    },
+  };
 }

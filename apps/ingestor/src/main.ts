@@ -14,11 +14,10 @@ import { type DestinationStream, type Logger, pino } from 'pino';
 import { runBackup } from './backup-command.js';
 import { runClusterMode } from './cluster-mode.js';
 import { IngestorConfigSchema, loadConfig } from './config.js';
-import { type FeedConfig, redactUrl } from './feed-config.js';
-import { createFeedFetcher } from './feed-fetcher.js';
+import { redactUrl } from './feed-config.js';
 import type { PollReport } from './feed-poll.js';
 import { createFeedSet, type SharedDeps } from './feed-set.js';
-import { formatSummary, type IngestorDeps } from './ingestor.js';
+import { formatSummary } from './ingestor.js';
 import { createParserPool } from './parser-pool.js';
 import { createProgress } from './progress.js';
 
@@ -34,11 +33,6 @@ runMain(
       return runBackup(() => backupStore(config.DATA_DIR, target), target, json);
     }
     const cluster = config.NATS_URL;
-    if (cluster !== undefined && config.feeds.length > 1) {
-      throw new BootError(
-        `ingestor cannot start: cluster mode runs one feed, and FEEDS lists ${config.feeds.length} (run one cluster per feed)`,
-      );
-    }
     if (once && cluster !== undefined) {
       throw new BootError(
         "ingestor cannot start: --once polls into this node's store alone, and NATS_URL makes it a cluster node (unset NATS_URL)",
@@ -94,27 +88,7 @@ runMain(
     );
     await pool.warm();
     if (cluster !== undefined) {
-      const [feed] = config.feeds as [FeedConfig];
-      const fetcher = createFeedFetcher({ url: feed.url, headers: feed.headers, ...limits });
-      const deps: Omit<IngestorDeps, 'store'> = {
-        ...shared,
-        fetcher,
-        provider: feed.id,
-        timeZone: feed.timeZone,
-        pollIntervalMs: feed.pollIntervalMs,
-      };
-      const releaseAll = async (): Promise<void> => {
-        await fetcher.close().catch(() => {});
-        await release();
-      };
-      return runClusterMode(
-        { ...config, NATS_URL: cluster },
-        feed.id,
-        store,
-        deps,
-        log,
-        releaseAll,
-      );
+      return runClusterMode({ ...config, NATS_URL: cluster }, store, shared, limits, log, release);
     }
 
     const feeds = createFeedSet(config.feeds, store, shared, limits);

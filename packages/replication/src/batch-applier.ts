@@ -1,23 +1,35 @@
-import { type FeedStage, nextState, type ReplicatedCommit, type StoreWriter } from '@tessera/store';
+import { type FeedStage, nextState, type StoreWriter } from '@tessera/store';
 import type { Logger } from 'pino';
+import {
+  advance,
+  type ClusterPosition,
+  floorOf,
+  readPosition,
+  resumeAtOf,
+} from './cluster-position.js';
 import { decodeFeedMessage, type FeedMessage } from './feed-message.js';
 import { ReplicationError } from './replication-error.js';
 
 /** A message of the feed stream, as the consumer hands it over. */
 export interface StreamMessage {
   seq: number;
+  subject: string;
   data: Uint8Array;
   headers?: { get(name: string): string } | undefined;
 }
 
 /** What applying one message did. */
 export interface Applied {
-  /** The message carried the leader's digest and this store now holds exactly that. */
+  /** The feed the message is of. */
+  feed: string;
+  /** The message carried its feed's digest and this store now holds exactly that. */
   verified: boolean;
 }
 
 interface OpenBatch {
   batch: string;
+  /** The sequence of its first message: reading must start there again after a crash. */
+  first: number;
   parts: number;
   /** A checkpoint of a point this store has passed already: its records change nothing. */
   skipping: boolean;
@@ -26,181 +38,216 @@ interface OpenBatch {
 export interface BatchApplier {
   /**
    * Applies the next message of the stream; messages must come in stream order. Throws
-   * `state_diverged` when, once applied, the store's digest is not the leader's.
+   * `state_diverged` when, once applied, the store's digest of the message's feed is not its
+   * leader's (the error's `feed` says which).
    */
   apply(message: StreamMessage): Promise<Applied>;
-  /** The last stream sequence taken in (applied, or staged in the open batch). */
+  /** The last stream sequence taken in (applied, skipped, or staged in an open batch). */
   consumed(): number;
   /** The last stream sequence committed to the store. */
   applied(): number;
-  /** Drops the open batch (uncommitted), e.g. to read again from `applied() + 1`. */
+  /** Drops the open batches (uncommitted), to read again from where the store resumes. */
   reset(): Promise<void>;
+  /**
+   * Empties one feed that diverged, so that its messages are applied again from the start of
+   * the stream; reading starts again there (the other feeds' messages are skipped).
+   */
+  resync(feed: string): Promise<void>;
 }
 
 /**
- * Applies the feed stream to a store, every node alike (the leader included: one write path).
- * A batch's records are staged as they arrive, outside the store; its commit message applies
- * them in one transaction together with the stream sequence it completes, the cluster's version
- * and the state: applied exactly once, whatever crashes, because reading resumes after the last
- * sequence committed. A batch whose commit never comes is never applied: its stage is dropped as
- * soon as anything else arrives. Since nothing uncommitted is ever in the store, what the leader
- * compares a feed with is always what every node holds.
+ * Applies the feed stream to a store, every node alike (the leaders included: one write path).
+ * Each feed's batch is staged as it arrives, outside the store, in a stage of that feed's (the
+ * leaders of several feeds publish at once, so their batches interleave); its commit message
+ * applies it in one transaction together with the cluster position (cluster-position.ts): applied
+ * exactly once whatever crashes, because reading resumes at the oldest batch still open and
+ * skips what was applied. A batch whose commit never comes is never applied: the feed's next
+ * batch or state message drops it. Since nothing uncommitted is ever in the store, what a leader
+ * compares its feed with is always what every node holds.
  *
- * Every commit and state message says which state digest the store must hold once it is
- * applied; a store holding another one has diverged (`state_diverged`).
+ * Every commit and state message says which digest its feed must have once it is applied; a
+ * store holding another one has diverged (`state_diverged`).
  */
 export function createBatchApplier(options: {
   store: StoreWriter;
   datasetId: string;
-  /** The feed the stream carries (cluster mode runs one). */
-  feed: string;
+  /** The feed of the messages round 2 published without one (see feed-message.ts). */
+  legacyFeed: string;
   log: Logger;
 }): BatchApplier {
-  const { store, datasetId, feed, log } = options;
-  const stage: FeedStage = store.openStage('stream');
-  let open: OpenBatch | undefined;
-  const applied = (): number => store.cluster()?.appliedSequence ?? 0;
-  let consumed = applied();
+  const { store, datasetId, log } = options;
+  const stages = new Map<string, FeedStage>();
+  const open = new Map<string, OpenBatch>();
+  const position = (): ClusterPosition => readPosition(store) ?? { datasetId, appliedSequence: 0 };
+  let consumed = resumeAtOf(readPosition(store)) - 1;
 
-  const abandon = async (reason: string): Promise<void> => {
-    if (open === undefined) return;
-    const dropping = open;
-    open = undefined;
-    await stage.clear();
-    log.warn({ batch: dropping.batch, parts: dropping.parts }, `batch abandoned: ${reason}`);
+  const stageOf = (feed: string): FeedStage => {
+    const stage = stages.get(feed) ?? store.openStage(`stream-${feed}`);
+    stages.set(feed, stage);
+    return stage;
   };
 
-  /** The stage's records, and then the stage emptied for the next batch. */
-  const applyStaged = async (commit: ReplicatedCommit): Promise<void> => {
+  const abandon = async (feed: string, reason: string): Promise<void> => {
+    const dropping = open.get(feed);
+    if (dropping === undefined) return;
+    open.delete(feed);
+    await stageOf(feed).clear();
+    log.warn({ feed, batch: dropping.batch, parts: dropping.parts }, `batch abandoned: ${reason}`);
+  };
+
+  /** Where reading starts again if the process stops after the message at `sequence`. */
+  const resumeAfter = (sequence: number): number =>
+    Math.min(sequence + 1, ...[...open.values()].map((b) => b.first));
+
+  /** The staged records of `feed`, applied with the position after `sequence`. */
+  const applyStaged = async (
+    m: Extract<FeedMessage, { kind: 'commit' }>,
+    sequence: number,
+    version: number,
+    state = nextState(store.state(m.feed), m.body.outcome ?? { ok: true, at: Date.now() }),
+  ): Promise<void> => {
+    const stage = stageOf(m.feed);
     try {
-      store.applyReplicated(stage.records(), commit);
+      store.applyReplicated(stage.records(), {
+        feed: m.feed,
+        state,
+        storeId: datasetId,
+        version,
+        position: advance(position(), m.feed, sequence, resumeAfter(sequence)),
+      });
     } finally {
       await stage.clear();
     }
   };
 
-  /** Closes the open batch with its commit message at `sequence`. */
-  const commit = async (
-    m: Extract<FeedMessage, { kind: 'commit' }>,
-    batch: OpenBatch,
-    sequence: number,
-  ): Promise<void> => {
-    const state = store.state(feed);
-    if (m.batchKind === 'checkpoint') {
-      // A checkpoint carries the version and state of the store it copies; one this store has
-      // passed already changes nothing but the sequence.
-      if (batch.skipping || m.body.state === undefined) {
-        store.recordReplicated({ feed, sequence, datasetId, state });
-      } else {
-        await applyStaged({
-          feed,
-          sequence,
-          datasetId,
-          version: m.body.version,
-          state: m.body.state,
-        });
-      }
-    } else {
-      // A feed's counts are the leader's, so that every node reports the same.
-      const outcome = m.body.outcome ?? { ok: true as const, at: Date.now() };
-      await applyStaged({
-        feed,
-        sequence,
-        datasetId,
-        version: sequence,
-        state: nextState(state, outcome),
-      });
-    }
+  /** A write that changed no event: the feed's state and the position. */
+  const record = (feed: string, sequence: number, state = store.state(feed)): void => {
+    store.recordReplicated({
+      feed,
+      state,
+      storeId: datasetId,
+      version: 0,
+      position: advance(position(), feed, sequence, resumeAfter(sequence)),
+    });
   };
 
-  /**
-   * The leader's digest is what this store must hold now; a skipped checkpoint describes an
-   * earlier point, comparable only when this store stood exactly there.
-   */
-  const check = (expected: string | undefined, sequence: number): boolean => {
+  /** The feed's digest is what its leader says it is now. */
+  const check = (feed: string, expected: string | undefined, sequence: number): boolean => {
     if (expected === undefined) return false;
-    const actual = store.digest();
+    const actual = store.feedDigest(feed);
     if (actual === expected) return true;
     throw new ReplicationError(
       'state_diverged',
-      `after sequence ${sequence} this store's state digest is ${actual}, the leader's is ${expected}`,
+      `after sequence ${sequence} this store's digest of feed ${feed} is ${actual}, its leader's is ${expected}`,
+      { feed },
     );
   };
 
-  const applyRecords = async (m: Extract<FeedMessage, { kind: 'records' }>): Promise<void> => {
-    if (open !== undefined && open.batch !== m.batch) {
-      await abandon('another batch began before its commit');
+  const applyRecords = async (m: Extract<FeedMessage, { kind: 'records' }>, sequence: number) => {
+    const current = open.get(m.feed);
+    if (current !== undefined && current.batch !== m.batch) {
+      await abandon(m.feed, 'another batch of the feed began before its commit');
     }
-    open ??= {
-      batch: m.batch,
-      parts: 0,
-      skipping: m.batchKind === 'checkpoint' && applied() >= m.basedOn,
-    };
-    open.parts++;
-    if (!open.skipping) stage.add(m.records);
+    let batch = open.get(m.feed);
+    if (batch === undefined) {
+      batch = {
+        batch: m.batch,
+        first: sequence,
+        parts: 0,
+        skipping: m.batchKind === 'checkpoint' && floorOf(position(), m.feed) >= m.basedOn,
+      };
+      open.set(m.feed, batch);
+    }
+    batch.parts++;
+    if (!batch.skipping) stageOf(m.feed).add(m.records);
   };
 
+  /** Closes the feed's open batch with its commit message; true if its digest was verified. */
   const applyCommit = async (
     m: Extract<FeedMessage, { kind: 'commit' }>,
     sequence: number,
   ): Promise<boolean> => {
-    if (open !== undefined && open.batch !== m.batch) {
-      await abandon('another batch began before its commit');
+    const current = open.get(m.feed);
+    if (current !== undefined && current.batch !== m.batch) {
+      await abandon(m.feed, 'another batch of the feed committed');
     }
-    const standing = applied();
-    const batch: OpenBatch = open ?? {
-      batch: m.batch,
-      parts: 0,
-      skipping: true,
-    };
+    const batch = open.get(m.feed) ?? { batch: m.batch, first: sequence, parts: 0, skipping: true };
+    open.delete(m.feed);
     if (batch.parts !== m.body.parts) {
-      // Reading resumes at batch boundaries, so a commit without all its records means the
-      // stream holds what this store cannot apply: stop rather than diverge.
-      throw new ReplicationError(
-        'replication_inconsistent',
-        `batch ${m.batch} commits ${m.body.parts} parts at sequence ${sequence}, ${batch.parts} were read`,
+      // Reading resumes where every open batch began, so a commit without all its records is one
+      // whose records were cut by another of its feed's (a leader that lost its lease): every
+      // node skips it alike, and its leader's next poll publishes what it did not apply.
+      await stageOf(m.feed).clear();
+      log.warn(
+        { feed: m.feed, batch: m.batch, parts: m.body.parts, read: batch.parts },
+        'batch incomplete: skipped on every node',
       );
+      record(m.feed, sequence);
+      return false;
     }
-    open = undefined;
-    await commit(m, batch, sequence);
-    const comparable = !(m.batchKind === 'checkpoint' && batch.skipping) || standing === m.basedOn;
-    return comparable && check(m.body.digest, sequence);
+    if (m.batchKind === 'checkpoint') {
+      // A checkpoint of a point this store has passed changes nothing but the position, and its
+      // digest is the feed's here too (no commit of the feed comes between it and its basis).
+      if (batch.skipping || m.body.state === undefined) record(m.feed, sequence);
+      else await applyStaged(m, sequence, m.body.version ?? 0, m.body.state);
+    } else {
+      // A feed's counts are the leader's, so that every node reports the same.
+      await applyStaged(m, sequence, sequence);
+    }
+    return check(m.feed, m.body.digest, sequence);
   };
 
   return {
     consumed: () => consumed,
-    applied,
+    applied: () => position().appliedSequence,
 
     async reset() {
-      await abandon('reading again from the last committed sequence');
-      consumed = applied();
+      for (const feed of [...open.keys()]) {
+        await abandon(feed, 'reading again from where the store resumes');
+      }
+      consumed = resumeAtOf(readPosition(store)) - 1;
+    },
+
+    async resync(feed) {
+      for (const f of [...open.keys()]) await abandon(f, `re-syncing feed ${feed}`);
+      const current = position();
+      store.resetFeed(feed, {
+        storeId: datasetId,
+        position: {
+          ...current,
+          resumeAt: 1,
+          resyncing: { ...current.resyncing, [feed]: 0 },
+        } satisfies ClusterPosition,
+      });
+      consumed = 0;
     },
 
     async apply(message) {
-      const m = decodeFeedMessage(message);
+      const m = decodeFeedMessage(message, options.legacyFeed);
       let verified = false;
-      try {
-        if (m.kind === 'state') {
-          await abandon('a state message came before its commit');
-          store.recordReplicated({
-            feed,
-            sequence: message.seq,
-            datasetId,
-            state: nextState(store.state(feed), m.outcome),
-          });
-          verified = check(m.digest, message.seq);
-        } else if (m.kind === 'records') {
-          await applyRecords(m);
-        } else {
-          verified = await applyCommit(m, message.seq);
+      if (m.kind === 'records') {
+        await applyRecords(m, message.seq);
+      } else if (message.seq <= floorOf(position(), m.feed)) {
+        // Applied before a restart (or skipped alike): what it closed was dropped with it.
+        open.delete(m.feed);
+        await stageOf(m.feed).clear();
+      } else {
+        try {
+          if (m.kind === 'state') {
+            await abandon(m.feed, 'a state message came before its commit');
+            record(m.feed, message.seq, nextState(store.state(m.feed), m.outcome));
+            verified = check(m.feed, m.digest, message.seq);
+          } else {
+            verified = await applyCommit(m, message.seq);
+          }
+        } finally {
+          // A message that diverged was applied all the same: reading goes on after it (or, on a
+          // re-sync, from the start of the stream).
+          consumed = Math.max(consumed, message.seq);
         }
-      } finally {
-        // A message that diverged was applied all the same: reading goes on after it (or, on a
-        // re-sync, from the start of the stream).
-        consumed = Math.max(consumed, applied());
       }
-      if (m.kind === 'records') consumed = message.seq;
-      return { verified };
+      consumed = Math.max(consumed, message.seq);
+      return { feed: m.feed, verified };
     },
   };
 }

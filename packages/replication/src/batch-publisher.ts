@@ -4,7 +4,6 @@ import type { EventRecord } from '@tessera/core';
 import {
   type ApplyCounts,
   DigestSum,
-  EMPTY_DIGEST,
   type FeedCommit,
   type PollOutcome,
   type StoreWriter,
@@ -13,13 +12,16 @@ import type { Logger } from 'pino';
 import {
   type BatchKind,
   type CommitBody,
+  commitSubject,
   type Encoded,
   encodeCommit,
   encodedSize,
   encodeRecords,
   encodeState,
   FEED_STREAM,
-  FEED_SUBJECT,
+  feedSubjects,
+  LEGACY_SUBJECT,
+  recordsSubject,
 } from './feed-message.js';
 import { publishError } from './replication-error.js';
 
@@ -33,8 +35,10 @@ export interface PublisherOptions {
   jsm: JetStreamManager;
   /** This node's store: what the leader compares the feed with (it is caught up before a poll). */
   store: StoreWriter;
-  /** The feed the stream carries (cluster mode runs one). */
+  /** The feed this publisher's node leads. */
   feed: string;
+  /** The feed round 2's messages are of: its first checkpoint purges them too. */
+  legacyFeed: string;
   log: Logger;
   /** Largest records message, under the server's max payload. */
   maxMessageBytes: number;
@@ -51,35 +55,41 @@ export interface Publisher {
   publishFeed(records: Iterable<EventRecord>, commit: FeedCommit): Promise<ApplyCounts>;
   /** Publishes a poll that changed no event (unchanged, or failed), once applied here. */
   publishState(outcome: PollOutcome): Promise<void>;
-  /** Sets where the stream ends, before a poll (the leader is caught up to it). */
-  startAt(lastSequence: number): void;
+  /**
+   * Sets the sequence of the feed's last commit or state message, before a poll (the leader is
+   * caught up to it): what its next commit expects the feed's chain to end at.
+   */
+  startAt(lastCommit: number): void;
 }
 
 /**
- * The leader's side of the stream. A poll's feed, once whole, is compared record by record with
- * this node's committed store (never with a batch still open: batches are applied only at their
- * commit, so nothing uncommitted can be read), and the records that differ are published as one
- * batch (chunks under the max payload, then a commit carrying the state digest the batch must
- * leave behind). The call returns once this node's own applier has applied the batch, so that
- * the leader writes its store the way every node does. Every publish states the sequence it
- * expects the stream to end at: if another node published meanwhile (a lease lost), the publish
- * fails and nothing of this batch is ever applied. After a feed, when what the stream holds has
- * grown past twice the last checkpoint, the leader publishes a checkpoint (every record, as of
- * the sequence it has applied, with its digest) and purges the history before it: a node that
- * starts empty, or re-syncs, reads about the state's size, not every feed since the beginning.
+ * A feed leader's side of the stream. A poll's feed, once whole, is compared record by record
+ * with this node's committed store (never with a batch still open: batches are applied only at
+ * their commit, so nothing uncommitted can be read), and the records that differ are published
+ * as one batch (chunks under the max payload, pipelined, then a commit carrying the digest the
+ * feed must have after it). The call returns once this node's own applier has applied the
+ * batch, so that the leader writes its store the way every node does. Each commit and state
+ * message expects the feed's commit subject to end at the feed's last commit this node applied:
+ * if another node committed to the feed meanwhile (a lease lost), the publish fails and nothing
+ * of this batch is ever applied. After a feed, when the feed's share of the stream has grown past
+ * twice its size, the leader publishes a checkpoint of the feed (every record of it, with its
+ * digest) and purges the feed's history before it: a node that starts empty, or re-syncs, reads
+ * about the state's size, not every feed since the beginning.
  */
 export function createPublisher(options: PublisherOptions): Publisher {
-  const { js, jsm, store, log } = options;
-  let lastSequence = 0;
+  const { js, jsm, store, feed, log } = options;
+  let lastCommit = 0;
   let lastCheckpointBytes: number | undefined;
 
-  /** Publishes one message expecting the stream to end at `expected`. */
-  const publish = async (message: Encoded, expected: number): Promise<PubAck> => {
+  /** Publishes one message: a commit expects the feed's chain to end at the last commit. */
+  const publish = async (subject: string, message: Encoded, fenced: boolean): Promise<PubAck> => {
     try {
-      return await js.publish(FEED_SUBJECT, message.data, {
+      const ack = await js.publish(subject, message.data, {
         headers: message.headers,
-        expect: { lastSequence: expected, streamName: FEED_STREAM },
+        ...(fenced ? { expect: { lastSubjectSequence: lastCommit, streamName: FEED_STREAM } } : {}),
       });
+      if (fenced) lastCommit = ack.seq;
+      return ack;
     } catch (cause) {
       throw publishError(cause);
     }
@@ -120,30 +130,35 @@ export function createPublisher(options: PublisherOptions): Publisher {
       this.chunk = [];
       this.chunkBytes = 0;
       this.parts++;
-      // Pipelined, each expecting the one before it: the stream takes them in order or not at all.
-      const sent = publish(message, lastSequence++);
+      // Pipelined: the stream takes them in order; the commit, fenced, decides whether they count.
+      const sent = publish(recordsSubject(feed), message, false);
       sent.catch(() => {});
       this.inFlight.push(sent);
     }
 
-    /** Sends the rest and the commit message; resolves with its sequence, once applied here. */
-    async close(body: Omit<CommitBody, 'parts' | 'records'>): Promise<number> {
+    /**
+     * Sends the rest and the commit message; resolves with the sequences of its first message and
+     * of its commit, once applied here.
+     */
+    async close(body: Omit<CommitBody, 'parts' | 'records'>): Promise<{ first: number }> {
       this.send();
+      let first: number | undefined;
       try {
-        for (const sent of this.inFlight.splice(0)) await sent;
+        for (const sent of this.inFlight.splice(0)) first ??= (await sent).seq;
       } finally {
         await Promise.allSettled(this.inFlight.splice(0));
       }
       const ack = await publish(
+        commitSubject(feed),
         encodeCommit(this.id, this.kind, this.basedOn, {
           ...body,
           parts: this.parts,
           records: this.records,
         }),
-        lastSequence++,
+        true,
       );
       await options.waitConsumed(ack.seq);
-      return ack.seq;
+      return { first: first ?? ack.seq };
     }
 
     /** No commit: whatever was published of this batch is never applied anywhere. */
@@ -153,7 +168,11 @@ export function createPublisher(options: PublisherOptions): Publisher {
   }
 
   const publishState = async (outcome: PollOutcome): Promise<void> => {
-    const ack = await publish(encodeState(outcome, store.digest() ?? EMPTY_DIGEST), lastSequence++);
+    const ack = await publish(
+      commitSubject(feed),
+      encodeState(outcome, store.feedDigest(feed)),
+      true,
+    );
     await options.waitConsumed(ack.seq);
   };
 
@@ -162,9 +181,9 @@ export function createPublisher(options: PublisherOptions): Publisher {
     commit: FeedCommit,
   ): Promise<ApplyCounts> => {
     const counts: ApplyCounts = { inserted: 0, updated: 0, moved: 0, unchanged: 0 };
-    const batch = new Batch('feed', lastSequence);
-    // What every node's digest must be once the batch is applied: the same fold as the store's.
-    const digest = new DigestSum(store.digest() ?? EMPTY_DIGEST);
+    const batch = new Batch('feed', lastCommit);
+    // What every node's digest of the feed must be once the batch is applied: the store's fold.
+    const digest = new DigestSum(store.feedDigest(feed));
     try {
       for (const record of records) {
         const seen = store.inspect(record);
@@ -189,43 +208,60 @@ export function createPublisher(options: PublisherOptions): Publisher {
     return counts;
   };
 
+  /** Bytes of the stream that are this feed's, estimated from its share of the messages. */
+  const feedStreamBytes = async (): Promise<number> => {
+    // Two subjects per feed (and round 2's one): the list stays short.
+    const info = await jsm.streams.info(FEED_STREAM, { subjects_filter: '>' });
+    const ownSubject = (subject: string): boolean =>
+      subject.startsWith(`${LEGACY_SUBJECT}.${feed}.`) ||
+      (subject === LEGACY_SUBJECT && feed === options.legacyFeed);
+    const own = Object.entries(info.state.subjects ?? {})
+      .filter(([subject]) => ownSubject(subject))
+      .reduce((sum, [, n]) => sum + n, 0);
+    return info.state.messages === 0 ? 0 : (info.state.bytes * own) / info.state.messages;
+  };
+
   const maybeCheckpoint = async (): Promise<void> => {
-    const info = await jsm.streams.info(FEED_STREAM);
-    // Until a checkpoint was written, the state's size is estimated from the events it holds.
-    const stateBytes = lastCheckpointBytes ?? store.count() * 320;
-    if (info.state.bytes < Math.max(MIN_CHECKPOINT_BYTES, 2 * stateBytes)) return;
-    const basedOn = lastSequence;
-    const first = basedOn + 1;
+    // Until a checkpoint was written, the feed's size is estimated from the events it holds.
+    const stateBytes = lastCheckpointBytes ?? eventsOf(feed) * 320;
+    if ((await feedStreamBytes()) < Math.max(MIN_CHECKPOINT_BYTES, 2 * stateBytes)) return;
+    const basedOn = lastCommit;
     const batch = new Batch('checkpoint', basedOn);
-    // Nothing else writes this store meanwhile: the version, state, digest and records all
-    // describe the same content, as of `basedOn`.
+    // Only this node writes this feed meanwhile: the version, state, digest and records all
+    // describe the feed as of its commit `basedOn`.
     const version = store.head().version;
-    const state = store.state(options.feed);
-    const digest = store.digest() ?? EMPTY_DIGEST;
+    const state = store.state(feed);
+    const digest = store.feedDigest(feed);
     let bytes = 0;
+    let first: number;
     try {
-      for (const record of store.records()) {
+      for (const record of store.feedRecords(feed)) {
         bytes += encodedSize(record);
         await batch.add(record);
       }
-      await batch.close({ version, state, digest });
+      ({ first } = await batch.close({ version, state, digest }));
     } catch (error) {
       await batch.abandon();
       throw error;
     }
-    await jsm.streams.purge(FEED_STREAM, { seq: first });
+    await jsm.streams.purge(FEED_STREAM, { filter: feedSubjects(feed), seq: first });
+    if (feed === options.legacyFeed) {
+      await jsm.streams.purge(FEED_STREAM, { filter: LEGACY_SUBJECT, seq: first });
+    }
     lastCheckpointBytes = bytes;
     log.info(
-      { basedOn, bytes, events: store.count() },
-      'checkpoint written; history before it purged',
+      { feed, basedOn, bytes, events: batch.size },
+      "checkpoint written; the feed's history before it purged",
     );
   };
+
+  const eventsOf = (id: string): number => store.feeds().find((f) => f.id === id)?.events ?? 0;
 
   return {
     publishFeed,
     publishState,
     startAt(sequence) {
-      lastSequence = sequence;
+      lastCommit = sequence;
     },
   };
 }

@@ -2,47 +2,64 @@ import type { KV } from '@nats-io/kv';
 import type { Logger } from 'pino';
 
 export const LEASE_BUCKET = 'tessera_lease';
-const LEASE_KEY = 'leader';
+
+/** A feed's key in the lease bucket. */
+export function leaseKey(feed: string): string {
+  return `feed.${feed}`;
+}
 
 export interface FeedLease {
+  readonly feed: string;
   isLeader(): boolean;
+  /**
+   * Hands the lease over if held (after `onChange(false)` resolved: this node polls no more),
+   * and goes on trying to take it whenever `mayTake` allows.
+   */
+  release(): Promise<void>;
   /** Releases the lease if held (a clean stop hands over at once) and stops trying. */
   close(): Promise<void>;
 }
 
 /**
- * Which node polls the partner: the holder of one key in a KV bucket whose values expire after
+ * Which node polls a feed's partner: the holder of the feed's key in a KV bucket whose values expire after
  * `leaseMs` (a bucket TTL: NATS 2.9 has no per-key TTL). The holder renews it every third of a
  * lease by compare-and-set on its revision; everyone else tries to create it, which succeeds
  * only once it has expired or been released. A holder that cannot renew for a whole lease (NATS
  * unreachable) stops counting itself the leader, so that two nodes never poll for long; the
- * stream's expected-sequence check catches the rest. Takeover after a holder dies: at most a
+ * fenced commits of the stream catch the rest. Takeover after a holder dies: at most a
  * lease (expiry) plus a third (the next try).
  */
 export function startFeedLease(options: {
   kv: KV;
+  feed: string;
   nodeId: string;
   leaseMs: number;
   log: Logger;
-  onChange(leading: boolean): void;
+  /**
+   * Whether this node may try to take the lease now (a node holding its share leaves it to
+   * others): a try counts against the share from this call until `tried` is called.
+   */
+  mayTake?: () => boolean;
+  tried?: () => void;
+  onChange(leading: boolean): void | Promise<void>;
 }): FeedLease {
-  const { kv, nodeId, leaseMs, log } = options;
+  const { kv, feed, nodeId, leaseMs, log } = options;
+  const key = leaseKey(feed);
   let revision: number | undefined;
   let renewedAt = 0;
   let closed = false;
   let timer: NodeJS.Timeout | undefined;
   let inFlight: Promise<void> = Promise.resolve();
 
-  const set = (next: number | undefined): void => {
+  const set = (next: number | undefined): Promise<void> => {
     const was = revision !== undefined;
     revision = next;
-    if (was !== (next !== undefined)) {
-      log.info(
-        { nodeId, leading: next !== undefined },
-        next === undefined ? 'lease lost' : 'lease taken: this node polls the partner',
-      );
-      options.onChange(next !== undefined);
-    }
+    if (was === (next !== undefined)) return Promise.resolve();
+    log.info(
+      { nodeId, feed, leading: next !== undefined },
+      next === undefined ? 'lease lost' : 'lease taken: this node polls the partner',
+    );
+    return Promise.resolve(options.onChange(next !== undefined));
   };
 
   const value = () => JSON.stringify({ nodeId, at: new Date().toISOString() });
@@ -51,21 +68,24 @@ export function startFeedLease(options: {
     if (closed) return;
     if (revision !== undefined) {
       try {
-        set(await kv.update(LEASE_KEY, value(), revision));
+        void set(await kv.update(key, value(), revision));
         renewedAt = Date.now();
       } catch (error) {
         const taken = /wrong last sequence/.test(String((error as Error)?.message));
         // Taken by another node, or not renewed for a whole lease: no longer ours.
-        if (taken || Date.now() - renewedAt >= leaseMs) set(undefined);
+        if (taken || Date.now() - renewedAt >= leaseMs) void set(undefined);
       }
       return;
     }
+    if (options.mayTake?.() === false) return;
     try {
-      const created = await kv.create(LEASE_KEY, value());
+      const created = await kv.create(key, value());
       renewedAt = Date.now();
-      set(created);
+      void set(created);
     } catch {
       // Held by another node (or NATS unreachable): try again on the next tick.
+    } finally {
+      options.tried?.();
     }
   };
 
@@ -78,17 +98,24 @@ export function startFeedLease(options: {
   };
   run();
 
+  /** Stops polling, then deletes the key (if still ours), so that another node takes it now. */
+  const handOver = async (): Promise<void> => {
+    // A renewal already on the wire may still move the revision: release the one it leaves.
+    await inFlight;
+    if (revision === undefined) return;
+    const held = revision;
+    await set(undefined);
+    await kv.delete(key, { previousSeq: held }).catch(() => {});
+  };
+
   return {
+    feed,
     isLeader: () => revision !== undefined,
+    release: handOver,
     async close() {
       closed = true;
       clearTimeout(timer);
-      // A renewal already on the wire may still move the revision: release the one it leaves.
-      await inFlight;
-      if (revision === undefined) return;
-      const held = revision;
-      set(undefined);
-      await kv.delete(LEASE_KEY, { previousSeq: held }).catch(() => {});
+      await handOver();
     },
   };
 }

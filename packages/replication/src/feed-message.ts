@@ -4,21 +4,52 @@ import { type PollOutcome, PollOutcomeSchema, StoreStateSchema } from '@tessera/
 import { z } from 'zod';
 
 /**
- * What the leader publishes to the feed stream, one subject, in order:
+ * What the leaders publish to the feed stream. Every feed has its own leader and its own two
+ * subjects, and the stream keeps one order over all of them (every node applies it in that
+ * order, so that the version, a stream sequence, names the same content on every node):
  *
- * - a **batch**: `records` messages (a chunk of event records each, under the server's max
- *   payload), all carrying the batch's id, closed by one `commit` message. A batch is either a
- *   `feed` (the records a poll changed) or a `checkpoint` (every record of the leader's store at
- *   sequence `basedOn`, after which the stream's history before it is purged). A batch whose
- *   commit never comes (the leader died) is never applied: the next message of any other batch,
- *   or a state message, abandons it.
- * - a **state** message: a poll that changed no event (unchanged, or failed), for `/ready`.
+ * - a **batch** of one feed: `records` messages on `tessera.feed.<feed>.records` (a chunk of
+ *   event records each, under the server's max payload), all carrying the batch's id, closed by
+ *   one `commit` message on `tessera.feed.<feed>.commit`. A batch is either a `feed` (the records
+ *   a poll changed) or a `checkpoint` (every record of that feed as of its commit at sequence
+ *   `basedOn`, after which the feed's history before it is purged). A batch whose commit never
+ *   comes (its leader died) is never applied: the feed's next batch or state message abandons it.
+ * - a **state** message, on the commit subject: a poll that changed no event (unchanged, or
+ *   failed), for `/ready`.
  *
- * Commits and state messages carry the leader's state digest after them: a node that holds
- * another digest once it has applied the message has diverged (see batch-applier.ts).
+ * Commit subjects take each feed's commits and state messages in a chain: a leader publishes
+ * there expecting the subject's last sequence to be the one it last applied, so that a leader
+ * that lost its lease can never commit over its successor. Commits and state messages carry the
+ * feed's digest after them: a node whose digest of that feed differs once it applied the
+ * message has diverged (see batch-applier.ts).
+ *
+ * Messages of the code that ran one feed per cluster (round 2) sit on `tessera.feed` without a
+ * feed in their subject: they are read as the feed that cluster ran (`legacyFeed`).
  */
 export const FEED_STREAM = 'TESSERA_FEED';
-export const FEED_SUBJECT = 'tessera.feed';
+export const LEGACY_SUBJECT = 'tessera.feed';
+export const FEED_SUBJECTS = [LEGACY_SUBJECT, `${LEGACY_SUBJECT}.>`];
+
+export function commitSubject(feed: string): string {
+  return `${LEGACY_SUBJECT}.${feed}.commit`;
+}
+export function recordsSubject(feed: string): string {
+  return `${LEGACY_SUBJECT}.${feed}.records`;
+}
+/** Every subject of one feed, for a purge or a count. */
+export function feedSubjects(feed: string): string {
+  return `${LEGACY_SUBJECT}.${feed}.>`;
+}
+
+/** The feed a message is of, from its subject. */
+export function feedOfSubject(subject: string, legacyFeed: string): string {
+  if (subject === LEGACY_SUBJECT) return legacyFeed;
+  const parts = subject.split('.');
+  if (parts.length !== 4 || `${parts[0]}.${parts[1]}` !== LEGACY_SUBJECT) {
+    throw new Error(`not a Tessera feed subject: ${subject}`);
+  }
+  return parts[2]!;
+}
 
 const KIND = 'Tessera-Kind';
 const BATCH = 'Tessera-Batch';
@@ -32,18 +63,18 @@ const CommitSchema = z.object({
   records: z.number().int().nonnegative(),
   /** A feed batch: how the poll went (its counts are the leader's). */
   outcome: PollOutcomeSchema.optional(),
-  /** A checkpoint: the version and state of the store it copies. */
+  /** A checkpoint: the version of the store it copies and the feed's state. */
   version: z.number().int().optional(),
   state: StoreStateSchema.optional(),
-  /** The leader's state digest once the batch is applied: what every node must then hold. */
+  /** The feed's digest once the batch is applied: what every node must then hold. */
   digest: z.string().optional(),
 });
 export type CommitBody = z.infer<typeof CommitSchema>;
 
-/** A state message changes no event: `digest` is the leader's, which every node already holds. */
+/** A state message changes no event: `digest` is the feed's, which every node already holds. */
 const StateSchema = z.object({ outcome: PollOutcomeSchema, digest: z.string().optional() });
 
-export type FeedMessage =
+export type FeedMessage = { feed: string } & (
   | {
       kind: 'records';
       batch: string;
@@ -52,7 +83,8 @@ export type FeedMessage =
       records: EventRecord[];
     }
   | { kind: 'commit'; batch: string; batchKind: BatchKind; basedOn: number; body: CommitBody }
-  | { kind: 'state'; outcome: PollOutcome; digest: string | undefined };
+  | { kind: 'state'; outcome: PollOutcome; digest: string | undefined }
+);
 
 export interface Encoded {
   data: Uint8Array;
@@ -106,15 +138,20 @@ export function encodeState(outcome: PollOutcome, digest?: string): Encoded {
   return { data: Buffer.from(JSON.stringify({ outcome, digest })), headers: h };
 }
 
-export function decodeFeedMessage(msg: {
-  data: Uint8Array;
-  headers?: { get(name: string): string } | undefined;
-}): FeedMessage {
+export function decodeFeedMessage(
+  msg: {
+    subject: string;
+    data: Uint8Array;
+    headers?: { get(name: string): string } | undefined;
+  },
+  legacyFeed: string,
+): FeedMessage {
+  const feed = feedOfSubject(msg.subject, legacyFeed);
   const kind = msg.headers?.get(KIND);
   const text = Buffer.from(msg.data.buffer, msg.data.byteOffset, msg.data.byteLength).toString();
   if (kind === 'state') {
     const body = StateSchema.parse(JSON.parse(text));
-    return { kind, outcome: body.outcome, digest: body.digest };
+    return { feed, kind, outcome: body.outcome, digest: body.digest };
   }
   const batch = msg.headers?.get(BATCH) ?? '';
   const batchKind = msg.headers?.get(BATCH_KIND) === 'checkpoint' ? 'checkpoint' : 'feed';
@@ -127,10 +164,17 @@ export function decodeFeedMessage(msg: {
       endsAt,
       summary,
     }));
-    return { kind, batch, batchKind, basedOn, records };
+    return { feed, kind, batch, batchKind, basedOn, records };
   }
   if (kind === 'commit') {
-    return { kind, batch, batchKind, basedOn, body: CommitSchema.parse(JSON.parse(text)) };
+    return {
+      feed,
+      kind,
+      batch,
+      batchKind,
+      basedOn,
+      body: CommitSchema.parse(JSON.parse(text)),
+    };
   }
   throw new Error(`not a Tessera feed message (kind ${String(kind)})`);
 }

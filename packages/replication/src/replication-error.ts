@@ -1,15 +1,16 @@
 export const REPLICATION_ERROR_CODES = [
   /** NATS could not be reached, or did not answer in time. */
   'replication_unavailable',
-  /** Another node published to the stream: this one is no longer the leader. */
+  /** Another node committed to the feed: this one is no longer its leader. */
   'replication_fenced',
   /** The stream holds what this node cannot apply (a bug, or a stream from another dataset). */
   'replication_inconsistent',
   /** This store cannot join the cluster (it holds another dataset's or a single node's data). */
   'replication_refused',
   /**
-   * After applying a message, this store's state digest is not the one the leader said it must
-   * be: its content differs from the cluster's. It re-syncs from the latest checkpoint.
+   * After applying a message, this store's digest of the message's feed is not the one its
+   * leader said it must be: its content differs from the cluster's. That feed re-syncs from its
+   * latest checkpoint.
    */
   'state_diverged',
 ] as const;
@@ -17,12 +18,15 @@ export type ReplicationErrorCode = (typeof REPLICATION_ERROR_CODES)[number];
 
 export class ReplicationError extends Error {
   override readonly name = 'ReplicationError';
+  /** The feed the error is about, when it is about one (`state_diverged`). */
+  readonly feed: string | undefined;
   constructor(
     readonly code: ReplicationErrorCode,
     message: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; feed?: string },
   ) {
     super(message, options);
+    this.feed = options?.feed;
   }
 }
 

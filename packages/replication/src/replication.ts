@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { JsMsg } from '@nats-io/jetstream';
 import {
   type JetStreamManager,
   jetstream,
@@ -17,10 +18,12 @@ import type {
   StoreWriter,
 } from '@tessera/store';
 import type { Logger } from 'pino';
-import { createBatchApplier } from './batch-applier.js';
+import { type Applied, type BatchApplier, createBatchApplier } from './batch-applier.js';
 import { createPublisher, type Publisher } from './batch-publisher.js';
-import { type FeedLease, LEASE_BUCKET, startFeedLease } from './feed-lease.js';
-import { FEED_STREAM, FEED_SUBJECT } from './feed-message.js';
+import { readPosition } from './cluster-position.js';
+import { LEASE_BUCKET } from './feed-lease.js';
+import { commitSubject, FEED_STREAM, FEED_SUBJECTS } from './feed-message.js';
+import { type LeaseSet, NODES_BUCKET, startLeaseSet } from './lease-set.js';
 import { ReplicationError } from './replication-error.js';
 import { followStream, type StreamFollower } from './stream-follower.js';
 
@@ -33,31 +36,41 @@ export interface ReplicationOptions {
   servers: string[];
   store: StoreWriter;
   log: Logger;
-  /** How long the feed lease lasts unrenewed (LEASE_MS). */
+  /** How long a feed lease lasts unrenewed (LEASE_MS). */
   leaseMs: number;
-  /** How this node names itself in the lease and the logs. */
+  /** How this node names itself in the leases and the logs. */
   nodeId: string;
-  /** The feed the cluster runs (one per cluster: see the README). */
-  feed: string;
+  /** The feeds the cluster runs: one lease each (every node is given the same list). */
+  feeds: readonly string[];
+  /** The feed round 2's messages are of (its cluster ran one: PROVIDER_ID). */
+  legacyFeed: string;
   /** Consecutive failures to apply the stream after which replication gives up (the process exits). */
   storeFailureLimit: number;
 }
 
 export interface Replication {
   /**
-   * The leader's write of a whole, sound feed: what differs from the committed store becomes one
-   * batch on the stream, applied by every node; resolves with the counts once applied here.
+   * A feed leader's write of a whole, sound feed: what differs from the committed store becomes
+   * one batch on the stream, applied by every node; resolves with the counts once applied here.
    */
-  publishFeed(records: Iterable<EventRecord>, commit: FeedCommit): Promise<ApplyCounts>;
-  /** The leader's record of a poll that changed no event. */
-  publishState(outcome: PollOutcome): Promise<void>;
-  /** Called when this node becomes the leader (true) or stops being it (false). */
-  onLeadership(listener: (leading: boolean) => void): void;
+  publishFeed(
+    feed: string,
+    records: Iterable<EventRecord>,
+    commit: FeedCommit,
+  ): Promise<ApplyCounts>;
+  /** A feed leader's record of a poll that changed no event. */
+  publishState(feed: string, outcome: PollOutcome): Promise<void>;
   /**
-   * Resolves once this node has applied the whole stream, and readies the sink to publish after
-   * it: what the leader awaits before each poll, so that it compares the feed with the latest.
+   * Called when this node becomes a feed's leader (true) or stops being it (false); a handover
+   * waits for the listener's promise (its polls stopped) before the lease is released.
    */
-  caughtUp(signal: AbortSignal): Promise<void>;
+  onLeadership(listener: (feed: string, leading: boolean) => void | Promise<void>): void;
+  /**
+   * Resolves once this node has applied the whole stream, and readies the feed's publisher to
+   * commit after the feed's last commit: what a leader awaits before each poll, so that it
+   * compares the feed with the latest.
+   */
+  caughtUp(feed: string, signal: AbortSignal): Promise<void>;
   /** Rejects when replication cannot go on (the store keeps failing, the stream is inconsistent). */
   readonly done: Promise<never>;
   close(): Promise<void>;
@@ -66,12 +79,12 @@ export interface Replication {
 /**
  * Cluster mode, for one node: connects to NATS (forever, in the background: a node without NATS
  * serves what it has), makes sure the stream and buckets exist, applies the stream to the
- * store in order, contends for the feed lease, and keeps `replication.json` up to date for the
- * API. Knows NATS and the store; nothing of HTTP or XML.
+ * store in order, contends for its share of the feed leases, and keeps `replication.json` up to
+ * date for the API. Knows NATS and the store; nothing of HTTP or XML.
  */
 export async function startReplication(options: ReplicationOptions): Promise<Replication> {
   const { store, log, nodeId } = options;
-  const listeners: Array<(leading: boolean) => void> = [];
+  const listeners: Array<(feed: string, leading: boolean) => void | Promise<void>> = [];
   let fail!: (error: Error) => void;
   const done = new Promise<never>((_, reject) => {
     fail = reject;
@@ -80,12 +93,14 @@ export async function startReplication(options: ReplicationOptions): Promise<Rep
   const stopping = new AbortController();
   let follower: StreamFollower | undefined;
 
+  const startedSequence = readPosition(store)?.appliedSequence ?? 0;
   const status: ReplicationStatus = {
     nodeId,
     role: 'follower',
+    leading: [],
     connected: false,
-    appliedSequence: store.cluster()?.appliedSequence ?? 0,
-    latestSequence: store.cluster()?.appliedSequence ?? 0,
+    appliedSequence: startedSequence,
+    latestSequence: startedSequence,
     behindSince: null,
     diverged: null,
     updatedAt: Date.now(),
@@ -133,52 +148,40 @@ export async function startReplication(options: ReplicationOptions): Promise<Rep
   const replicas = Math.min(3, Math.max(1, nc.info?.connect_urls?.length ?? 1));
   await retry(() => ensureStream(jsm, replicas), stopping.signal, log);
   const kvm = new Kvm(js);
-  const clusterKv = await retry(
-    () => kvm.create(CLUSTER_BUCKET, { history: 1, replicas, storage: StorageType.File }),
-    stopping.signal,
-    log,
-  );
+  const bucket = (name: string, ttl?: number) =>
+    retry(
+      () =>
+        kvm.create(name, {
+          history: 1,
+          replicas,
+          storage: StorageType.File,
+          ...(ttl === undefined ? {} : { ttl }),
+        }),
+      stopping.signal,
+      log,
+    );
+  const clusterKv = await bucket(CLUSTER_BUCKET);
   const datasetId = await retry(() => datasetOf(clusterKv), stopping.signal, log);
   checkStore(store, datasetId);
-  /** The store differs from the cluster's: empty it and read the stream again from its start. */
-  const resync = (message: string): void => {
+  const applier = createBatchApplier({ store, datasetId, legacyFeed: options.legacyFeed, log });
+
+  /** Feeds found to differ from the cluster's, re-syncing until their leader's digest matches. */
+  const diverged = new Set<string>();
+  const resync = async (feed: string, message: string): Promise<void> => {
     log.error(
-      { code: 'state_diverged' },
-      `state_diverged: ${message}; re-syncing from the latest checkpoint`,
+      { code: 'state_diverged', feed },
+      `state_diverged: ${message}; re-syncing feed ${feed} from its latest checkpoint`,
     );
+    diverged.add(feed);
     status.diverged = { since: status.diverged?.since ?? Date.now(), message };
     writeStatus();
-    store.resetForResync(datasetId);
+    await applier.resync(feed);
   };
-  // Once per start, a scan: a store altered while its ingestor was stopped has a stored digest
-  // that no longer describes its events. It must not serve, nor lead, before it re-synced.
-  const { stored, actual } = store.verifyDigest();
-  if (store.cluster() !== null && stored !== actual) {
-    const messages = await retry(() => jsm.streams.info(FEED_STREAM), stopping.signal, log);
-    if (messages.state.messages > 0) {
-      resync(
-        `the store was altered while its ingestor was stopped (digest ${stored}, events ${actual})`,
-      );
-    } else {
-      log.error(
-        { code: 'state_diverged' },
-        'the store was altered, and the stream holds nothing to re-sync from: serving it as it is',
-      );
-    }
-  }
-  const leaseKv = await retry(
-    () =>
-      kvm.create(LEASE_BUCKET, {
-        history: 1,
-        replicas,
-        ttl: options.leaseMs,
-        storage: StorageType.File,
-      }),
-    stopping.signal,
-    log,
-  );
+  await verifyAtBoot(store, jsm, stopping.signal, log, resync);
 
-  const applier = createBatchApplier({ store, datasetId, feed: options.feed, log });
+  const leaseKv = await bucket(LEASE_BUCKET, options.leaseMs);
+  const nodesKv = await bucket(NODES_BUCKET, options.leaseMs);
+
   const waiters = new Set<{ sequence: number; resolve: () => void }>();
   const consumedUpTo = (sequence: number): void => {
     for (const w of waiters) {
@@ -194,19 +197,36 @@ export async function startReplication(options: ReplicationOptions): Promise<Rep
       : new Promise<void>((resolve) => waiters.add({ sequence, resolve }));
 
   const maxPayload = nc.info?.max_payload ?? 1024 * 1024;
-  const publisher: Publisher = createPublisher({
-    js,
-    jsm,
-    store,
-    feed: options.feed,
-    log,
-    maxMessageBytes: Math.floor(maxPayload / 2),
-    waitConsumed,
-  });
+  const publishers = new Map<string, Publisher>();
+  const publisherOf = (feed: string): Publisher => {
+    let publisher = publishers.get(feed);
+    if (publisher === undefined) {
+      publisher = createPublisher({
+        js,
+        jsm,
+        store,
+        feed,
+        legacyFeed: options.legacyFeed,
+        log: log.child({ feed }),
+        maxMessageBytes: Math.floor(maxPayload / 2),
+        waitConsumed,
+      });
+      publishers.set(feed, publisher);
+    }
+    return publisher;
+  };
 
-  // What this node read to catch up after it started: about the state's size, not the history's.
-  const startedAt = Date.now();
-  const catchUp = { messages: 0, bytes: 0, done: false };
+  const onMessage = trackProgress(status, applier, log, writeStatus, {
+    verified(feed) {
+      if (!diverged.delete(feed) || diverged.size > 0 || status.diverged === null) return;
+      log.info(
+        { divergedMs: Date.now() - status.diverged.since },
+        'every digest matches the cluster again: re-synced',
+      );
+      status.diverged = null;
+    },
+    consumed: consumedUpTo,
+  });
   follower = followStream({
     js,
     jsm,
@@ -221,73 +241,43 @@ export async function startReplication(options: ReplicationOptions): Promise<Rep
       }
     },
     async onDiverged(error) {
-      resync(error.message);
-      await applier.reset();
+      await resync(error.feed ?? options.legacyFeed, error.message);
     },
-    onMessage(msg, result) {
-      if (result.verified && status.diverged !== null) {
-        log.info(
-          { divergedMs: Date.now() - status.diverged.since },
-          'state digest matches the cluster again: re-synced',
-        );
-        status.diverged = null;
-        writeStatus();
-      }
-      consumedUpTo(msg.seq);
-      const publishedAt = msg.time.getTime();
-      status.latestSequence = Math.max(status.latestSequence, msg.seq + msg.info.pending);
-      if (!catchUp.done) {
-        catchUp.messages++;
-        catchUp.bytes += msg.data.length;
-        if (msg.info.pending === 0) {
-          catchUp.done = true;
-          log.info(
-            {
-              messages: catchUp.messages,
-              bytes: catchUp.bytes,
-              ms: Date.now() - startedAt,
-              appliedSequence: applier.applied(),
-            },
-            'caught up with the cluster',
-          );
-        }
-      }
-      const applied = applier.applied();
-      // Behind since the oldest message taken in but not yet committed (a batch still open).
-      const behindSince =
-        applied >= status.latestSequence ? null : (status.behindSince ?? publishedAt);
-      if (applied !== status.appliedSequence || behindSince !== status.behindSince) {
-        status.appliedSequence = applied;
-        status.behindSince = behindSince;
-        writeStatus();
-      }
-    },
+    onMessage,
   });
 
-  const lease: FeedLease = startFeedLease({
-    kv: leaseKv as KV,
+  const leases: LeaseSet = startLeaseSet({
+    leaseKv: leaseKv as KV,
+    nodesKv: nodesKv as KV,
+    feeds: options.feeds,
     nodeId,
     leaseMs: options.leaseMs,
     log,
-    onChange(leading) {
-      status.role = leading ? 'leader' : 'follower';
+    async onChange(feed, leading) {
+      status.leading = leases?.leading() ?? (leading ? [feed] : []);
+      status.role = status.leading.length > 0 ? 'leader' : 'follower';
       writeStatus();
-      for (const listener of listeners) listener(leading);
+      await Promise.all(listeners.map((listener) => listener(feed, leading)));
     },
   });
 
   return {
-    publishFeed: publisher.publishFeed,
-    publishState: publisher.publishState,
+    publishFeed: (feed, records, commit) => publisherOf(feed).publishFeed(records, commit),
+    publishState: (feed, outcome) => publisherOf(feed).publishState(outcome),
     done,
     onLeadership(listener) {
       listeners.push(listener);
-      if (lease.isLeader()) listener(true);
+      for (const feed of leases.leading()) void listener(feed, true);
     },
-    async caughtUp(signal) {
+    async caughtUp(feed, signal) {
       let last: number;
+      let lastCommit: number;
       try {
         last = (await jsm.streams.info(FEED_STREAM)).state.last_seq;
+        const stored = await jsm.streams.getMessage(FEED_STREAM, {
+          last_by_subj: commitSubject(feed),
+        });
+        lastCommit = stored?.seq ?? 0;
       } catch (cause) {
         throw new ReplicationError(
           'replication_unavailable',
@@ -295,19 +285,18 @@ export async function startReplication(options: ReplicationOptions): Promise<Rep
           { cause },
         );
       }
-      const waiting = waitConsumed(last);
       await Promise.race([
-        waiting,
+        waitConsumed(Math.max(last, lastCommit)),
         new Promise((_, reject) =>
           signal.addEventListener('abort', () => reject(signal.reason), { once: true }),
         ),
       ]);
-      publisher.startAt(last);
+      publisherOf(feed).startAt(lastCommit);
     },
     async close() {
       stopping.abort();
       clearInterval(statusTimer);
-      await lease.close();
+      await leases.close();
       await follower?.close();
       await applier.reset().catch(() => {});
       await nc.drain().catch(() => nc.close());
@@ -315,16 +304,94 @@ export async function startReplication(options: ReplicationOptions): Promise<Rep
   };
 }
 
+/**
+ * Once per start, a scan: a store altered while its ingestor was stopped has stored digests that
+ * no longer describe its events. Such a feed must not be served, nor led, before it re-synced.
+ */
+async function verifyAtBoot(
+  store: StoreWriter,
+  jsm: JetStreamManager,
+  signal: AbortSignal,
+  log: Logger,
+  resync: (feed: string, message: string) => Promise<void>,
+): Promise<void> {
+  const { feeds } = store.verifyDigest();
+  if (readPosition(store) === null || feeds.length === 0) return;
+  const info = await retry(() => jsm.streams.info(FEED_STREAM), signal, log);
+  if (info.state.messages === 0) {
+    log.error(
+      { code: 'state_diverged', feeds },
+      'the store was altered, and the stream holds nothing to re-sync from: serving it as it is',
+    );
+    return;
+  }
+  for (const feed of feeds) {
+    await resync(feed, `the events of feed ${feed} were altered while the ingestor was stopped`);
+  }
+}
+
+/**
+ * What each applied message tells the status: how far this node is, how far behind, and (once,
+ * after it started) what it read to catch up: about the state's size, not the history's.
+ */
+function trackProgress(
+  status: ReplicationStatus,
+  applier: BatchApplier,
+  log: Logger,
+  writeStatus: () => void,
+  on: { verified(feed: string): void; consumed(sequence: number): void },
+): (msg: JsMsg, result: Applied) => void {
+  const startedAt = Date.now();
+  const catchUp = { messages: 0, bytes: 0, done: false };
+  return (msg, result) => {
+    if (result.verified) on.verified(result.feed);
+    on.consumed(msg.seq);
+    const publishedAt = msg.time.getTime();
+    status.latestSequence = Math.max(status.latestSequence, msg.seq + msg.info.pending);
+    if (!catchUp.done) {
+      catchUp.messages++;
+      catchUp.bytes += msg.data.length;
+      if (msg.info.pending === 0) {
+        catchUp.done = true;
+        log.info(
+          {
+            messages: catchUp.messages,
+            bytes: catchUp.bytes,
+            ms: Date.now() - startedAt,
+            appliedSequence: applier.applied(),
+          },
+          'caught up with the cluster',
+        );
+      }
+    }
+    const applied = applier.consumed();
+    // Behind since the oldest message not yet taken in.
+    const behindSince =
+      applied >= status.latestSequence ? null : (status.behindSince ?? publishedAt);
+    if (applied !== status.appliedSequence || behindSince !== status.behindSince) {
+      status.appliedSequence = applied;
+      status.behindSince = behindSince;
+      writeStatus();
+    }
+  };
+}
+
 async function ensureStream(jsm: JetStreamManager, replicas: number): Promise<void> {
+  let subjects: string[];
   try {
-    await jsm.streams.info(FEED_STREAM);
+    subjects = (await jsm.streams.info(FEED_STREAM)).config.subjects ?? [];
   } catch {
     await jsm.streams.add({
       name: FEED_STREAM,
-      subjects: [FEED_SUBJECT],
+      subjects: FEED_SUBJECTS,
       storage: StorageType.File,
       num_replicas: replicas,
     });
+    return;
+  }
+  // A stream made by round 2 took one subject: it takes every feed's from now on.
+  if (!FEED_SUBJECTS.every((subject) => subjects.includes(subject))) {
+    await jsm.streams.update(FEED_STREAM, { subjects: FEED_SUBJECTS });
   }
 }
 
@@ -342,7 +409,7 @@ async function datasetOf(kv: KV): Promise<string> {
 
 /** A store joins the cluster empty, or as the dataset's own; never with data of its own. */
 function checkStore(store: StoreWriter, datasetId: string): void {
-  const position = store.cluster();
+  const position = readPosition(store);
   if (position !== null && position.datasetId !== datasetId) {
     throw new ReplicationError(
       'replication_refused',

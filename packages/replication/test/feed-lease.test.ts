@@ -25,10 +25,13 @@ async function lease(nodeId: string, bucket: string, wrap: (kv: KV) => KV = (kv)
   const changes: boolean[] = [];
   const handle = startFeedLease({
     kv,
+    feed: 'feed',
     nodeId,
     leaseMs: LEASE_MS,
     log,
-    onChange: (l) => changes.push(l),
+    onChange: (l) => {
+      changes.push(l);
+    },
   });
   return { nc, handle, changes };
 }

@@ -12,21 +12,30 @@ import {
   ENVIRONMENT_OPTIONS,
   EVENTS_DB,
   type EventKey,
+  eventKey,
+  FEED_KEYS,
+  feedDigestKey,
+  feedIdOf,
   feedKey,
+  feedOfEntry,
   HEAD_KEY,
   type Head,
   IDS_DB,
   type IdEntry,
+  idEntry,
   LAYOUT_1_VERSION_KEY,
+  LAYOUT_4_CLUSTER_KEY,
   LAYOUT_KEY,
   LAYOUT_VERSION,
   META_DB,
   MIGRATABLE_LAYOUTS,
+  REPLICATED_KEY,
   recordDigest,
   STATE_KEY,
+  UNATTRIBUTED_FEED,
 } from './layout.js';
 import { describeCause, StoreError } from './store-error.js';
-import { INITIAL_FEED_RECORD, StoreStateSchema } from './store-state.js';
+import { FeedRecordSchema, INITIAL_FEED_RECORD, StoreStateSchema } from './store-state.js';
 
 /** The open LMDB environment and its three databases. */
 export interface Environment {
@@ -147,8 +156,14 @@ export function openForWriting(path: string, legacyFeed: string): Environment {
         env.meta.putSync(HEAD_KEY, { storeId: newStoreId(), version: 0 } satisfies Head);
         env.meta.putSync(DIGEST_KEY, EMPTY_DIGEST);
       } else if (MIGRATABLE_LAYOUTS.includes(layout)) {
-        if (layout === 2) rewriteDigests(env);
         moveStateToFeedRecord(env, legacyFeed);
+        // Layouts 3 and older held one feed; a layout-4 store, the feeds of its records.
+        rewriteDigests(env, layout <= 3 ? legacyFeed : soleFeedOf(env));
+        const position = env.meta.get(LAYOUT_4_CLUSTER_KEY);
+        if (position !== undefined) {
+          env.meta.putSync(REPLICATED_KEY, position);
+          env.meta.removeSync(LAYOUT_4_CLUSTER_KEY);
+        }
         env.meta.putSync(LAYOUT_KEY, LAYOUT_VERSION);
       } else if (layout !== LAYOUT_VERSION) {
         throw refuseLayout(path, layout);
@@ -180,25 +195,100 @@ function newStoreId(): string {
 }
 
 /**
- * Recomputes every record digest in `ids` and the state digest from what `events` holds, inside
- * the caller's write transaction: the layout-2 migration, and the repair after a check found the
- * stored digest wrong. Returns the state digest.
+ * The one feed a layout-4 store holds events of, if it is one (a store of one feed, or of one
+ * feed that ever applied): its events are that feed's. Otherwise nothing tells, and they stay
+ * unattributed until their feed delivers them again.
  */
-export function rewriteDigests(env: Environment): Digest {
-  const sum = new DigestSum();
+function soleFeedOf(env: Environment): string {
+  const feeds: Array<{ id: string; events: number }> = [];
+  for (const { key, value } of env.meta.getRange(FEED_KEYS)) {
+    feeds.push({ id: feedIdOf(key), events: FeedRecordSchema.parse(value).events });
+  }
+  const holding = feeds.filter((f) => f.events > 0);
+  if (holding.length === 1) return holding[0]!.id;
+  return feeds.length === 1 ? feeds[0]!.id : UNATTRIBUTED_FEED;
+}
+
+/**
+ * Recomputes every `ids` entry (dropping those whose event is gone) and every digest, the state's and each feed's, from what `events`
+ * holds, inside the caller's write transaction: the migration of older layouts (`fallbackFeed`
+ * names the feed of entries that carry none), and the repair after a check found a stored digest
+ * wrong. Returns the digests by feed.
+ */
+export function rewriteDigests(
+  env: Environment,
+  fallbackFeed: string = UNATTRIBUTED_FEED,
+): Map<string, Digest> {
+  const sums = new FeedDigestSums();
   for (const { key, value } of env.events.getRange({})) {
     const record = decodeRecord(key, value);
-    const entry = recordDigest(record);
-    const movedAt = env.ids.get(record.id)?.[2];
-    env.ids.putSync(
-      record.id,
-      movedAt === undefined ? [record.startsAt, entry] : [record.startsAt, entry, movedAt],
-    );
-    sum.toggle(entry);
+    const digest = recordDigest(record);
+    const current = env.ids.get(record.id);
+    const feed = current?.[3] ?? fallbackFeed;
+    env.ids.putSync(record.id, idEntry(record.startsAt, digest, current?.[2], feed));
+    sums.toggle(feed, digest);
   }
-  const digest = sum.value();
-  env.meta.putSync(DIGEST_KEY, digest);
-  return digest;
+  // An entry whose event is gone (deleted behind the writer) describes nothing.
+  for (const { key, value } of env.ids.getRange({})) {
+    if (env.events.get(eventKey(value[0], key)) === undefined) env.ids.removeSync(key);
+  }
+  env.meta.putSync(DIGEST_KEY, sums.state.value());
+  for (const { key } of env.meta.getRange({ start: `${DIGEST_KEY}/`, end: `${DIGEST_KEY}0` })) {
+    env.meta.removeSync(key);
+  }
+  const digests = sums.values();
+  for (const [feed, digest] of digests) env.meta.putSync(feedDigestKey(feed), digest);
+  return digests;
+}
+
+/** The state digest and every feed's, folded together record by record. */
+class FeedDigestSums {
+  readonly state = new DigestSum();
+  private readonly feeds = new Map<string, DigestSum>();
+
+  toggle(feed: string, digest: Digest): void {
+    this.state.toggle(digest);
+    const sum = this.feeds.get(feed) ?? new DigestSum();
+    this.feeds.set(feed, sum.toggle(digest));
+  }
+
+  values(): Map<string, Digest> {
+    return new Map([...this.feeds].map(([feed, sum]) => [feed, sum.value()]));
+  }
+}
+
+/**
+ * Every feed's digest recomputed from `events` and `ids`, without writing: what `verifyDigest`
+ * compares with the stored ones.
+ */
+export function computeDigests(env: Environment): { state: Digest; feeds: Map<string, Digest> } {
+  const sums = new FeedDigestSums();
+  for (const { key, value } of env.events.getRange({})) {
+    const record = decodeRecord(key, value);
+    const entry = env.ids.get(record.id);
+    sums.toggle(entry === undefined ? UNATTRIBUTED_FEED : feedOfEntry(entry), recordDigest(record));
+  }
+  return { state: sums.state.value(), feeds: sums.values() };
+}
+
+/** A feed's stored digest (a feed without events: the empty one). */
+export function readFeedDigest(env: Environment, feed: string): Digest {
+  const digest = env.meta.get(feedDigestKey(feed));
+  return typeof digest === 'string' ? digest : EMPTY_DIGEST;
+}
+
+/** Every feed's stored digest, by feed (feeds without events left out). */
+export function readFeedDigests(env: Environment): Map<string, Digest> {
+  const digests = new Map<string, Digest>();
+  for (const { key, value } of env.meta.getRange({
+    start: `${DIGEST_KEY}/`,
+    end: `${DIGEST_KEY}0`,
+  })) {
+    if (typeof value === 'string' && value !== EMPTY_DIGEST) {
+      digests.set(key.slice(DIGEST_KEY.length + 1), value);
+    }
+  }
+  return digests;
 }
 
 /** The stored state digest (layout 2, before its migration: none). */

@@ -33,11 +33,11 @@ export type {
   StoreView,
 } from './store-view.js';
 export {
-  type ClusterPosition,
   type FeedCommit,
   openStoreWriter,
   type RecordChange,
   type RecordInspection,
-  type ReplicatedCommit,
+  type ReplicatedReset,
+  type ReplicatedWrite,
   type StoreWriter,
 } from './store-writer.js';

@@ -9,7 +9,7 @@ import type { EventRecord } from '@tessera/core';
  * | db       | key                         | value                                              |
  * |----------|-----------------------------|----------------------------------------------------|
  * | `events` | `[startsAt, id]`            | 8 bytes: endsAt (float64 LE), then the EventSummary JSON (UTF-8) |
- * | `ids`    | `id`                        | `[startsAt, digest, movedAt?]`: the event's current key, its record digest, and the version at which its key last changed |
+ * | `ids`    | `id`                        | `[startsAt, digest, movedAt, feed]`: the event's current key, its record digest, the version at which its key last changed (null: never), and the feed it belongs to |
  * | `meta`   | see below                   | msgpack                                            |
  *
  * `meta` keys:
@@ -22,8 +22,9 @@ import type { EventRecord } from '@tessera/core';
  * |          | its event count and (redacted) URL; one record per feed, so a feed is a record, not code |
  * | `feeds`  | the ids of the feeds the ingestor was last started with (the others are kept, unconfigured) |
  * | `digest` | the state digest: XOR of every event's record digest (see below)               |
- * | `cluster`| cluster mode only: `{ datasetId, appliedSequence }`, the last stream sequence applied, |
- * |          | written in the same transaction as what it applied (exactly-once across crashes) |
+ * | `digest/<id>` | feed `<id>`'s digest: the same XOR over that feed's events only (absent: none) |
+ * | `replicated` | cluster mode only: where the store stands in what it replicates, opaque to the store |
+ * |          | (the replication package's), written in the same transaction as each write it describes |
  *
  * `storeId` is random, made once with the store (in cluster mode, the cluster's dataset id), so
  * that a recreated or restored store never reuses an ETag for other content. `version` increases
@@ -47,7 +48,10 @@ import type { EventRecord } from '@tessera/core';
  * The state digest is the XOR of every stored event's record digest: order-independent, so the
  * same content gives the same digest on any node whatever order it was written in, and kept up
  * to date in the same transaction as each write at O(changed records) (old digest out, new in).
- * Nodes of a cluster compare it after every batch; `verifyDigest` recomputes it from `events`.
+ * Each feed's events have a digest of their own, kept the same way: in a cluster every feed has
+ * its own leader, and only a feed's digest is something its leader can predict while the other
+ * leaders write. Nodes of a cluster compare them after every batch; `verifyDigest` recomputes
+ * them from `events` (the feed of each from `ids`).
  *
  * What a reader sees, at every moment: the content of the last committed transaction, whole.
  * Each feed is received and parsed into a stage of its own (below) while no write transaction is
@@ -58,7 +62,8 @@ import type { EventRecord } from '@tessera/core';
  * writer, synchronous transactions).
  *
  * In cluster mode `storeId` is the cluster's dataset id and `version` the stream sequence of the
- * last batch that changed an event, so that every node names the same content alike.
+ * last batch that changed an event (a replicated write never lowers it), so that every node names
+ * the same content alike.
  *
  * Beside the environment, `stage/<name>/` holds stages: scratch LMDB environments (no fsync)
  * where a feed's records wait, keyed by id (the last occurrence wins), until the whole document
@@ -73,11 +78,14 @@ import type { EventRecord } from '@tessera/core';
  * value-only digests in `ids` and no state digest (the digests are recomputed when migrated); 3
  * had one feed, its state in a `state` key (moved to `feed/<id>` when migrated, `<id>` the feed
  * id the ingestor names as the old store's, today's PROVIDER_ID: its events already carry it);
- * 4 is this. 2 and 3 are migrated when the writer opens them, in one transaction.
+ * 4 had no feed in `ids` entries, nor feed digests, and kept the cluster position under `cluster`
+ * (migrating gives each event the feed of its store if the store had one feed, and otherwise the
+ * unattributed feed `""` until its feed next delivers it; the position moves to `replicated`);
+ * 5 is this. 2, 3 and 4 are migrated when the writer opens them, in one transaction.
  */
-export const LAYOUT_VERSION = 4;
+export const LAYOUT_VERSION = 5;
 /** Layouts the writer migrates to LAYOUT_VERSION in place, and readers read meanwhile. */
-export const MIGRATABLE_LAYOUTS: readonly number[] = [2, 3];
+export const MIGRATABLE_LAYOUTS: readonly number[] = [2, 3, 4];
 
 export const EVENTS_DB = 'events';
 export const IDS_DB = 'ids';
@@ -99,8 +107,16 @@ export function feedIdOf(key: string): string {
 }
 /** What a reader calls the one feed of a store of layout 3 or older, until the writer migrates it. */
 export const UNMIGRATED_FEED = 'default';
-export const CLUSTER_KEY = 'cluster';
+/** Layout 4: where a cluster node's position was kept (now under `replicated`). */
+export const LAYOUT_4_CLUSTER_KEY = 'cluster';
+export const REPLICATED_KEY = 'replicated';
 export const DIGEST_KEY = 'digest';
+/** The meta key of a feed's digest. */
+export function feedDigestKey(id: string): string {
+  return `${DIGEST_KEY}/${id}`;
+}
+/** The feed of events whose feed a layout-4 store of several feeds did not record. */
+export const UNATTRIBUTED_FEED = '';
 /** The meta key that layout 1 used for the version: its presence marks a layout-1 store. */
 export const LAYOUT_1_VERSION_KEY = 'version';
 
@@ -133,7 +149,22 @@ export type EventKey = [startsAt: number, id: string];
 
 export const END_PREFIX_BYTES = 8;
 
-export type IdEntry = [startsAt: number, digest: string, movedAt?: number];
+/** Layouts 3 and 4 wrote the first two or three elements; readers read no further than movedAt. */
+export type IdEntry = [startsAt: number, digest: string, movedAt?: number | null, feed?: string];
+
+export function idEntry(
+  startsAt: number,
+  digest: Digest,
+  movedAt: number | null | undefined,
+  feed: string,
+): IdEntry {
+  return [startsAt, digest, movedAt ?? null, feed];
+}
+
+/** The feed an entry belongs to (an entry written before layout 5: unattributed). */
+export function feedOfEntry(entry: IdEntry): string {
+  return entry[3] ?? UNATTRIBUTED_FEED;
+}
 
 export interface Head {
   storeId: string;

@@ -10,7 +10,10 @@ import { REPLICATION_FILE } from './layout.js';
  */
 export const ReplicationStatusSchema = z.object({
   nodeId: z.string(),
+  /** Leader of at least one feed, or of none. */
   role: z.enum(['leader', 'follower']),
+  /** The feeds this node leads (polls and publishes) now. */
+  leading: z.array(z.string()).default([]),
   /** Whether the ingestor reaches NATS right now. */
   connected: z.boolean(),
   /** The last stream sequence applied to this store. */
@@ -20,9 +23,9 @@ export const ReplicationStatusSchema = z.object({
   /** When the oldest message not yet applied was published (epoch ms); null when caught up. */
   behindSince: z.number().nullable(),
   /**
-   * Since when this node's store is known to differ from the cluster's (its state digest is not
-   * the leader's), and why; null once a digest the leader sent was matched again. The node
-   * re-syncs on its own meanwhile and is not ready.
+   * Since when this node's store is known to differ from the cluster's (a feed's digest is not
+   * its leader's), and why; null once every such feed matched a digest its leader sent again.
+   * The node re-syncs on its own meanwhile and is not ready.
    */
   diverged: z.object({ since: z.number(), message: z.string() }).nullable().default(null),
   /** When the ingestor last wrote this (epoch ms): it does at least every few seconds. */

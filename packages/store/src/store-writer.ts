@@ -2,16 +2,18 @@ import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { type EventRecord, EventRecordSchema } from '@tessera/core';
 import {
+  computeDigests,
   type Environment,
   openForWriting,
   readDigest,
+  readFeedDigest,
+  readFeedDigests,
   readHead,
   rewriteDigests,
   unavailable,
 } from './environment.js';
 import { type FeedStage, openFeedStage } from './feed-stage.js';
 import {
-  CLUSTER_KEY,
   DIGEST_KEY,
   type Digest,
   DigestSum,
@@ -19,14 +21,18 @@ import {
   EMPTY_DIGEST,
   encodeEventValue,
   eventKey,
-  FEED_KEYS,
   FEEDS_KEY,
+  feedDigestKey,
   feedKey,
+  feedOfEntry,
   HEAD_KEY,
   type Head,
   type IdEntry,
+  idEntry,
+  REPLICATED_KEY,
   recordDigest,
   STAGE_DIR,
+  UNATTRIBUTED_FEED,
   UNMIGRATED_FEED,
 } from './layout.js';
 import { type ReplicationStatus, writeReplicationStatus } from './replication-status.js';
@@ -65,25 +71,26 @@ export interface FeedCommit {
 }
 
 /**
- * How a write replicated from the cluster closes (cluster mode): it records the stream sequence
- * it completes in the same transaction (exactly-once apply across crashes), the cluster's version
- * and state, and makes the store the dataset's, so that every node names the same content alike.
+ * How a write replicated from elsewhere closes (cluster mode): the feed's state as the source
+ * says, the content named as the source names it, and the source's position, kept in the same
+ * transaction (exactly-once apply across crashes) and opaque to the store.
  */
-export interface ReplicatedCommit {
+export interface ReplicatedWrite {
   /** The feed the write is of. */
   feed: string;
-  /** Stream sequence of the message that completes this write. */
-  sequence: number;
-  datasetId: string;
-  /** The cluster's version after this write; undefined keeps the current one. */
-  version?: number;
   state: StoreState;
+  /** The store id from now on: the source's, so that every replica names its content alike. */
+  storeId: string;
+  /** The version if an event changed; never lowers the current one. */
+  version: number;
+  /** What `replicatedPosition()` returns from now on. */
+  position: unknown;
 }
 
-/** Where a store stands in the cluster's stream; null for a store that never joined one. */
-export interface ClusterPosition {
-  datasetId: string;
-  appliedSequence: number;
+/** Where a source's position and name go when a feed is emptied for a re-sync. */
+export interface ReplicatedReset {
+  storeId: string;
+  position: unknown;
 }
 
 export type RecordChange = 'inserted' | 'updated' | 'moved' | 'unchanged';
@@ -108,8 +115,8 @@ export interface StoreWriter extends StoreView {
    * store is exactly as before.
    */
   applyFeed(feed: string, records: Iterable<EventRecord>, commit: FeedCommit): ApplyCounts;
-  /** Cluster mode: the same for a replicated batch, closed by the cluster's commit. */
-  applyReplicated(records: Iterable<EventRecord>, commit: ReplicatedCommit): ApplyCounts;
+  /** Cluster mode: the same for a replicated batch, closed as its source says. */
+  applyReplicated(records: Iterable<EventRecord>, commit: ReplicatedWrite): ApplyCounts;
   recordPoll(feed: string, outcome: PollOutcome): StoreState;
   /**
    * The feeds the ingestor runs now, with their URLs as they may be shown (no credentials or
@@ -118,24 +125,31 @@ export interface StoreWriter extends StoreView {
    */
   configureFeeds(feeds: ReadonlyArray<{ id: string; url: string }>): void;
   /** Cluster mode: records a replicated write that changed no event (a state message). */
-  recordReplicated(commit: ReplicatedCommit): void;
+  recordReplicated(commit: ReplicatedWrite): void;
   /** A new, empty stage of this store, closed with it (see feed-stage.ts). */
   openStage(name: string): FeedStage;
   /**
-   * Cluster mode, after this store was found to differ from the cluster: removes every event in
-   * one transaction and rewinds the cluster position, so that the stream is applied again from
-   * its first message (the latest checkpoint). The only way an event is ever deleted.
+   * Cluster mode, after a feed was found to differ from the cluster's: removes every event of
+   * that feed in one transaction, with the source's new position, so that the feed is applied
+   * again from the source's start. The only way an event is ever deleted.
    */
-  resetForResync(datasetId: string): void;
+  resetFeed(feed: string, reset: ReplicatedReset): void;
   /**
-   * Recomputes the state digest from the events themselves (a scan: once at boot, not per
-   * write). If the stored one differs (the store was altered behind the writer's back), the
-   * stored digests are repaired to describe what is really there, so that the next comparison
-   * with another node tells the truth.
+   * Recomputes every digest from the events themselves (a scan: once at boot, not per write).
+   * Where a stored one differs (the store was altered behind the writer's back), the stored
+   * digests are repaired to describe what is really there, so that the next comparison with
+   * another node tells the truth. Returns the feeds whose digest differed (`""`: unattributed).
    */
-  verifyDigest(): { stored: Digest | null; actual: Digest };
-  /** Where the store stands in the cluster's stream, if it ever joined one. */
-  cluster(): ClusterPosition | null;
+  verifyDigest(): { stored: Digest | null; actual: Digest; feeds: string[] };
+  /** One feed's digest: the XOR of its events' record digests. */
+  feedDigest(feed: string): Digest;
+  /** Where the store stands in what it replicates (the last `position` written); null: nowhere. */
+  replicatedPosition(): unknown;
+  /**
+   * Every event of one feed as a record, from one snapshot (read at the first call to next):
+   * what a cluster checkpoint of that feed copies.
+   */
+  feedRecords(feed: string): IterableIterator<EventRecord>;
   /**
    * Every stored event as a record, in key order, from one snapshot (read at the first call to
    * next): what a cluster checkpoint copies.
@@ -212,35 +226,52 @@ function createWriter(env: Environment, lock: WriterLock): StoreWriter {
   };
 
   /**
-   * Writes records in the current write transaction, skipping the unchanged ones, and keeps the
-   * state digest in step: each changed record's old digest out, its new one in. `version` is the
-   * one this write will commit, recorded on the events it moves.
+   * Writes one feed's records in the current write transaction, skipping the unchanged ones, and
+   * keeps the state digest and the feed's in step: each changed record's old digest out, its new
+   * one in. `version` is the one this write will commit, recorded on the events it moves. An
+   * unchanged record still unattributed (see layout.ts) is given its feed.
    */
-  const upsertAll = (records: Iterable<EventRecord>, version: number): ApplyCounts => {
+  const upsertAll = (
+    feed: string,
+    records: Iterable<EventRecord>,
+    version: number,
+  ): ApplyCounts => {
     const counts = emptyCounts();
     const digest = new DigestSum(readDigest(env) ?? EMPTY_DIGEST);
+    const feedDigest = new DigestSum(readFeedDigest(env, feed));
+    let unattributed: DigestSum | undefined;
     for (const record of records) {
       if (!EventRecordSchema.safeParse(record).success) {
         throw new StoreError('invalid_record', `refusing malformed record ${String(record?.id)}`);
       }
       const seen = inspect(record);
       counts[seen.change]++;
-      if (seen.change === 'unchanged') continue;
-      if (seen.change === 'moved') events.removeSync(eventKey(seen.previous![0], record.id));
-      events.putSync(
-        eventKey(record.startsAt, record.id),
-        encodeEventValue(record.endsAt, record.summary),
-      );
-      const movedAt = seen.change === 'moved' ? version : seen.previous?.[2];
-      ids.putSync(
-        record.id,
-        movedAt === undefined
-          ? [record.startsAt, seen.digest]
-          : [record.startsAt, seen.digest, movedAt],
-      );
-      digest.toggle(seen.previous?.[1], seen.digest);
+      const previous = seen.previous;
+      const previousFeed = previous === undefined ? feed : feedOfEntry(previous);
+      if (seen.change === 'unchanged' && previousFeed === feed) continue;
+      if (seen.change === 'moved') events.removeSync(eventKey(previous![0], record.id));
+      if (seen.change !== 'unchanged') {
+        events.putSync(
+          eventKey(record.startsAt, record.id),
+          encodeEventValue(record.endsAt, record.summary),
+        );
+      }
+      const movedAt = seen.change === 'moved' ? version : previous?.[2];
+      ids.putSync(record.id, idEntry(record.startsAt, seen.digest, movedAt, feed));
+      digest.toggle(previous?.[1], seen.digest);
+      if (previousFeed === feed) {
+        feedDigest.toggle(previous?.[1], seen.digest);
+      } else {
+        unattributed ??= new DigestSum(readFeedDigest(env, previousFeed));
+        unattributed.toggle(previous?.[1]);
+        feedDigest.toggle(seen.digest);
+      }
     }
-    if (changedAnything(counts)) meta.putSync(DIGEST_KEY, digest.value());
+    meta.putSync(DIGEST_KEY, digest.value());
+    meta.putSync(feedDigestKey(feed), feedDigest.value());
+    if (unattributed !== undefined) {
+      meta.putSync(feedDigestKey(UNATTRIBUTED_FEED), unattributed.value());
+    }
     return counts;
   };
 
@@ -258,14 +289,14 @@ function createWriter(env: Environment, lock: WriterLock): StoreWriter {
     meta.putSync(feedKey(feed), nextFeedRecord(readRecord(feed), { ok: true, ...commit, counts }));
   };
 
-  /** What closes a replicated write: the cluster's position, version and state, all at once. */
-  const finishReplicated = (commit: ReplicatedCommit, counts: ApplyCounts | null): void => {
+  /** What closes a replicated write: the source's position, name and state, all at once. */
+  const finishReplicated = (commit: ReplicatedWrite, counts: ApplyCounts | null): void => {
     const changed = counts !== null && changedAnything(counts);
     const head = readHead(env);
     meta.putSync(HEAD_KEY, {
-      storeId: commit.datasetId,
+      storeId: commit.storeId,
       // The version moves only with events written: a write that changed none names the same content.
-      version: changed ? (commit.version ?? head.version) : head.version,
+      version: changed ? Math.max(head.version, commit.version) : head.version,
     } satisfies Head);
     // The cluster replicates a feed's state; its runs are a single node's (see the README).
     const record = readRecord(commit.feed);
@@ -274,10 +305,7 @@ function createWriter(env: Environment, lock: WriterLock): StoreWriter {
       state: commit.state,
       events: record.events + (counts?.inserted ?? 0),
     } satisfies FeedRecord);
-    meta.putSync(CLUSTER_KEY, {
-      datasetId: commit.datasetId,
-      appliedSequence: commit.sequence,
-    } satisfies ClusterPosition);
+    meta.putSync(REPLICATED_KEY, commit.position);
   };
 
   return {
@@ -287,15 +315,15 @@ function createWriter(env: Environment, lock: WriterLock): StoreWriter {
 
     applyFeed(feed, records, commit) {
       return write(`applying feed ${feed}`, () => {
-        const counts = upsertAll(records, readHead(env).version + 1);
+        const counts = upsertAll(feed, records, readHead(env).version + 1);
         finish(feed, counts, commit);
         return counts;
       });
     },
 
     applyReplicated(records, commit) {
-      return write('applying a replicated batch', () => {
-        const counts = upsertAll(records, commit.version ?? readHead(env).version);
+      return write(`applying a replicated batch of feed ${commit.feed}`, () => {
+        const counts = upsertAll(commit.feed, records, commit.version);
         finishReplicated(commit, counts);
         return counts;
       });
@@ -330,29 +358,51 @@ function createWriter(env: Environment, lock: WriterLock): StoreWriter {
       return stage;
     },
 
-    resetForResync(datasetId) {
-      write('resetting the store for a re-sync', () => {
-        events.clearSync();
-        ids.clearSync();
-        for (const { key, value } of meta.getRange(FEED_KEYS)) {
-          meta.putSync(key, { ...FeedRecordSchema.parse(value), events: 0 } satisfies FeedRecord);
+    resetFeed(feed, reset) {
+      write(`resetting feed ${feed} for a re-sync`, () => {
+        const digest = new DigestSum(readDigest(env) ?? EMPTY_DIGEST);
+        for (const { key, value } of ids.getRange({})) {
+          if (feedOfEntry(value) !== feed) continue;
+          events.removeSync(eventKey(value[0], key));
+          ids.removeSync(key);
+          digest.toggle(value[1]);
         }
-        meta.putSync(DIGEST_KEY, EMPTY_DIGEST);
-        meta.putSync(CLUSTER_KEY, { datasetId, appliedSequence: 0 } satisfies ClusterPosition);
+        meta.putSync(DIGEST_KEY, digest.value());
+        meta.removeSync(feedDigestKey(feed));
+        meta.putSync(feedKey(feed), { ...readRecord(feed), events: 0 } satisfies FeedRecord);
+        meta.putSync(HEAD_KEY, { ...readHead(env), storeId: reset.storeId } satisfies Head);
+        meta.putSync(REPLICATED_KEY, reset.position);
       });
     },
 
     verifyDigest() {
       const stored = readDigest(env);
-      const sum = new DigestSum();
-      for (const { key, value } of events.getRange({}))
-        sum.toggle(recordDigest(decodeRecord(key, value)));
-      const actual = sum.value();
-      if (stored !== actual) write('repairing the digests', () => rewriteDigests(env));
-      return { stored, actual };
+      const storedFeeds = readFeedDigests(env);
+      const actual = computeDigests(env);
+      const feeds = new Set<string>();
+      for (const [feed, digest] of actual.feeds) {
+        if (storedFeeds.get(feed) !== digest && digest !== EMPTY_DIGEST) feeds.add(feed);
+      }
+      for (const feed of storedFeeds.keys()) {
+        if (!actual.feeds.has(feed)) feeds.add(feed);
+      }
+      if (stored !== actual.state || feeds.size > 0) {
+        write('repairing the digests', () => rewriteDigests(env));
+      }
+      return { stored, actual: actual.state, feeds: [...feeds] };
     },
 
-    cluster: () => (meta.get(CLUSTER_KEY) as ClusterPosition | undefined) ?? null,
+    feedDigest: (feed) => readFeedDigest(env, feed),
+
+    replicatedPosition: () => meta.get(REPLICATED_KEY) ?? null,
+
+    *feedRecords(feed) {
+      for (const { key, value } of ids.getRange({})) {
+        if (feedOfEntry(value) !== feed) continue;
+        const stored = events.get(eventKey(value[0], key));
+        if (stored !== undefined) yield decodeRecord(eventKey(value[0], key), stored);
+      }
+    },
 
     writeReplicationStatus: (status) => writeReplicationStatus(env.path, status),
 

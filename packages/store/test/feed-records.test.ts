@@ -2,8 +2,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type EventRecord, eventIdFor } from '@tessera/core';
-import { open } from 'lmdb';
+import { type Database, open } from 'lmdb';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { EMPTY_DIGEST } from '../src/layout.js';
 import { openStoreReader } from '../src/store-reader.js';
 import { MAX_RUNS } from '../src/store-state.js';
 import { openStoreWriter, type StoreWriter } from '../src/store-writer.js';
@@ -99,20 +100,73 @@ describe('one record per feed', () => {
   });
 });
 
+/**
+ * Rewrites the store in `dir` to what layout 4 wrote: `ids` entries without their feed, no feed
+ * digests, the cluster position under `cluster`; `then` goes further back, in the same transaction.
+ */
+async function asLayout4(then?: (meta: Database) => void): Promise<void> {
+  await store.close();
+  const raw = open({ path: dir, noSubdir: false, maxDbs: 4 });
+  const meta = raw.openDB({ name: 'meta', encoding: 'msgpack' });
+  const ids = raw.openDB({ name: 'ids', encoding: 'msgpack' });
+  await raw.transaction(() => {
+    for (const { key, value } of ids.getRange({})) {
+      const [startsAt, digest, movedAt] = value as [number, string, number | null];
+      ids.put(key, movedAt === null ? [startsAt, digest] : [startsAt, digest, movedAt]);
+    }
+    for (const key of meta.getKeys({ start: 'digest/', end: 'digest0' })) meta.remove(key);
+    const position = meta.get('replicated');
+    if (position !== undefined) {
+      meta.put('cluster', position);
+      meta.remove('replicated');
+    }
+    meta.put('layout', 4);
+    then?.(meta);
+  });
+  await raw.close();
+}
+
+describe('a store of layout 4 (feeds, but events without theirs)', () => {
+  it("of one feed: its events become that feed's, its digest the store's", async () => {
+    store.applyFeed('feverup', feedOf('feverup', 4), commit(7));
+    const before = { head: store.head(), digest: store.digest() };
+    await asLayout4((meta) => meta.put('cluster', { datasetId: 'd', appliedSequence: 9 }));
+    store = openStoreWriter({ path: dir });
+    expect(store.head()).toEqual(before.head);
+    expect(store.digest()).toBe(before.digest);
+    expect(store.feedDigest('feverup')).toBe(before.digest);
+    expect(store.replicatedPosition()).toEqual({ datasetId: 'd', appliedSequence: 9 });
+    expect(store.verifyDigest().feeds).toEqual([]);
+  });
+
+  it('of several feeds: unattributed until each feed delivers its events again, content unchanged', async () => {
+    store.applyFeed('a', feedOf('a', 3), commit(1));
+    store.applyFeed('b', feedOf('b', 2), commit(2));
+    const before = { head: store.head(), digest: store.digest(), a: store.feedDigest('a') };
+    await asLayout4();
+    store = openStoreWriter({ path: dir });
+    expect(store.digest()).toBe(before.digest);
+    expect(store.feedDigest('a')).toBe(EMPTY_DIGEST);
+    expect(store.feedDigest('')).toBe(before.digest);
+    expect(store.applyFeed('a', feedOf('a', 3), commit(3))).toMatchObject({ unchanged: 3 });
+    expect(store.head()).toEqual(before.head);
+    expect(store.feedDigest('a')).toBe(before.a);
+    expect([...store.feedRecords('a')]).toHaveLength(3);
+    expect(store.digest()).toBe(before.digest);
+    expect(store.verifyDigest().feeds).toEqual([]);
+  });
+});
+
 describe('a store of layout 3 (one feed, before FEEDS)', () => {
   /** Rewrites the store in `dir` to what layout 3 wrote: one `state` record, no feed records. */
   async function asLayout3(): Promise<void> {
-    await store.close();
-    const raw = open({ path: dir, noSubdir: false, maxDbs: 4 });
-    const meta = raw.openDB({ name: 'meta', encoding: 'msgpack' });
-    await raw.transaction(() => {
+    await asLayout4((meta) => {
       const record = meta.get('feed/feverup') as { state: unknown };
       meta.put('state', record.state);
       meta.remove('feed/feverup');
       meta.remove('feeds');
       meta.put('layout', 3);
     });
-    await raw.close();
   }
 
   it('is read meanwhile, and migrated: its state becomes the record of the feed the ingestor names, ids and content unchanged', async () => {
@@ -139,6 +193,7 @@ describe('a store of layout 3 (one feed, before FEEDS)', () => {
     ]);
     expect(store.head()).toEqual(before.head);
     expect(store.digest()).toBe(before.digest);
+    expect(store.feedDigest('feverup')).toBe(before.digest);
     expect([...store.records()].map((r) => r.id)).toEqual(before.ids);
     // The next poll of the same feed finds every event unchanged: the same ids as before.
     expect(store.applyFeed('feverup', feedOf('feverup', 4), commit(8))).toMatchObject({

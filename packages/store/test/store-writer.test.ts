@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { type EventRecord, eventIdFor, type QueryWindow } from '@tessera/core';
 import { open } from 'lmdb';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { EMPTY_DIGEST } from '../src/layout.js';
+import { DigestSum, EMPTY_DIGEST, recordDigest } from '../src/layout.js';
 import { StoreError } from '../src/store-error.js';
 import { openStoreWriter, type StoreWriter } from '../src/store-writer.js';
 
@@ -228,8 +228,10 @@ describe('openStoreWriter', () => {
   });
 
   describe('state digest', () => {
-    const many = (title: string) =>
-      Array.from({ length: 50 }, (_, i) => record(String(i), i % 7, (i % 7) + 1, `${title} ${i}`));
+    const many = (title: string, prefix = '') =>
+      Array.from({ length: 50 }, (_, i) =>
+        record(`${prefix}${i}`, i % 7, (i % 7) + 1, `${title} ${i}`),
+      );
 
     it('is the same for the same content whatever the order and history of the writes', async () => {
       expect(store.digest()).toBe(EMPTY_DIGEST);
@@ -241,7 +243,11 @@ describe('openStoreWriter', () => {
         const expected = many('new').map((r, i) => (i === 3 ? record('3', 30, 31, 'moved') : r));
         other.applyFeed('test', expected, commit(9));
         expect(store.digest()).toBe(other.digest());
-        expect(store.verifyDigest()).toEqual({ stored: store.digest(), actual: store.digest() });
+        expect(store.verifyDigest()).toEqual({
+          stored: store.digest(),
+          actual: store.digest(),
+          feeds: [],
+        });
       } finally {
         await other.close();
       }
@@ -271,15 +277,56 @@ describe('openStoreWriter', () => {
       expect(stored).toBe(honest);
       expect(actual).not.toBe(honest);
       expect(store.digest()).toBe(actual);
-      expect(store.verifyDigest()).toEqual({ stored: actual, actual });
+      expect(store.verifyDigest()).toEqual({ stored: actual, actual, feeds: [] });
     });
 
-    it('resetForResync removes every event and rewinds the cluster position', () => {
-      store.applyFeed('test', many('a'), commit(1));
-      store.resetForResync('dataset');
-      expect(store.count()).toBe(0);
-      expect(store.digest()).toBe(EMPTY_DIGEST);
-      expect(store.cluster()).toEqual({ datasetId: 'dataset', appliedSequence: 0 });
+    it("is kept per feed: each feed's digest is the XOR of its own events, and they add up", () => {
+      const a = many('a');
+      const b = many('b', 'b');
+      store.applyFeed('feed-a', a, commit(1));
+      store.applyFeed('feed-b', b, commit(2));
+      const sumOf = (records: EventRecord[]) =>
+        records.reduce((sum, r) => sum.toggle(recordDigest(r)), new DigestSum()).value();
+      expect(store.feedDigest('feed-a')).toBe(sumOf(a));
+      expect(store.feedDigest('feed-b')).toBe(sumOf(b));
+      expect(store.digest()).toBe(sumOf([...a, ...b]));
+      expect(store.feedDigest('never')).toBe(EMPTY_DIGEST);
+      expect([...store.feedRecords('feed-b')].sort((x, y) => x.id.localeCompare(y.id))).toEqual(
+        [...b].sort((x, y) => x.id.localeCompare(y.id)),
+      );
+    });
+
+    it('names the feed whose events were altered behind the writer, and repairs its digest', async () => {
+      store.applyFeed('feed-a', many('a'), commit(1));
+      store.applyFeed('feed-b', many('b', 'b'), commit(2));
+      const honestA = store.feedDigest('feed-a');
+      const victim = many('b', 'b')[3]!;
+      await store.close();
+      const raw = open({ path: dir, noSubdir: false, maxDbs: 4 });
+      const events = raw.openDB({ name: 'events', encoding: 'binary' });
+      await events.remove([victim.startsAt, victim.id] as never);
+      await raw.close();
+      store = openStoreWriter({ path: dir });
+      expect(store.verifyDigest().feeds).toEqual(['feed-b']);
+      expect(store.feedDigest('feed-a')).toBe(honestA);
+      expect(store.verifyDigest().feeds).toEqual([]);
+      // The entry of the deleted event went with the repair: emptying the feed leaves exactly a.
+      store.resetFeed('feed-b', { storeId: 'd', position: null });
+      expect(store.digest()).toBe(honestA);
+      expect(store.event(victim.id)).toBeUndefined();
+    });
+
+    it("resetFeed removes that feed's events only, and keeps the position given", () => {
+      store.applyFeed('feed-a', many('a'), commit(1));
+      const onlyA = store.digest();
+      store.applyFeed('feed-b', many('b', 'b'), commit(2));
+      store.resetFeed('feed-b', { storeId: 'dataset', position: { at: 0 } });
+      expect(store.count()).toBe(many('a').length);
+      expect(store.digest()).toBe(onlyA);
+      expect(store.feedDigest('feed-b')).toBe(EMPTY_DIGEST);
+      expect(store.replicatedPosition()).toEqual({ at: 0 });
+      expect(store.head().storeId).toBe('dataset');
+      expect(store.feeds().find((f) => f.id === 'feed-b')?.events).toBe(0);
     });
   });
 

@@ -32,13 +32,16 @@ export class ReferenceNode {
     });
   }
 
-  /** One poll of `feedUrl`; resolves with whether it applied a whole feed. */
-  async ingest(feedUrl: string): Promise<{ ok: boolean; summary: string }> {
+  /**
+   * One poll of `feedUrl` (or of every feed of a FEEDS setting); resolves with whether every
+   * feed applied a whole document.
+   */
+  async ingest(feedUrl: string | { FEEDS: string }): Promise<{ ok: boolean; summary: string }> {
     const run = startApp(
       'ingestor',
       {
         DATA_DIR: this.dataDir,
-        PROVIDER_URL: feedUrl,
+        ...(typeof feedUrl === 'string' ? { PROVIDER_URL: feedUrl } : feedUrl),
         LOG_LEVEL: 'silent',
         INGEST_NICE: '0',
         PARSE_THREADS: '1',

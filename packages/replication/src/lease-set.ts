@@ -1,0 +1,115 @@
+import type { KV } from '@nats-io/kv';
+import type { Logger } from 'pino';
+import { type FeedLease, startFeedLease } from './feed-lease.js';
+
+export const NODES_BUCKET = 'tessera_nodes';
+
+export interface LeaseSet {
+  /** The feeds this node leads now. */
+  leading(): string[];
+  /** Releases every lease held (a clean stop hands over at once) and leaves the membership. */
+  close(): Promise<void>;
+}
+
+/**
+ * One lease per feed, spread over the nodes: each node says it is alive in a bucket whose values
+ * expire after a lease (renewed every third of one), and takes a free feed's lease only while it
+ * holds fewer than its share, ceil(feeds / live nodes). A node holding more than its share (a
+ * node joined) hands the surplus over, last taken first, so that polling and parsing scale with
+ * the nodes. A dead node's keys expire after a lease: the others count one node fewer at their
+ * next renewal, and take its feeds at their next try, within two lease periods.
+ */
+export function startLeaseSet(options: {
+  leaseKv: KV;
+  nodesKv: KV;
+  feeds: readonly string[];
+  nodeId: string;
+  leaseMs: number;
+  log: Logger;
+  onChange(feed: string, leading: boolean): void | Promise<void>;
+}): LeaseSet {
+  const { nodesKv, nodeId, leaseMs, log } = options;
+  let nodes = 1;
+  let closed = false;
+  /** The feeds held, in the order they were taken. */
+  const held: string[] = [];
+  /** Tries to take a lease under way: they count against the share until they end. */
+  let trying = 0;
+  const share = (): number => Math.ceil(options.feeds.length / Math.max(1, nodes));
+
+  const leases: FeedLease[] = options.feeds.map((feed) =>
+    startFeedLease({
+      kv: options.leaseKv,
+      feed,
+      nodeId,
+      leaseMs,
+      log,
+      mayTake() {
+        if (closed || held.length + trying >= share()) return false;
+        trying++;
+        return true;
+      },
+      tried() {
+        trying--;
+      },
+      onChange(leading) {
+        const at = held.indexOf(feed);
+        if (leading && at < 0) held.push(feed);
+        if (!leading && at >= 0) held.splice(at, 1);
+        return options.onChange(feed, leading);
+      },
+    }),
+  );
+
+  let releasing = Promise.resolve();
+  const heartbeat = async (): Promise<void> => {
+    try {
+      await nodesKv.put(nodeId, JSON.stringify({ at: new Date().toISOString() }));
+      let count = 0;
+      for await (const _ of await nodesKv.keys()) count++;
+      if (count !== nodes)
+        log.info(
+          { nodes: count, share: Math.ceil(options.feeds.length / Math.max(1, count)) },
+          'cluster size changed',
+        );
+      nodes = Math.max(1, count);
+    } catch {
+      // NATS unreachable: keep the last count; the leases tell the rest.
+      return;
+    }
+    const surplus = held.length - share();
+    if (surplus <= 0) return;
+    const handing = held.slice(-surplus);
+    releasing = releasing.then(async () => {
+      for (const feed of handing) {
+        log.info(
+          { feed, share: share() },
+          'handing a lease over: this node holds more than its share',
+        );
+        await leases.find((l) => l.feed === feed)?.release();
+      }
+    });
+    await releasing;
+  };
+
+  let timer: NodeJS.Timeout | undefined;
+  let beating: Promise<void> = Promise.resolve();
+  const loop = (): void => {
+    if (closed) return;
+    beating = heartbeat().finally(() => {
+      if (!closed) timer = setTimeout(loop, Math.max(50, Math.floor(leaseMs / 3)));
+    });
+  };
+  loop();
+
+  return {
+    leading: () => [...held],
+    async close() {
+      closed = true;
+      clearTimeout(timer);
+      await beating;
+      await Promise.all(leases.map((lease) => lease.close()));
+      await nodesKv.delete(nodeId).catch(() => {});
+    },
+  };
+}
