@@ -14,6 +14,7 @@ import { packageVersions } from './package-versions.js';
 import { renderReport } from './report.js';
 import { type Results, SCENARIOS, type ScenarioName } from './results.js';
 import { runCluster } from './scenarios/cluster.js';
+import { runClusterFeeds } from './scenarios/cluster-feeds.js';
 import { runCostCurve } from './scenarios/cost-curve.js';
 import { runDigestCost } from './scenarios/digest-cost.js';
 import { runFeeds } from './scenarios/feeds.js';
@@ -112,6 +113,7 @@ async function measure(ctx: BenchContext, config: BenchConfig): Promise<void> {
   if (wants('unchanged')) results.unchanged = await runUnchangedPoll(ctx);
   if (wants('startup')) results.startup = await runStartupUnderWrite(ctx);
   if (wants('cluster')) results.cluster = await runCluster(ctx);
+  if (wants('cluster-feeds')) results.clusterFeeds = await runClusterFeeds(ctx);
   await writeReport(results);
   ctx.log('wrote docs/benchmarks.md, docs/benchmarks.json and the charts beside them');
 }

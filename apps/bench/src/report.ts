@@ -21,6 +21,7 @@ export function renderReport(r: Results, notes: string): string {
     ...digestCost(r),
     ...startup(r),
     ...cluster(r),
+    ...clusterFeeds(r),
     notes.trim(),
     '',
   ].join('\n');
@@ -187,7 +188,7 @@ function feeds(r: Results): string[] {
     'The same ~8 MB generated document as every feed (distinct ids per feed) from nginx, into an',
     'empty store, one `--once` run polling them all at once; past one feed, the last is served at',
     "1 MB/s. A feed's time is from its request to its events being visible (its poll).",
-    'Cluster mode runs one feed per cluster: polling spread over nodes is not measured.',
+    'In a cluster, see "Several feeds in a cluster" below.',
     '',
     '| feeds | one slow | MiB | events | wall s | MiB/s | quick feeds s (median / max) | slow feed s | peak RSS MiB |',
     '|---:|---|---:|---:|---:|---:|---:|---:|---:|',
@@ -331,6 +332,21 @@ function cluster(r: Results): string[] {
     `| one node ingesting the same feed alone (\`--once\`) | ${n(c.catchUp.localIngestMs)} ms (catch-up / local: **${n(c.catchUp.ratio, 2)}**) | |`,
     `| a node holding ${n(c.repair.events)} events, 1 % deleted and 1 % changed behind its back: restart → \`state_diverged\` | ${n(c.repair.detectMs)} ms | |`,
     `| … → re-synced (\`/ready\` 200 with the cluster's digest) | **${n(c.repair.repairMs)} ms** | |`,
+    '',
+  ];
+}
+
+function clusterFeeds(r: Results): string[] {
+  if (r.clusterFeeds === undefined) return [];
+  const c = r.clusterFeeds;
+  return [
+    `## Several feeds in a cluster: ${c.feeds} feeds of ~${c.feedMb} MB over ${c.nodes} nodes`,
+    '',
+    `Leases spread (last node started → every feed led, none over ceil(feeds / nodes)): ${n(c.spreadMs)} ms (LEASE_MS ${n(c.leaseMs)}). A round of new documents for every feed: every node held the single node's state digest ${n(c.convergeMs)} ms after the partners changed (polls every second); one single node ingesting the same round (\`--once\`) took ${n(c.singleNodeMs)} ms and ${n(c.singleNodeCpuSeconds, 1)} CPU s.`,
+    '',
+    '| node | feeds it leads | ingestor CPU s over the round |',
+    '|---|---|---:|',
+    ...c.perNode.map((p) => `| ${p.node} | ${p.leading.join(', ')} | ${n(p.cpuSeconds, 1)} |`),
     '',
   ];
 }

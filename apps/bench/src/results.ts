@@ -1,4 +1,5 @@
 import type { ClusterResult } from './scenarios/cluster.js';
+import type { ClusterFeedsResult } from './scenarios/cluster-feeds.js';
 import type { CostCurveResult } from './scenarios/cost-curve.js';
 import type { DigestCostResult } from './scenarios/digest-cost.js';
 import type { FeedsResult } from './scenarios/feeds.js';
@@ -24,6 +25,7 @@ export const SCENARIOS = [
   'unchanged',
   'startup',
   'cluster',
+  'cluster-feeds',
 ] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
@@ -56,4 +58,5 @@ export interface Results {
   unchanged?: UnchangedResult;
   startup?: StartupResult;
   cluster?: ClusterResult;
+  clusterFeeds?: ClusterFeedsResult;
 }

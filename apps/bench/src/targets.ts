@@ -106,5 +106,21 @@ export function judge(r: Results): Verdict[] {
       c.catchUp.ratio <= 2,
     );
   }
+  if (r.clusterFeeds !== undefined) {
+    const c = r.clusterFeeds;
+    const share = Math.ceil(c.feeds / c.nodes);
+    const most = Math.max(...c.perNode.map((p) => p.leading.length));
+    check(
+      `${c.feeds} feeds over ${c.nodes} nodes: none leads more than ceil(feeds / nodes)`,
+      c.perNode.map((p) => p.leading.length).join(' / '),
+      most <= share,
+    );
+    const busiest = Math.max(...c.perNode.map((p) => p.cpuSeconds));
+    check(
+      'the busiest node spends ≤ 0.6 of the CPU one node spends on the same feeds',
+      `${fixed(busiest, 1)} s against ${fixed(c.singleNodeCpuSeconds, 1)} s (${fixed(busiest / c.singleNodeCpuSeconds, 2)})`,
+      busiest <= 0.6 * c.singleNodeCpuSeconds,
+    );
+  }
   return verdicts;
 }

@@ -1,7 +1,7 @@
 import { renameSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createRandom, type GeneratedFeed, generateFeed } from '@tessera/simulator';
-import { type Nginx, startNginx, waitUntil } from '@tessera/testkit';
+import { getJson, type Nginx, startApp, startNginx, waitUntil } from '@tessera/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ClusterNode, ClusterSystem, LEASE_MS } from './cluster-system.js';
 import { describeDifference, ReferenceNode } from './truth/reference-node.js';
@@ -24,10 +24,10 @@ let feeds: string;
 /** Each document's own modification time, so that nginx's validators change with every write. */
 let clock = Date.parse('2026-01-01T00:00:00Z');
 
-function documentFor(): Partial<GeneratedFeed> {
+function documentFor(large = false): Partial<GeneratedFeed> {
   return {
     vocabulary: random() < 0.5 ? 'plan' : 'event',
-    bases: 40 + Math.floor(random() * 160),
+    bases: large ? 3_000 + Math.floor(random() * 1_000) : 40 + Math.floor(random() * 160),
     eventsPerBase: 1 + Math.floor(random() * 2),
     zonesPerEvent: 1 + Math.floor(random() * 4),
     seed: Math.floor(random() * 1_000_000),
@@ -38,9 +38,9 @@ function documentFor(): Partial<GeneratedFeed> {
 }
 
 /** Serves a new document as feed `id`'s answer, whole (written aside, then renamed). */
-function publish(id: string): void {
+function publish(id: string, large = false): void {
   const file = join(nginx.root, `${id}.xml`);
-  writeFileSync(`${file}.tmp`, Buffer.concat([...generateFeed(documentFor())]));
+  writeFileSync(`${file}.tmp`, Buffer.concat([...generateFeed(documentFor(large))]));
   clock += 60_000;
   utimesSync(`${file}.tmp`, clock / 1000, clock / 1000);
   renameSync(`${file}.tmp`, file);
@@ -51,7 +51,15 @@ async function leadingOf(node: ClusterNode): Promise<string[] | undefined> {
   return ready?.leading_feeds;
 }
 
-const alive = () => system.nodes.filter((n) => n.api !== undefined);
+/** Nodes whose ingestor and API both run. */
+const alive = () =>
+  system.nodes.filter(
+    (n) =>
+      n.api !== undefined &&
+      n.ingestor !== undefined &&
+      n.ingestor.child.exitCode === null &&
+      n.ingestor.child.signalCode === null,
+  );
 
 /** The feeds each live node leads, once every feed is led by exactly one and none over `share`. */
 async function spread(share: number, timeoutMs = 30_000): Promise<Map<ClusterNode, string[]>> {
@@ -86,6 +94,21 @@ async function convergeOnReference(): Promise<string> {
     expect((await system.ready(node)) as unknown).toMatchObject({ state_digest: truth.digest });
   }
   return `${etag} ${body.length}`;
+}
+
+/** A killed node started again on its DATA_DIR, ingestor and API. */
+async function restart(node: ClusterNode): Promise<void> {
+  system.startIngestor(node, { FEEDS: feeds });
+  node.api = startApp('api', {
+    DATA_DIR: node.dataDir,
+    PORT: String(node.apiPort),
+    HOST: '127.0.0.1',
+    API_WORKERS: '1',
+    MAX_LAG_MS: '20000',
+  });
+  await waitUntil(() => getJson(`http://127.0.0.1:${node.apiPort}/health`), {
+    what: `${node.name}'s API again`,
+  });
 }
 
 beforeAll(async () => {
@@ -129,6 +152,31 @@ describe(`six feeds over three nodes (CLUSTER_FEEDS_SEED=${SEED})`, () => {
     for (const id of orphans) publish(id);
     await convergeOnReference();
     for (const id of FEED_IDS) publish(id);
+    await convergeOnReference();
+  });
+
+  it("kill -9 of a node while its feed's batch is being published beside another feed's: neither half-batch lands anywhere; the restarted node catches up and takes its share again", async () => {
+    // The node killed before comes back on its DATA_DIR: it resumes, and the leases spread again.
+    await restart(system.nodes.find((n) => n.api === undefined)!);
+    const leading = await spread(2, 20 * LEASE_MS);
+    await convergeOnReference();
+    // Two large documents at once, led by two different nodes.
+    const [victim, other] = [...leading.keys()] as [ClusterNode, ClusterNode];
+    const [mine, theirs] = [leading.get(victim)![0]!, leading.get(other)![0]!];
+    const publishing = victim.ingestor!.waitForOutput(
+      new RegExp(`"feed":"${mine}".*"msg":"publishing a batch"`),
+      60_000,
+    );
+    publish(mine, true);
+    publish(theirs, true);
+    await publishing;
+    victim.ingestor?.signal('SIGKILL');
+    victim.api?.signal('SIGKILL');
+    await victim.ingestor?.exited;
+    victim.api = undefined;
+    await convergeOnReference();
+    await restart(victim);
+    await spread(2, 20 * LEASE_MS);
     await convergeOnReference();
   });
 });

@@ -16,6 +16,8 @@ export interface FeedLease {
    * and goes on trying to take it whenever `mayTake` allows.
    */
   release(): Promise<void>;
+  /** Tries to take (or renews) the lease now rather than at the next tick. */
+  poke(): void;
   /** Releases the lease if held (a clean stop hands over at once) and stops trying. */
   close(): Promise<void>;
 }
@@ -89,11 +91,14 @@ export function startFeedLease(options: {
     }
   };
 
+  let waiting = false;
   const run = (): void => {
+    waiting = false;
     inFlight = tick().finally(loop);
   };
   const loop = (): void => {
     if (closed) return;
+    waiting = true;
     timer = setTimeout(run, Math.max(50, Math.floor(leaseMs / 3)));
   };
   run();
@@ -112,6 +117,11 @@ export function startFeedLease(options: {
     feed,
     isLeader: () => revision !== undefined,
     release: handOver,
+    poke() {
+      if (closed || !waiting) return;
+      clearTimeout(timer);
+      run();
+    },
     async close() {
       closed = true;
       clearTimeout(timer);

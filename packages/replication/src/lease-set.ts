@@ -16,8 +16,9 @@ export interface LeaseSet {
  * expire after a lease (renewed every third of one), and takes a free feed's lease only while it
  * holds fewer than its share, ceil(feeds / live nodes). A node holding more than its share (a
  * node joined) hands the surplus over, last taken first, so that polling and parsing scale with
- * the nodes. A dead node's keys expire after a lease: the others count one node fewer at their
- * next renewal, and take its feeds at their next try, within two lease periods.
+ * the nodes. A dead node's keys expire at most a lease after it died: the others count one node
+ * fewer at their next heartbeat (a third of a lease later) and try for its feeds at once, within
+ * two lease periods.
  */
 export function startLeaseSet(options: {
   leaseKv: KV;
@@ -61,18 +62,38 @@ export function startLeaseSet(options: {
     }),
   );
 
+  /**
+   * The nodes whose key is there now. A listing of the bucket's keys can miss one being renewed
+   * at that very moment (its old revision gone, its new one after the listing's end), so keys
+   * are only discovered by listing, and each known one is then read on its own.
+   */
+  const known = new Set<string>([nodeId]);
+  const liveNodes = async (): Promise<number> => {
+    for await (const key of await nodesKv.keys()) known.add(key);
+    let count = 0;
+    for (const key of [...known]) {
+      const entry = await nodesKv.get(key);
+      if (entry !== null && entry.operation === 'PUT') count++;
+      else known.delete(key);
+    }
+    return count;
+  };
+
   let releasing = Promise.resolve();
   const heartbeat = async (): Promise<void> => {
     try {
       await nodesKv.put(nodeId, JSON.stringify({ at: new Date().toISOString() }));
-      let count = 0;
-      for await (const _ of await nodesKv.keys()) count++;
-      if (count !== nodes)
+      const count = await liveNodes();
+      if (count !== nodes) {
         log.info(
           { nodes: count, share: Math.ceil(options.feeds.length / Math.max(1, count)) },
           'cluster size changed',
         );
+      }
+      const fewer = count < nodes;
       nodes = Math.max(1, count);
+      // A node gone: its feeds may be taken now, not a third of a lease later.
+      if (fewer) for (const lease of leases) lease.poke();
     } catch {
       // NATS unreachable: keep the last count; the leases tell the rest.
       return;

@@ -31,8 +31,7 @@ const SLOW_RATE = '1m';
  * 1, 4 and 16 feeds on one node, into an empty store each time: the same generated document
  * (distinct ids per feed) from nginx, one of them (past the first case) from a location
  * throttled to 1 MB/s. Per feed, the time from its request to its events being visible; for the
- * run, the total rate and the peak RSS. Cluster mode runs one feed per cluster, so polling spread
- * over nodes is not measured.
+ * run, the total rate and the peak RSS. Several feeds in a cluster: cluster-feeds.ts.
  */
 export async function runFeeds(ctx: BenchContext): Promise<FeedsResult[]> {
   const nginx = await startNginx({
