@@ -70,6 +70,39 @@ export async function runClusterFeeds(ctx: BenchContext): Promise<ClusterFeedsRe
   );
   try {
     await prepare(1);
+    // The reference: one single node ingesting each round's documents into the same store.
+    const reference = ctx.dir('cluster-feeds-reference');
+    const referencePort = await freePort();
+    const singleNode = async (): Promise<{ wallMs: number; cpuSeconds: number }> => {
+      const started = Date.now();
+      const run = startApp(
+        'ingestor',
+        { LOG_LEVEL: 'silent', DATA_DIR: reference, FEEDS: nextFeeds },
+        ['--once'],
+      );
+      let cpuSeconds = 0;
+      const sampling = setInterval(() => {
+        cpuSeconds = Math.max(cpuSeconds, treeCpuSeconds(run.child.pid!));
+      }, 20);
+      const code = await run.exited;
+      clearInterval(sampling);
+      if (code !== 0) throw new Error(`the single node's ingest failed: ${run.output()}`);
+      return { wallMs: Date.now() - started, cpuSeconds };
+    };
+    // The first documents, everywhere before the nodes start (a node is ready once it holds one).
+    await singleNode();
+    publish();
+    const referenceApi = startApp('api', {
+      DATA_DIR: reference,
+      PORT: String(referencePort),
+      HOST: '127.0.0.1',
+      API_WORKERS: '1',
+      LOG_LEVEL: 'warn',
+    });
+    processes.push(referenceApi);
+    await waitUntil(() => getJson(`http://127.0.0.1:${referencePort}/health`), {
+      what: 'the reference API',
+    });
     const nodes: Array<{ name: string; apiPort: number; ingestor: RunningProcess }> = [];
     for (let i = 0; i < NODES; i++) {
       const dir = ctx.dir(`cluster-feeds-${i}`);
@@ -115,38 +148,6 @@ export async function runClusterFeeds(ctx: BenchContext): Promise<ClusterFeedsRe
       { what: 'the leases spread', timeoutMs: 120_000, intervalMs: 100 },
     );
     const spreadMs = Date.now() - lastStarted;
-    // The reference: one single node ingesting each round's documents into the same store.
-    const reference = ctx.dir('cluster-feeds-reference');
-    const referencePort = await freePort();
-    const singleNode = async (): Promise<{ wallMs: number; cpuSeconds: number }> => {
-      const started = Date.now();
-      const run = startApp(
-        'ingestor',
-        { LOG_LEVEL: 'silent', DATA_DIR: reference, FEEDS: nextFeeds },
-        ['--once'],
-      );
-      let cpuSeconds = 0;
-      const sampling = setInterval(() => {
-        cpuSeconds = Math.max(cpuSeconds, treeCpuSeconds(run.child.pid!));
-      }, 20);
-      const code = await run.exited;
-      clearInterval(sampling);
-      if (code !== 0) throw new Error(`the single node's ingest failed: ${run.output()}`);
-      return { wallMs: Date.now() - started, cpuSeconds };
-    };
-    await singleNode();
-    publish();
-    const referenceApi = startApp('api', {
-      DATA_DIR: reference,
-      PORT: String(referencePort),
-      HOST: '127.0.0.1',
-      API_WORKERS: '1',
-      LOG_LEVEL: 'warn',
-    });
-    processes.push(referenceApi);
-    await waitUntil(() => getJson(`http://127.0.0.1:${referencePort}/health`), {
-      what: 'the reference API',
-    });
     const converged = async (timeoutMs: number): Promise<void> => {
       const truth = await waitUntil(async () => (await ready(referencePort))?.state_digest, {
         what: 'the reference digest',
