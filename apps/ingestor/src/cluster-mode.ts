@@ -80,8 +80,10 @@ function feedLeader(
   const sink: FeedSink = {
     state: () => store.state(feed.id),
     stage,
-    apply: (commit) => replication.publishFeed(feed.id, stage.records(), commit),
-    recordPoll: (outcome) => replication.publishState(feed.id, outcome),
+    // A poll's end is stamped here, as a single node's sink does, so that its run has a duration.
+    apply: (commit) =>
+      replication.publishFeed(feed.id, stage.records(), { ...commit, endedAt: Date.now() }),
+    recordPoll: (outcome) => replication.publishState(feed.id, { ...outcome, endedAt: Date.now() }),
   };
   let term: Ingestor | undefined;
   let changing = Promise.resolve();

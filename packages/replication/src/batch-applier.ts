@@ -1,4 +1,4 @@
-import { type FeedStage, nextState, type StoreWriter } from '@tessera/store';
+import { type FeedStage, nextState, type PollOutcome, type StoreWriter } from '@tessera/store';
 import type { Logger } from 'pino';
 import {
   advance,
@@ -114,20 +114,22 @@ export function createBatchApplier(options: {
         storeId: datasetId,
         version,
         position: advance(position(), m.feed, sequence, resumeAfter(sequence)),
+        ...(m.batchKind === 'feed' && m.body.outcome !== undefined ? { run: m.body.outcome } : {}),
       });
     } finally {
       await stage.clear();
     }
   };
 
-  /** A write that changed no event: the feed's state and the position. */
-  const record = (feed: string, sequence: number, state = store.state(feed)): void => {
+  /** A write that changed no event: the feed's state (and the poll, if one), and the position. */
+  const record = (feed: string, sequence: number, run?: PollOutcome): void => {
     store.recordReplicated({
       feed,
-      state,
+      state: run === undefined ? store.state(feed) : nextState(store.state(feed), run),
       storeId: datasetId,
       version: 0,
       position: advance(position(), feed, sequence, resumeAfter(sequence)),
+      ...(run === undefined ? {} : { run }),
     });
   };
 
@@ -235,7 +237,7 @@ export function createBatchApplier(options: {
         try {
           if (m.kind === 'state') {
             await abandon(m.feed, 'a state message came before its commit');
-            record(m.feed, message.seq, nextState(store.state(m.feed), m.outcome));
+            record(m.feed, message.seq, m.outcome);
             verified = check(m.feed, m.digest, message.seq);
           } else {
             verified = await applyCommit(m, message.seq);

@@ -143,6 +143,9 @@ describe('the batch applier', () => {
     expect(readPosition(store)).toEqual({ datasetId: 'd', appliedSequence: 6, resumeAt: 7 });
     expect(store.state('a').consecutiveFailures).toBe(0);
     expect(store.state('b').consecutiveFailures).toBe(1);
+    // Each feed's runs are its leader's polls, as every node records them.
+    const runs = Object.fromEntries(store.feeds().map((f) => [f.id, f.runs.map((r) => r.outcome)]));
+    expect(runs).toEqual({ a: ['unchanged'], b: ['unchanged', 'failed'] });
     expect([...store.feedRecords('a')]).toHaveLength(2);
   });
 

@@ -139,20 +139,30 @@ export const INITIAL_FEED_RECORD: FeedRecord = {
   url: null,
 };
 
-/** A feed's record after a poll: its state, the run appended (the last MAX_RUNS kept), its events. */
-export function nextFeedRecord(previous: FeedRecord, outcome: PollOutcome): FeedRecord {
+/** The run a poll's outcome makes in its feed's record. */
+export function runOf(outcome: PollOutcome): PollRun {
   const counts = outcome.ok ? (outcome.counts ?? null) : null;
-  const run: PollRun = {
+  return {
     startedAt: outcome.at,
     durationMs: Math.max(0, (outcome.endedAt ?? outcome.at) - outcome.at),
     outcome: !outcome.ok ? 'failed' : counts !== null ? 'applied' : 'unchanged',
     code: outcome.ok ? null : outcome.code,
     counts,
   };
+}
+
+/** A feed's runs with one more, the last MAX_RUNS kept. */
+export function appendRun(runs: readonly PollRun[], run: PollRun): PollRun[] {
+  return [...runs, run].slice(-MAX_RUNS);
+}
+
+/** A feed's record after a poll: its state, the run appended (the last MAX_RUNS kept), its events. */
+export function nextFeedRecord(previous: FeedRecord, outcome: PollOutcome): FeedRecord {
+  const counts = outcome.ok ? (outcome.counts ?? null) : null;
   return {
     ...previous,
     state: nextState(previous.state, outcome),
-    runs: [...previous.runs, run].slice(-MAX_RUNS),
+    runs: appendRun(previous.runs, runOf(outcome)),
     events: previous.events + (counts?.inserted ?? 0),
   };
 }

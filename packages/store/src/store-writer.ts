@@ -39,6 +39,7 @@ import { type ReplicationStatus, writeReplicationStatus } from './replication-st
 import { describeCause, StoreError } from './store-error.js';
 import {
   type ApplyCounts,
+  appendRun,
   changedAnything,
   type FeedRecord,
   FeedRecordSchema,
@@ -46,6 +47,7 @@ import {
   INITIAL_FEED_RECORD,
   nextFeedRecord,
   type PollOutcome,
+  runOf,
   type StoreState,
 } from './store-state.js';
 import { type StoreView, viewOf } from './store-view.js';
@@ -85,6 +87,8 @@ export interface ReplicatedWrite {
   version: number;
   /** What `replicatedPosition()` returns from now on. */
   position: unknown;
+  /** The poll this write replicates, added to the feed's runs (a checkpoint has none). */
+  run?: PollOutcome;
 }
 
 /** Where a source's position and name go when a feed is emptied for a re-sync. */
@@ -298,11 +302,12 @@ function createWriter(env: Environment, lock: WriterLock): StoreWriter {
       // The version moves only with events written: a write that changed none names the same content.
       version: changed ? Math.max(head.version, commit.version) : head.version,
     } satisfies Head);
-    // The cluster replicates a feed's state; its runs are a single node's (see the README).
+    // The cluster replicates a feed's state and its leader's polls.
     const record = readRecord(commit.feed);
     meta.putSync(feedKey(commit.feed), {
       ...record,
       state: commit.state,
+      runs: commit.run === undefined ? record.runs : appendRun(record.runs, runOf(commit.run)),
       events: record.events + (counts?.inserted ?? 0),
     } satisfies FeedRecord);
     meta.putSync(REPLICATED_KEY, commit.position);
