@@ -1,15 +1,33 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import {
+  linkSync,
+  mkdirSync,
+  mkdtempSync,
+  renameSync,
+  rmSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createRandom } from '@tessera/simulator';
-import { freePort, getJson, type RunningProcess, startApp, waitUntil } from '@tessera/testkit';
-import { afterEach, describe, expect, it } from 'vitest';
+import { createRandom, generateFeed } from '@tessera/simulator';
+import {
+  freePort,
+  getJson,
+  type Nginx,
+  type RunningProcess,
+  startApp,
+  startNginx,
+  waitUntil,
+} from '@tessera/testkit';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 
 /**
  * Several partners in one deployment, with the built processes: each feed on its own (a quick
  * one keeps landing while another drips for a minute, a failing one blocks nobody), the same
  * document as two feeds, a deployment from before FEEDS, and kill -9 during an apply while
- * another feed is being received. The truth is one `--once` ingest of each feed alone.
+ * another feed is being received. The partners are nginx serving generated documents (a web
+ * server this project did not write; `limit_rate` makes the slow ones), and the truth is one
+ * `--once` ingest of each feed alone.
  */
 const SEED = Number(process.env.FEEDS_SEED ?? 1);
 const running: RunningProcess[] = [];
@@ -28,23 +46,50 @@ const track = (p: RunningProcess): RunningProcess => {
   return p;
 };
 
-/** A simulator on a port of its own: one partner. */
-async function partner(env: Record<string, string>): Promise<string> {
-  const port = await freePort();
-  const sim = track(startApp('provider-sim', { SIM_PORT: String(port), ...env }));
-  await sim.waitForOutput(/listening/);
-  return `http://127.0.0.1:${port}/api/events`;
-}
-
-const generated = (bases: number, seed: number) =>
-  JSON.stringify({
-    kind: 'generated',
-    bases,
-    eventsPerBase: 2,
-    zonesPerEvent: 3,
-    seed,
-    onlineRatio: 1,
+/** Locations: plain files, and the same files sent slowly (nginx's limit_rate, per connection). */
+const LOCATIONS = { static: '', drip: 'limit_rate 500;', trickle: 'limit_rate 4000;' } as const;
+let nginx: Nginx;
+beforeAll(async () => {
+  nginx = await startNginx({
+    server: Object.entries(LOCATIONS)
+      .map(([name, directives]) => `location /${name}/ { ${directives} }`)
+      .join('\n    '),
   });
+  for (const name of Object.keys(LOCATIONS)) mkdirSync(join(nginx.root, name));
+});
+afterAll(async () => {
+  await nginx?.stop();
+});
+
+/** Each document written gets a later modification time, so that nginx's validators change. */
+let clock = Date.parse('2026-01-01T00:00:00Z');
+
+/**
+ * Serves a generated document as `name` in every location (written aside, then renamed: a
+ * partner's answer is always whole); returns its URL in `location`.
+ */
+function serve(
+  name: string,
+  bases: number,
+  seed: number,
+  location: keyof typeof LOCATIONS = 'static',
+): string {
+  const file = join(nginx.root, 'static', name);
+  const bytes = Buffer.concat([
+    ...generateFeed({ bases, eventsPerBase: 2, zonesPerEvent: 3, seed, onlineRatio: 1 }),
+  ]);
+  writeFileSync(`${file}.tmp`, bytes);
+  clock += 1_000;
+  utimesSync(`${file}.tmp`, clock / 1000, clock / 1000);
+  renameSync(`${file}.tmp`, file);
+  for (const other of Object.keys(LOCATIONS).filter((l) => l !== 'static')) {
+    rmSync(join(nginx.root, other, name), { force: true });
+    linkSync(file, join(nginx.root, other, name));
+  }
+  return urlOf(name, location);
+}
+const urlOf = (name: string, location: keyof typeof LOCATIONS) =>
+  `${nginx.origin}/${location}/${name}`;
 
 interface FeedEntry {
   id: string;
@@ -100,15 +145,14 @@ async function feedsOf(base: string): Promise<Record<string, FeedInfo>> {
 
 describe(`several feeds (FEEDS_SEED=${SEED})`, () => {
   it('a quick feed keeps landing while another drips for a minute; a failing one blocks nobody', async () => {
-    const quick = { id: 'quick', url: await partner({}), poll_interval_ms: 300 };
+    // The quick partner answers a new document every 400 ms.
+    let round = 0;
+    const quick = { id: 'quick', url: serve('quick.xml', 10, SEED), poll_interval_ms: 300 };
+    const rewriting = setInterval(() => serve('quick.xml', 10, SEED + ++round), 400);
     // About 30 KB at 500 bytes a second: a minute of arriving.
     const slow = {
       id: 'slow',
-      url: await partner({
-        SIM_SOURCE: generated(25, SEED),
-        SIM_GZIP: 'false',
-        SIM_PLAN: '{"steps":[{"kind":"drip","bytesPerTick":50,"intervalMs":100}]}',
-      }),
+      url: serve('slow.xml', 25, SEED, 'drip'),
       poll_interval_ms: 600_000,
     };
     const failing = { id: 'failing', url: `http://127.0.0.1:${await freePort()}/api/events` };
@@ -143,10 +187,8 @@ describe(`several feeds (FEEDS_SEED=${SEED})`, () => {
       what: 'the slow feed applied',
       timeoutMs: 120_000,
     });
-    const slowIds = await reference({
-      ...slow,
-      url: await partner({ SIM_SOURCE: generated(25, SEED) }),
-    });
+    clearInterval(rewriting);
+    const slowIds = await reference({ ...slow, url: urlOf('slow.xml', 'static') });
     const all = new Set((await search(base)).map((e) => e.id));
     for (const id of slowIds) expect(all.has(id)).toBe(true);
     const feeds = await feedsOf(base);
@@ -162,7 +204,7 @@ describe(`several feeds (FEEDS_SEED=${SEED})`, () => {
   }, 180_000);
 
   it('the same document served as two feeds gives twice the events, under distinct ids', async () => {
-    const url = await partner({ SIM_SOURCE: generated(40, SEED) });
+    const url = serve('same.xml', 40, SEED);
     const dataDir = tempDir();
     const once = track(
       startApp(
@@ -183,7 +225,7 @@ describe(`several feeds (FEEDS_SEED=${SEED})`, () => {
   });
 
   it('a deployment configured with PROVIDER_URL reads the same ids as before under FEEDS', async () => {
-    const url = await partner({ SIM_SOURCE: generated(30, SEED) });
+    const url = serve('before.xml', 30, SEED);
     const dataDir = tempDir();
     const old = track(
       startApp(
@@ -217,25 +259,15 @@ describe(`several feeds (FEEDS_SEED=${SEED})`, () => {
 
   it('kill -9 during the apply of one feed while another is received: neither is partly visible, both land after restart', async () => {
     const random = createRandom(SEED);
-    const bigSource = { SIM_SOURCE: generated(20_000, SEED), SIM_CONDITIONAL: 'false' };
-    const dripSource = {
-      SIM_SOURCE: generated(20, SEED + 1),
-      SIM_CONDITIONAL: 'false',
-      SIM_GZIP: 'false',
-    };
-    const big = { id: 'big', url: await partner(bigSource), poll_interval_ms: 600_000 };
+    const big = { id: 'big', url: serve('big.xml', 20_000, SEED), poll_interval_ms: 600_000 };
     const drip = {
       id: 'drip',
-      url: await partner({
-        ...dripSource,
-        SIM_PLAN:
-          '{"steps":[{"kind":"drip","bytesPerTick":400,"intervalMs":100}],"afterwards":"cycle"}',
-      }),
+      url: serve('drip.xml', 20, SEED + 1, 'trickle'),
       poll_interval_ms: 600_000,
     };
     // The truth: each feed alone, and how long the big one's whole poll takes.
-    const bigIds = await reference({ ...big, url: await partner(bigSource) });
-    const dripIds = await reference({ ...drip, url: await partner(dripSource) });
+    const bigIds = await reference(big);
+    const dripIds = await reference({ ...drip, url: urlOf('drip.xml', 'static') });
     const timed = track(startApp('ingestor', ingestorEnv(tempDir(), [big]), ['--once', '--json']));
     expect(await timed.exited).toBe(0);
     const pollMs = (JSON.parse(timed.stdout())[0] as { durationMs: number }).durationMs;
@@ -267,7 +299,7 @@ describe(`several feeds (FEEDS_SEED=${SEED})`, () => {
       const again = track(startApp('ingestor', ingestorEnv(dataDir, [big, drip])));
       for (const id of ['big', 'drip']) {
         await again.waitForOutput(
-          new RegExp(`"feed":"${id}".*"msg":"poll (applied|unchanged)"`),
+          new RegExp(`"feed":"${id}".*"msg":"poll (applied|unchanged|not_modified)"`),
           60_000,
         );
       }
