@@ -96,10 +96,17 @@ test: build
 test-docker:
 	bash scripts/test-docker
 
-# The cluster-truth schedules on SEEDS fresh random seeds (each printed), with a summary line.
+# The cluster-truth schedules, then the several-feeds cluster, on SEEDS fresh random seeds each
+# (every seed printed), with a summary line each.
 soak: build
 	@$(APT_INSTALL) $(TEST_TOOLS)
 	cd apps/e2e && TRUTH_SEEDS=random:$${SEEDS:-10} vitest run test/cluster-truth.test.ts -t 'seed'
+	@cd apps/e2e && failed=0 && for i in $$(seq $${SEEDS:-10}); do \
+	  seed=$$(od -An -N3 -tu4 /dev/urandom | tr -d ' '); \
+	  if CLUSTER_FEEDS_SEED=$$seed vitest run test/cluster-feeds.test.ts > /dev/null 2>&1; \
+	  then echo "cluster-feeds: CLUSTER_FEEDS_SEED=$$seed passed"; \
+	  else echo "cluster-feeds: CLUSTER_FEEDS_SEED=$$seed FAILED"; failed=$$((failed + 1)); fi; \
+	done && echo "cluster-feeds: $${SEEDS:-10} seeds, $$failed failed" && test $$failed -eq 0
 
 # wrk (Debian) measures throughput with little CPU of its own; the cluster scenario runs NATS.
 bench: build
