@@ -1,7 +1,7 @@
 import { renameSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createRandom, type GeneratedFeed, generateFeed } from '@tessera/simulator';
-import { getJson, type Nginx, startApp, startNginx, waitUntil } from '@tessera/testkit';
+import { type Nginx, startNginx, waitUntil } from '@tessera/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ClusterNode, ClusterSystem, LEASE_MS } from './cluster-system.js';
 import { describeDifference, ReferenceNode } from './truth/reference-node.js';
@@ -96,21 +96,6 @@ async function convergeOnReference(): Promise<string> {
   return `${etag} ${body.length}`;
 }
 
-/** A killed node started again on its DATA_DIR, ingestor and API. */
-async function restart(node: ClusterNode): Promise<void> {
-  system.startIngestor(node, { FEEDS: feeds });
-  node.api = startApp('api', {
-    DATA_DIR: node.dataDir,
-    PORT: String(node.apiPort),
-    HOST: '127.0.0.1',
-    API_WORKERS: '1',
-    MAX_LAG_MS: '20000',
-  });
-  await waitUntil(() => getJson(`http://127.0.0.1:${node.apiPort}/health`), {
-    what: `${node.name}'s API again`,
-  });
-}
-
 beforeAll(async () => {
   nginx = await startNginx({ server: 'location / { }' });
   for (const id of FEED_IDS) publish(id);
@@ -157,7 +142,7 @@ describe(`six feeds over three nodes (CLUSTER_FEEDS_SEED=${SEED})`, () => {
 
   it("kill -9 of a node while its feed's batch is being published beside another feed's: neither half-batch lands anywhere; the restarted node catches up and takes its share again", async () => {
     // The node killed before comes back on its DATA_DIR: it resumes, and the leases spread again.
-    await restart(system.nodes.find((n) => n.api === undefined)!);
+    await system.startNode(system.nodes.find((n) => n.api === undefined)!, { FEEDS: feeds });
     const leading = await spread(2, 20 * LEASE_MS);
     await convergeOnReference();
     // Two large documents at once, led by two different nodes.
@@ -175,7 +160,7 @@ describe(`six feeds over three nodes (CLUSTER_FEEDS_SEED=${SEED})`, () => {
     await victim.ingestor?.exited;
     victim.api = undefined;
     await convergeOnReference();
-    await restart(victim);
+    await system.startNode(victim, { FEEDS: feeds });
     await spread(2, 20 * LEASE_MS);
     await convergeOnReference();
   });

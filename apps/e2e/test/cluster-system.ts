@@ -74,6 +74,12 @@ export class ClusterSystem {
       api: undefined,
     };
     this.nodes.push(node);
+    await this.startNode(node, env);
+    return node;
+  }
+
+  /** A node's ingestor and API, on its DATA_DIR (empty, or as a killed node left it). */
+  async startNode(node: ClusterNode, env: Record<string, string> = {}): Promise<void> {
     this.startIngestor(node, env);
     node.api = startApp('api', {
       DATA_DIR: node.dataDir,
@@ -83,9 +89,8 @@ export class ClusterSystem {
       MAX_LAG_MS: '20000',
     });
     await waitUntil(() => getJson(`http://127.0.0.1:${node.apiPort}/health`), {
-      what: `${name}'s API`,
+      what: `${node.name}'s API`,
     });
-    return node;
   }
 
   startIngestor(node: ClusterNode, env: Record<string, string> = {}): RunningProcess {

@@ -4,8 +4,7 @@ import type { StoreWriter } from '@tessera/store';
 import type { Logger } from 'pino';
 import type { IngestorConfig } from './config.js';
 import type { FeedConfig } from './feed-config.js';
-import { createFeedFetcher, type FeedFetcher } from './feed-fetcher.js';
-import type { FetchLimits, SharedDeps } from './feed-set.js';
+import { type FetchLimits, feedPollDeps, type SharedDeps } from './feed-set.js';
 import type { FeedSink } from './feed-sink.js';
 import { createIngestor, type Ingestor } from './ingestor.js';
 
@@ -70,11 +69,7 @@ function feedLeader(
   limits: FetchLimits,
   fail: (error: unknown) => void,
 ): { lead(leading: boolean): Promise<void>; close(): Promise<void> } {
-  const fetcher: FeedFetcher = createFeedFetcher({
-    url: feed.url,
-    headers: feed.headers,
-    ...limits,
-  });
+  const { fetcher, deps } = feedPollDeps(feed, shared, limits);
   // The leader's polls stage here and publish what changed, as one batch, once the feed is whole.
   const stage = store.openStage(`poll-${feed.id}`);
   const sink: FeedSink = {
@@ -91,12 +86,7 @@ function feedLeader(
     (changing = changing.then(async () => {
       if (leading && term === undefined) {
         term = createIngestor({
-          ...shared,
-          log: shared.log.child({ feed: feed.id }),
-          fetcher,
-          provider: feed.id,
-          timeZone: feed.timeZone,
-          pollIntervalMs: feed.pollIntervalMs,
+          ...deps,
           store: sink,
           prepare: (signal) => replication.caughtUp(feed.id, signal),
         });

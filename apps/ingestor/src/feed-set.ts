@@ -40,15 +40,10 @@ export function createFeedSet(
   const fetchers: FeedFetcher[] = [];
   const progressOf = summedProgress(shared.onProgress);
   const loops = feeds.map((feed): { feed: string; ingestor: Ingestor } => {
-    const fetcher = createFeedFetcher({ url: feed.url, headers: feed.headers, ...limits });
+    const { fetcher, deps } = feedPollDeps(feed, shared, limits);
     fetchers.push(fetcher);
     const ingestor = createIngestor({
-      ...shared,
-      log: shared.log.child({ feed: feed.id }),
-      fetcher,
-      provider: feed.id,
-      timeZone: feed.timeZone,
-      pollIntervalMs: feed.pollIntervalMs,
+      ...deps,
       store: storeSink(store, feed.id),
       onProgress: progressOf(feed.id),
     });
@@ -65,6 +60,30 @@ export function createFeedSet(
     async stop() {
       await Promise.allSettled(loops.map(({ ingestor }) => ingestor.stop()));
       await Promise.allSettled(fetchers.map((f) => f.close()));
+    },
+  };
+}
+
+/**
+ * What one feed's polls need besides where they write: its own fetcher (URL, headers, limits),
+ * its identity, time zone and interval, and the shared workers and log (named after the feed).
+ * The single node's loops and a cluster leader's terms alike.
+ */
+export function feedPollDeps(
+  feed: FeedConfig,
+  shared: SharedDeps,
+  limits: FetchLimits,
+): { fetcher: FeedFetcher; deps: Omit<IngestorDeps, 'store'> } {
+  const fetcher = createFeedFetcher({ url: feed.url, headers: feed.headers, ...limits });
+  return {
+    fetcher,
+    deps: {
+      ...shared,
+      log: shared.log.child({ feed: feed.id }),
+      fetcher,
+      provider: feed.id,
+      timeZone: feed.timeZone,
+      pollIntervalMs: feed.pollIntervalMs,
     },
   };
 }

@@ -16,7 +16,7 @@ export const ReplicationStatusSchema = z.object({
   leading: z.array(z.string()).default([]),
   /** Whether the ingestor reaches NATS right now. */
   connected: z.boolean(),
-  /** The last stream sequence applied to this store. */
+  /** The last stream sequence this store took in (applied, skipped as applied, or staged in a batch still open). */
   appliedSequence: z.number().int().nonnegative(),
   /** The last stream sequence known to exist in the cluster. */
   latestSequence: z.number().int().nonnegative(),

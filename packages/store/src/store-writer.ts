@@ -271,8 +271,11 @@ function createWriter(env: Environment, lock: WriterLock): StoreWriter {
         feedDigest.toggle(seen.digest);
       }
     }
-    meta.putSync(DIGEST_KEY, digest.value());
-    meta.putSync(feedDigestKey(feed), feedDigest.value());
+    // An unchanged feed writes no digest (only unattributed records moved in change them).
+    if (changedAnything(counts) || unattributed !== undefined) {
+      meta.putSync(DIGEST_KEY, digest.value());
+      meta.putSync(feedDigestKey(feed), feedDigest.value());
+    }
     if (unattributed !== undefined) {
       meta.putSync(feedDigestKey(UNATTRIBUTED_FEED), unattributed.value());
     }
@@ -384,13 +387,11 @@ function createWriter(env: Environment, lock: WriterLock): StoreWriter {
       const stored = readDigest(env);
       const storedFeeds = readFeedDigests(env);
       const actual = computeDigests(env);
-      const feeds = new Set<string>();
-      for (const [feed, digest] of actual.feeds) {
-        if (storedFeeds.get(feed) !== digest && digest !== EMPTY_DIGEST) feeds.add(feed);
-      }
-      for (const feed of storedFeeds.keys()) {
-        if (!actual.feeds.has(feed)) feeds.add(feed);
-      }
+      const feeds = new Set(
+        [...actual.feeds.keys(), ...storedFeeds.keys()].filter(
+          (feed) => actual.feeds.get(feed) !== storedFeeds.get(feed),
+        ),
+      );
       if (stored !== actual.state || feeds.size > 0) {
         write('repairing the digests', () => rewriteDigests(env));
       }
