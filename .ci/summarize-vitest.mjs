@@ -1,5 +1,7 @@
 // Adds up the vitest JSON reports of every package that has tests into the single line CI reads:
-// "N passed, N failed". Exits non-zero when a test failed or no test ran at all.
+// "N passed, N failed". Exits non-zero when a test failed or no test ran at all. Each failed test is
+// named on stderr first (file, name, the failure's first line): CI's log keeps only the tail of the
+// output, and a flaky failure must be identifiable from that tail alone.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -20,6 +22,20 @@ for (const dir of process.argv.slice(2)) {
   passed += report.numPassedTests ?? 0;
   // A test file that failed to load has no failed test but did fail: count it once.
   failed += (report.numFailedTests ?? 0) + countFilesFailedWithoutTests(report);
+  for (const line of describeFailures(report)) console.error(`${dir}: ${line}`);
+}
+
+function describeFailures(report) {
+  return (report.testResults ?? []).flatMap((file) => {
+    const name = file.name.slice(file.name.lastIndexOf('/') + 1);
+    const tests = (file.assertionResults ?? []).filter((t) => t.status === 'failed');
+    if (tests.length === 0 && file.status === 'failed') return [`FAILED ${name}: ${firstLine(file.message)}`];
+    return tests.map((t) => `FAILED ${name} > ${t.fullName}: ${firstLine(t.failureMessages?.[0])}`);
+  });
+}
+
+function firstLine(text) {
+  return (text ?? '').split('\n', 1)[0].slice(0, 300);
 }
 
 function countFilesFailedWithoutTests(report) {

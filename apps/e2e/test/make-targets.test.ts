@@ -1,4 +1,5 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -68,3 +69,42 @@ describe('make targets on a fresh machine', () => {
     await interrupt(run);
   });
 });
+
+describe('CI summary (.ci/summarize-vitest.mjs)', () => {
+  it('adds up the reports and names every failed test before the last line', () => {
+    const root = mkdtempSync(join(tmpdir(), 'ci-summary-'));
+    dirs.push(root);
+    writeReport(join(root, 'a'), {
+      numPassedTests: 3,
+      numFailedTests: 1,
+      testResults: [
+        {
+          name: '/x/a/test/one.test.ts',
+          status: 'failed',
+          assertionResults: [
+            { fullName: 'suite > case', status: 'failed', failureMessages: ['AssertionError: no\n  at'] },
+          ],
+        },
+      ],
+    });
+    writeReport(join(root, 'b'), {
+      numPassedTests: 2,
+      numFailedTests: 0,
+      testResults: [{ name: '/x/b/test/two.test.ts', status: 'failed', message: 'cannot load\nstack', assertionResults: [] }],
+    });
+    const run = spawnSync('node', ['.ci/summarize-vitest.mjs', join(root, 'a'), join(root, 'b')], {
+      cwd: REPO_ROOT,
+      encoding: 'utf8',
+    });
+    expect(run.status).toBe(1);
+    expect(run.stdout.trim().split('\n').at(-1)).toBe('5 passed, 2 failed');
+    expect(run.stderr).toContain('FAILED one.test.ts > suite > case: AssertionError: no');
+    expect(run.stderr).toContain('FAILED two.test.ts: cannot load');
+  });
+});
+
+function writeReport(dir: string, report: object): void {
+  mkdirSync(join(dir, 'reports'), { recursive: true });
+  writeFileSync(join(dir, 'package.json'), JSON.stringify({ scripts: { test: 'vitest run' } }));
+  writeFileSync(join(dir, 'reports/vitest.json'), JSON.stringify(report));
+}
