@@ -29,7 +29,8 @@ function describeFailures(report) {
   return (report.testResults ?? []).flatMap((file) => {
     const name = file.name.slice(file.name.lastIndexOf('/') + 1);
     const tests = (file.assertionResults ?? []).filter((t) => t.status === 'failed');
-    if (tests.length === 0 && file.status === 'failed') return [`FAILED ${name}: ${firstLine(file.message)}`];
+    if (tests.length === 0 && file.status === 'failed')
+      return [`FAILED ${name}: ${firstLine(file.message)}`];
     return tests.map((t) => `FAILED ${name} > ${t.fullName}: ${firstLine(t.failureMessages?.[0])}`);
   });
 }

@@ -82,7 +82,11 @@ describe('CI summary (.ci/summarize-vitest.mjs)', () => {
           name: '/x/a/test/one.test.ts',
           status: 'failed',
           assertionResults: [
-            { fullName: 'suite > case', status: 'failed', failureMessages: ['AssertionError: no\n  at'] },
+            {
+              fullName: 'suite > case',
+              status: 'failed',
+              failureMessages: ['AssertionError: no\n  at'],
+            },
           ],
         },
       ],
@@ -90,7 +94,14 @@ describe('CI summary (.ci/summarize-vitest.mjs)', () => {
     writeReport(join(root, 'b'), {
       numPassedTests: 2,
       numFailedTests: 0,
-      testResults: [{ name: '/x/b/test/two.test.ts', status: 'failed', message: 'cannot load\nstack', assertionResults: [] }],
+      testResults: [
+        {
+          name: '/x/b/test/two.test.ts',
+          status: 'failed',
+          message: 'cannot load\nstack',
+          assertionResults: [],
+        },
+      ],
     });
     const run = spawnSync('node', ['.ci/summarize-vitest.mjs', join(root, 'a'), join(root, 'b')], {
       cwd: REPO_ROOT,
