@@ -1,18 +1,18 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { EventRecord } from '@tessera/core';
-import { open, type RootDatabase } from 'lmdb';
+import { type Database, open, type RootDatabase } from 'lmdb';
 import { unavailable } from './environment.js';
 import { STAGE_DIR } from './layout.js';
 import { describeCause, StoreError } from './store-error.js';
 
-type Staged = [startsAt: number, endsAt: number, summary: string];
+type Staged = [id: string, startsAt: number, endsAt: number, summary: string];
 
 /**
  * Where a feed's records wait while the feed is still arriving (a partner's body, a cluster
  * batch's parts), so that no write transaction of the store stays open across the network. A
  * record staged twice keeps its last value, as a feed applied in one transaction would. Records
- * come back in id order, from one snapshot.
+ * come back once per id, in the order they were last staged, from one snapshot.
  */
 export interface FeedStage {
   readonly name: string;
@@ -30,6 +30,14 @@ export interface FeedStage {
   close(): Promise<void>;
 }
 
+interface Tables {
+  root: RootDatabase;
+  /** Arrival number → record: the table records() walks. */
+  records: Database<Staged, number>;
+  /** id → its arrival number, so that a record staged again replaces the earlier one. */
+  latest: Database<number, string>;
+}
+
 /** Mapped address space, not memory: the largest feed a stage can hold. */
 const STAGE_MAP_SIZE = 8 * 1024 ** 3;
 
@@ -45,7 +53,8 @@ export function stagePath(storePath: string, name: string): string {
  */
 export function openFeedStage(storePath: string, name: string): FeedStage {
   const path = stagePath(storePath, name);
-  let root: RootDatabase<Staged, string> | undefined;
+  let opened: Tables | undefined;
+  let staged = 0;
   const remove = (): void => {
     try {
       rmSync(path, { recursive: true, force: true });
@@ -54,26 +63,32 @@ export function openFeedStage(storePath: string, name: string): FeedStage {
     }
   };
 
-  const opened = (): RootDatabase<Staged, string> => {
-    if (root !== undefined) return root;
+  const tables = (): Tables => {
+    if (opened !== undefined) return opened;
     try {
       mkdirSync(path, { recursive: true });
-      root = open<Staged, string>({
+      const root = open({
         path,
         noSubdir: false,
         mapSize: STAGE_MAP_SIZE,
         noSync: true,
-        encoding: 'msgpack',
+        maxDbs: 2,
       });
+      opened = {
+        root,
+        records: root.openDB<Staged, number>({ name: 'records', encoding: 'msgpack' }),
+        latest: root.openDB<number, string>({ name: 'latest', encoding: 'msgpack' }),
+      };
     } catch (cause) {
       throw unavailable(path, cause);
     }
-    return root;
+    return opened;
   };
   const discard = async (): Promise<void> => {
-    const closing = root;
-    root = undefined;
-    await closing?.close();
+    const closing = opened;
+    opened = undefined;
+    staged = 0;
+    await closing?.root.close();
     remove();
   };
 
@@ -81,10 +96,19 @@ export function openFeedStage(storePath: string, name: string): FeedStage {
     name,
     add(records) {
       if (records.length === 0) return;
-      const db = opened();
+      const { root, records: byArrival, latest } = tables();
       try {
-        db.transactionSync(() => {
-          for (const r of records) db.putSync(r.id, [r.startsAt, r.endsAt, r.summary]);
+        root.transactionSync(() => {
+          for (const r of records) {
+            // Appended in arrival order: each put touches the end of the table only, so the
+            // stage's pages are not all mapped in while a large feed arrives (random ids would
+            // visit every leaf). The small id index finds an id staged before.
+            const before = latest.get(r.id);
+            if (before !== undefined) byArrival.removeSync(before);
+            staged += 1;
+            latest.putSync(r.id, staged);
+            byArrival.putSync(staged, [r.id, r.startsAt, r.endsAt, r.summary], { append: true });
+          }
         });
       } catch (cause) {
         throw new StoreError(
@@ -96,11 +120,12 @@ export function openFeedStage(storePath: string, name: string): FeedStage {
         );
       }
     },
-    size: () => (root?.getStats() as { entryCount: number } | undefined)?.entryCount ?? 0,
+    size: () => (opened?.latest.getStats() as { entryCount: number } | undefined)?.entryCount ?? 0,
     *records() {
-      if (root === undefined) return;
-      for (const { key, value } of root.getRange({})) {
-        yield { id: key, startsAt: value[0], endsAt: value[1], summary: value[2] };
+      if (opened === undefined) return;
+      for (const { value } of opened.records.getRange({})) {
+        const [id, startsAt, endsAt, summary] = value;
+        yield { id, startsAt, endsAt, summary };
       }
     },
     clear: discard,

@@ -2,11 +2,15 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type EventRecord, eventIdFor, type QueryWindow } from '@tessera/core';
+import { createRandom } from '@tessera/simulator';
 import { open } from 'lmdb';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DigestSum, EMPTY_DIGEST, recordDigest } from '../src/layout.js';
 import { StoreError } from '../src/store-error.js';
 import { openStoreWriter, type StoreWriter } from '../src/store-writer.js';
+
+/** Seeds the generated stage case; printed in its name, STAGE_SEED reruns one. */
+const STAGE_SEED = Number(process.env.STAGE_SEED ?? 1);
 
 const H = 3_600_000;
 const T0 = Date.parse('2021-06-01T00:00:00Z');
@@ -204,6 +208,11 @@ describe('openStoreWriter', () => {
       stage.add([record('1', 1, 2, 'changed'), record('2', 2, 3)]);
       stage.add([record('1', 1, 2, 'last')]);
       expect(stage.size()).toBe(2);
+      // In the order last staged: id 1's last value came after id 2.
+      expect([...stage.records()].map((r) => JSON.parse(r.summary).title)).toEqual([
+        'event 2',
+        'last',
+      ]);
       expect(titles(store)).toEqual(['stored']);
       expect(store.applyFeed('test', stage.records(), commit(2))).toEqual({
         inserted: 1,
@@ -217,6 +226,27 @@ describe('openStoreWriter', () => {
       expect([...stage.records()]).toEqual([]);
       stage.add([record('3', 3, 4)]);
       expect(stage.size()).toBe(1);
+    });
+
+    it(`give back what a Map of the same adds holds, in its order (STAGE_SEED=${STAGE_SEED})`, async () => {
+      const random = createRandom(STAGE_SEED);
+      const stage = store.openStage('generated');
+      const reference = new Map<string, EventRecord>();
+      for (let batch = 0; batch < 40; batch++) {
+        const records = Array.from({ length: Math.floor(random() * 60) }, (_, i) => {
+          // Few distinct ids, so that most batches stage some id again, often twice in one batch.
+          const id = String(Math.floor(random() * 300));
+          return record(id, batch * 100 + i, batch * 100 + i + 1, `${id} in batch ${batch}`);
+        });
+        stage.add(records);
+        for (const r of records) {
+          reference.delete(r.id);
+          reference.set(r.id, r);
+        }
+      }
+      expect(stage.size()).toBe(reference.size);
+      expect([...stage.records()]).toEqual([...reference.values()]);
+      await stage.clear();
     });
 
     it('start empty, whatever a stage of the same name held before the writer opened', async () => {
