@@ -6,10 +6,10 @@ import type { ParserPool } from './parser-pool.js';
 export interface ChunkParser {
   /** Hands a chunk to the workers; waits while they are behind (backpressure). */
   submit(chunk: Buffer): Promise<void>;
-  /** Waits until every chunk submitted so far is parsed and delivered. */
+  /** Waits until every chunk submitted is parsed and delivered; the feed's parse is over. */
   drain(): Promise<void>;
   /** Delivers nothing more: the poll has failed or stopped. */
-  close(): void;
+  close(): Promise<void>;
 }
 
 /**
@@ -30,9 +30,11 @@ export function createChunkParser(
   const delivered: Promise<void>[] = [];
   let last: Promise<void> = Promise.resolve();
   let closed = false;
+  let end: (() => Promise<void>) | undefined;
 
   return {
     async submit(chunk) {
+      end ??= pool.begin();
       const parsed = pool.parse({ chunk, ...task }, signal).catch((cause: unknown) => {
         // An abort is the poll's own doing; the caller reads it from the signal.
         if (signal.aborted) throw cause;
@@ -58,9 +60,11 @@ export function createChunkParser(
     async drain() {
       delivered.length = 0;
       await last;
+      await end?.();
     },
-    close() {
+    async close() {
       closed = true;
+      await end?.();
     },
   };
 }

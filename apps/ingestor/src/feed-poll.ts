@@ -147,8 +147,9 @@ export async function pollFeed(deps: PollDeps, signal: AbortSignal): Promise<Pol
   } catch (cause) {
     // Read what stopped the poll before stopping its tasks, which aborts pollSignal too.
     const error = toFailure(cause, pollSignal);
-    parser.close();
+    const closing = parser.close();
     tasks.abort();
+    await closing;
     await applier.abort();
     report.error = { code: error.code, message: error.message };
     report.retryAfterMs = error.retryAfterMs;

@@ -13,6 +13,12 @@ export interface ParserPool {
   readonly threads: number;
   /** Resolves once every thread has loaded the worker. */
   warm(): Promise<void>;
+  /**
+   * A feed's parse begins; call the returned function once it is over (idempotent). When the
+   * last parse in progress ends and the threads have parsed a large feed's worth since they
+   * started, they are stopped before the caller goes on, and started again at the next parse.
+   */
+  begin(): () => Promise<void>;
   parse(task: ParseTask, signal?: AbortSignal): Promise<ParseResult>;
   close(): Promise<void>;
 }
@@ -21,38 +27,78 @@ export interface ParserPoolOptions {
   threads: number;
   /** Each worker's V8 heap limit; a worker past it dies and its task fails. */
   maxHeapMb?: number;
+  /** Bytes parsed after which the threads are stopped when idle (see `begin`). */
+  releaseAfterBytes?: number;
   /** A worker that fails outside any task (at start, say); the pool replaces it. */
   onWorkerError?: (error: Error) => void;
 }
 
+/**
+ * Parsing a large feed leaves each worker's heap grown by its garbage (~30 MiB a thread for a
+ * 1 GB feed), and V8 keeps it. The apply that follows the parse adds its own dirty pages in
+ * proportion to the feed, so a large feed's threads are stopped first: the whole process then
+ * peaks at the larger of the two phases, not their sum. Starting two threads again costs
+ * ~150 ms, small beside the seconds a feed this size takes; smaller feeds keep warm threads.
+ */
+const RELEASE_AFTER_BYTES = 64 * 1024 ** 2;
+
 export function createParserPool({
   threads,
   maxHeapMb = 256,
+  releaseAfterBytes = RELEASE_AFTER_BYTES,
   onWorkerError,
 }: ParserPoolOptions): ParserPool {
-  const pool = new Piscina<ParseTask, ParseResult>({
-    filename: WORKER_FILE,
-    minThreads: threads,
-    maxThreads: threads,
-    idleTimeout: 60_000,
-    // Parsing makes short-lived garbage fast; a small young generation keeps each worker's heap,
-    // and so the process's peak RSS, from growing with the feed.
-    resourceLimits: { maxYoungGenerationSizeMb: 8, maxOldGenerationSizeMb: maxHeapMb },
-  });
-  // Without a listener, a worker dying between tasks would be an unhandled 'error' event and
-  // take the whole ingestor down; a worker dying during a task rejects that task instead.
-  pool.on('error', (error: Error) => onWorkerError?.(error));
+  const start = (): Piscina<ParseTask, ParseResult> => {
+    const started = new Piscina<ParseTask, ParseResult>({
+      filename: WORKER_FILE,
+      minThreads: threads,
+      maxThreads: threads,
+      idleTimeout: 60_000,
+      // Parsing makes short-lived garbage fast; a small young generation keeps each worker's
+      // heap, and so the process's peak RSS, from growing with the feed.
+      resourceLimits: { maxYoungGenerationSizeMb: 8, maxOldGenerationSizeMb: maxHeapMb },
+    });
+    // Without a listener, a worker dying between tasks would be an unhandled 'error' event and
+    // take the whole ingestor down; a worker dying during a task rejects that task instead.
+    started.on('error', (error: Error) => onWorkerError?.(error));
+    return started;
+  };
+  let pool: Piscina<ParseTask, ParseResult> | undefined = start();
+  let parsing = 0;
+  let parsedBytes = 0;
+  const running = (): Piscina<ParseTask, ParseResult> => {
+    pool ??= start();
+    return pool;
+  };
+  const release = async (): Promise<void> => {
+    const stopping = pool;
+    pool = undefined;
+    parsedBytes = 0;
+    await stopping?.destroy();
+  };
+
   // Each thread loads the worker's modules on its first task; doing that now keeps module loading
   // and the first compile out of the first poll.
   const empty = () => ({ chunk: new Uint8Array(0), provider: 'warm-up', timeZone: 'UTC' });
-  const warm = Promise.allSettled(Array.from({ length: threads }, () => pool.run(empty())));
+  const warm = Promise.allSettled(Array.from({ length: threads }, () => running().run(empty())));
   return {
     threads,
     warm: () => warm.then(() => undefined),
-    parse(task, signal) {
-      // The chunk's buffer is moved, not copied, to the worker.
-      return pool.run(task, { transferList: [task.chunk.buffer as ArrayBuffer], signal });
+    begin() {
+      parsing += 1;
+      let ended = false;
+      return async () => {
+        if (ended) return;
+        ended = true;
+        parsing -= 1;
+        if (parsing === 0 && parsedBytes >= releaseAfterBytes) await release();
+      };
     },
-    close: () => pool.destroy(),
+    parse(task, signal) {
+      parsedBytes += task.chunk.byteLength;
+      // The chunk's buffer is moved, not copied, to the worker.
+      return running().run(task, { transferList: [task.chunk.buffer as ArrayBuffer], signal });
+    },
+    close: release,
   };
 }

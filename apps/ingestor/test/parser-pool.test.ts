@@ -1,0 +1,62 @@
+import { readFileSync } from 'node:fs';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createParserPool, type ParserPool } from '../src/parser-pool.js';
+
+/** The process's threads, as the kernel counts them: a stopped worker is one fewer. */
+function threadCount(): number {
+  return Number(/^Threads:\s+(\d+)/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1]);
+}
+
+const chunk = (bases: number): Uint8Array =>
+  Buffer.from(
+    Array.from(
+      { length: bases },
+      (_, i) =>
+        `<base_plan base_plan_id="${i}" sell_mode="online" title="t"><plan plan_id="1" plan_start_date="2021-06-30T21:00:00" plan_end_date="2021-06-30T22:00:00"/></base_plan>`,
+    ).join(''),
+  );
+
+async function parse(pool: ParserPool, bases: number): Promise<void> {
+  const result = await pool.parse({ chunk: chunk(bases), provider: 'p', timeZone: 'UTC' });
+  expect(result.ok).toBe(true);
+}
+
+let pool: ParserPool | undefined;
+afterEach(async () => {
+  await pool?.close();
+});
+
+describe('parser pool', () => {
+  it('stops its threads when the last parse ends after a large feed, and starts them again for the next', async () => {
+    pool = createParserPool({ threads: 2, releaseAfterBytes: 64 * 1024 });
+    await pool.warm();
+    const running = threadCount();
+
+    const endA = pool.begin();
+    const endB = pool.begin();
+    await parse(pool, 1_000);
+    await endA();
+    await endA(); // idempotent: it does not count B's parse out too
+    // Another feed is still being parsed: the threads stay.
+    expect(threadCount()).toBe(running);
+    await endB();
+    expect(threadCount()).toBeLessThanOrEqual(running - 2);
+
+    const end = pool.begin();
+    await parse(pool, 10);
+    expect(threadCount()).toBeGreaterThanOrEqual(running - 1);
+    await end();
+  });
+
+  it('keeps its threads warm after feeds smaller than the threshold', async () => {
+    pool = createParserPool({ threads: 2, releaseAfterBytes: 64 * 1024 ** 2 });
+    await pool.warm();
+    const running = threadCount();
+    for (let i = 0; i < 3; i++) {
+      const end = pool.begin();
+      await parse(pool, 100);
+      await end();
+    }
+    expect(threadCount()).toBe(running);
+  });
+});
