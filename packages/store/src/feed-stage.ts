@@ -1,7 +1,8 @@
-import { mkdirSync, rmSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { EventRecord } from '@tessera/core';
-import { type Database, open, type RootDatabase } from 'lmdb';
+import { open, type RootDatabase } from 'lmdb';
+import { pack, unpack } from 'msgpackr';
 import { unavailable } from './environment.js';
 import { STAGE_DIR } from './layout.js';
 import { describeCause, StoreError } from './store-error.js';
@@ -16,30 +17,26 @@ type Staged = [id: string, startsAt: number, endsAt: number, summary: string];
  */
 export interface FeedStage {
   readonly name: string;
-  /** Stages records (one small transaction, no fsync: a stage never outlives its process). */
+  /** Stages records (one write and one small transaction, no fsync: a stage never outlives its process). */
   add(records: readonly EventRecord[]): void;
   /** Distinct records staged. */
   size(): number;
   records(): IterableIterator<EventRecord>;
   /**
    * Empties the stage for the next feed: its files are deleted, not only its records, because
-   * an LMDB file never shrinks and a failed feed must not keep its disk space (a full disk
+   * a failed feed must not keep its disk space (a full disk
    * would then refuse even the record of the failure).
    */
   clear(): Promise<void>;
   close(): Promise<void>;
 }
 
-interface Tables {
-  root: RootDatabase;
-  /** Arrival number → record: the table records() walks. */
-  records: Database<Staged, number>;
-  /** id → its arrival number, so that a record staged again replaces the earlier one. */
-  latest: Database<number, string>;
-}
-
-/** Mapped address space, not memory: the largest feed a stage can hold. */
-const STAGE_MAP_SIZE = 8 * 1024 ** 3;
+/** Mapped address space, not memory: the largest id index a stage can hold. */
+const INDEX_MAP_SIZE = 1024 ** 3;
+/** Bytes read from the records file at a time when the stage is read back. */
+const READ_BLOCK_BYTES = 1024 ** 2;
+/** Each framed record starts with its length. */
+const FRAME_HEADER_BYTES = 4;
 
 /** The directory of one stage inside a store directory. */
 export function stagePath(storePath: string, name: string): string {
@@ -48,37 +45,32 @@ export function stagePath(storePath: string, name: string): string {
 
 /**
  * A stage, empty (the writer deletes every stage when it opens the store: one written without
- * fsync may be torn). Its environment is opened at the first record and deleted by `clear`.
- * Only the store's writer opens stages.
+ * fsync may be torn). Its files are created at the first record and deleted by `clear`. Only
+ * the store's writer opens stages.
+ *
+ * The records are appended to a plain file, never mapped: LMDB keeps every page it writes
+ * resident in the process, so a stage in LMDB added the whole feed's size to the ingestor's
+ * RSS while it arrived and again while it was applied (~35 MiB for a 1 GB feed). The file's
+ * pages stay in the page cache, which the kernel reclaims. A small LMDB index (id → the
+ * offset of its last staging) makes a record staged again replace the earlier one.
  */
 export function openFeedStage(storePath: string, name: string): FeedStage {
   const path = stagePath(storePath, name);
-  let opened: Tables | undefined;
-  let staged = 0;
-  const remove = (): void => {
-    try {
-      rmSync(path, { recursive: true, force: true });
-    } catch (cause) {
-      throw unavailable(path, cause, 'delete');
-    }
-  };
+  let opened: { fd: number; index: RootDatabase<number, string> } | undefined;
+  let written = 0;
 
-  const tables = (): Tables => {
+  const files = (): { fd: number; index: RootDatabase<number, string> } => {
     if (opened !== undefined) return opened;
     try {
       mkdirSync(path, { recursive: true });
-      const root = open({
-        path,
+      const index = open<number, string>({
+        path: join(path, 'index'),
         noSubdir: false,
-        mapSize: STAGE_MAP_SIZE,
+        mapSize: INDEX_MAP_SIZE,
         noSync: true,
-        maxDbs: 2,
+        encoding: 'msgpack',
       });
-      opened = {
-        root,
-        records: root.openDB<Staged, number>({ name: 'records', encoding: 'msgpack' }),
-        latest: root.openDB<number, string>({ name: 'latest', encoding: 'msgpack' }),
-      };
+      opened = { fd: openSync(join(path, 'records'), 'w+'), index };
     } catch (cause) {
       throw unavailable(path, cause);
     }
@@ -87,27 +79,31 @@ export function openFeedStage(storePath: string, name: string): FeedStage {
   const discard = async (): Promise<void> => {
     const closing = opened;
     opened = undefined;
-    staged = 0;
-    await closing?.root.close();
-    remove();
+    written = 0;
+    if (closing !== undefined) {
+      closeSync(closing.fd);
+      await closing.index.close();
+    }
+    try {
+      rmSync(path, { recursive: true, force: true });
+    } catch (cause) {
+      throw unavailable(path, cause, 'delete');
+    }
   };
 
   return {
     name,
     add(records) {
       if (records.length === 0) return;
-      const { root, records: byArrival, latest } = tables();
+      const { fd, index } = files();
+      const frames = records.map((r) => frame([r.id, r.startsAt, r.endsAt, r.summary]));
       try {
-        root.transactionSync(() => {
-          for (const r of records) {
-            // Appended in arrival order: each put touches the end of the table only, so the
-            // stage's pages are not all mapped in while a large feed arrives (random ids would
-            // visit every leaf). The small id index finds an id staged before.
-            const before = latest.get(r.id);
-            if (before !== undefined) byArrival.removeSync(before);
-            staged += 1;
-            latest.putSync(r.id, staged);
-            byArrival.putSync(staged, [r.id, r.startsAt, r.endsAt, r.summary], { append: true });
+        writeSync(fd, Buffer.concat(frames), 0, undefined, written);
+        index.transactionSync(() => {
+          let offset = written;
+          for (const [i, r] of records.entries()) {
+            index.putSync(r.id, offset);
+            offset += frames[i]!.length;
           }
         });
       } catch (cause) {
@@ -119,16 +115,62 @@ export function openFeedStage(storePath: string, name: string): FeedStage {
           },
         );
       }
+      for (const f of frames) written += f.length;
     },
-    size: () => (opened?.latest.getStats() as { entryCount: number } | undefined)?.entryCount ?? 0,
+    size: () => (opened?.index.getStats() as { entryCount: number } | undefined)?.entryCount ?? 0,
     *records() {
       if (opened === undefined) return;
-      for (const { value } of opened.records.getRange({})) {
-        const [id, startsAt, endsAt, summary] = value;
+      const { fd, index } = opened;
+      for (const { offset, record } of readFrames(fd, written)) {
+        // An id staged again later: its last staging is the one that counts.
+        if (index.get(record[0]) !== offset) continue;
+        const [id, startsAt, endsAt, summary] = record;
         yield { id, startsAt, endsAt, summary };
       }
     },
     clear: discard,
     close: discard,
   };
+}
+
+function frame(record: Staged): Buffer {
+  const body = pack(record);
+  const framed = Buffer.allocUnsafe(FRAME_HEADER_BYTES + body.length);
+  framed.writeUInt32LE(body.length, 0);
+  body.copy(framed, FRAME_HEADER_BYTES);
+  return framed;
+}
+
+/** The records file's frames in order, read a block at a time (a longer frame grows the block). */
+function* readFrames(fd: number, end: number): Generator<{ offset: number; record: Staged }> {
+  let block = Buffer.allocUnsafe(READ_BLOCK_BYTES);
+  let blockAt = 0;
+  let filled = 0;
+  /** Reads the file from `from` into the block, at least `need` bytes of it. */
+  const fill = (from: number, need: number): void => {
+    if (need > block.length) block = Buffer.allocUnsafe(need);
+    blockAt = from;
+    filled = 0;
+    const want = Math.min(block.length, end - from);
+    while (filled < want) {
+      const read = readSync(fd, block, filled, want - filled, from + filled);
+      if (read === 0) break;
+      filled += read;
+    }
+    if (filled < need) {
+      throw new StoreError(
+        'store_write_failed',
+        `the stage's records file ends at ${from + filled}`,
+      );
+    }
+  };
+  let at = 0;
+  while (at < end) {
+    if (at + FRAME_HEADER_BYTES > blockAt + filled) fill(at, FRAME_HEADER_BYTES);
+    const length = block.readUInt32LE(at - blockAt);
+    if (at + FRAME_HEADER_BYTES + length > blockAt + filled) fill(at, FRAME_HEADER_BYTES + length);
+    const start = at - blockAt + FRAME_HEADER_BYTES;
+    yield { offset: at, record: unpack(block.subarray(start, start + length)) as Staged };
+    at += FRAME_HEADER_BYTES + length;
+  }
 }

@@ -65,9 +65,10 @@ import type { EventRecord } from '@tessera/core';
  * last batch that changed an event (a replicated write never lowers it), so that every node names
  * the same content alike.
  *
- * Beside the environment, `stage/<name>/` holds stages: scratch LMDB environments (no fsync)
- * where a feed's records wait, keyed by id (the last occurrence wins), until the whole document
- * proved sound. They are deleted whenever the writer opens: nothing in them outlives a process.
+ * Beside the environment, `stage/<name>/` holds stages (no fsync) where a feed's records wait
+ * until the whole document proved sound: `records`, a plain file they are appended to, and
+ * `index/`, an LMDB environment of id → the offset of its last occurrence (which wins). They are
+ * deleted whenever the writer opens: nothing in them outlives a process.
  *
  * Beside the environment, `writer.lock` is held (flock) by the one process allowed to write, and
  * in cluster mode `replication.json` is the ingestor's view of the cluster (role, lag, divergence),
