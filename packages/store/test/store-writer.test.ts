@@ -236,7 +236,11 @@ describe('openStoreWriter', () => {
         const records = Array.from({ length: Math.floor(random() * 60) }, (_, i) => {
           // Few distinct ids, so that most batches stage some id again, often twice in one batch.
           const id = String(Math.floor(random() * 300));
-          return record(id, batch * 100 + i, batch * 100 + i + 1, `${id} in batch ${batch}`);
+          // Sizes up to 2 KB, and now and then one past the 1 MiB the stage reads back at a time:
+          // frames fall across its reads, and a longer one grows them.
+          const pad = random() < 0.005 ? 1.5 * 1024 ** 2 : Math.floor(random() * 2_000);
+          const title = `${id} in batch ${batch} ${'·'.repeat(pad)}`;
+          return record(id, batch * 100 + i, batch * 100 + i + 1, title);
         });
         stage.add(records);
         for (const r of records) {
