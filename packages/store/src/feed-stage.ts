@@ -98,7 +98,7 @@ export function openFeedStage(storePath: string, name: string): FeedStage {
       const { fd, index } = files();
       const frames = records.map((r) => frame([r.id, r.startsAt, r.endsAt, r.summary]));
       try {
-        writeSync(fd, Buffer.concat(frames), 0, undefined, written);
+        writeAll(fd, Buffer.concat(frames), written);
         index.transactionSync(() => {
           let offset = written;
           for (const [i, r] of records.entries()) {
@@ -131,6 +131,13 @@ export function openFeedStage(storePath: string, name: string): FeedStage {
     clear: discard,
     close: discard,
   };
+}
+
+/** A write of a regular file may be short (a full disk): go on until all of it is written or it fails. */
+function writeAll(fd: number, bytes: Buffer, position: number): void {
+  for (let done = 0; done < bytes.length; ) {
+    done += writeSync(fd, bytes, done, bytes.length - done, position + done);
+  }
 }
 
 function frame(record: Staged): Buffer {
