@@ -211,7 +211,13 @@ export async function runCluster(ctx: BenchContext): Promise<ClusterResult> {
     const local = await ctx.ingestOnce({ DATA_DIR: ctx.dir('cluster-local') });
     const joinedAt = Date.now();
     const fresh = await startNode();
-    await fresh.ingestor.waitForOutput(/"msg":"caught up with the cluster"/, 300_000);
+    await fresh.ingestor
+      .waitForOutput(/"msg":"caught up with the cluster"/, 300_000)
+      .catch((error: Error) => {
+        // What the node was doing is what tells a slow catch-up from a stuck one.
+        const last = fresh.ingestor.output().split('\n').slice(-30).join('\n');
+        throw new Error(`${error.message}\nthe joining node's last lines:\n${last}`);
+      });
     const catchUpMs = Date.now() - joinedAt;
     const line = fresh.ingestor.logs().find((l) => l.msg === 'caught up with the cluster')!;
 
