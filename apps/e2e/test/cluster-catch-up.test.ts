@@ -17,9 +17,21 @@ const churn = {
   onlineRatio: 1,
 };
 
+/**
+ * Messages of at most 32 KiB (batches of 16 KiB parts): the state's checkpoint is dozens of
+ * parts, more than the publisher keeps in flight. Its purge once used the first part still in
+ * flight as the checkpoint's start and deleted the checkpoint's own head: a node that started
+ * empty, or re-synced, could then never converge.
+ */
+const MAX_PAYLOAD_BYTES = 32 * 1024;
+
 beforeAll(async () => {
   // Every poll a different feed: every event changes, fifty times.
-  await system.start(2, { ...churn, seed: 1, evolve: true });
+  await system.start(
+    2,
+    { ...churn, seed: 1, evolve: true },
+    { maxPayloadBytes: MAX_PAYLOAD_BYTES },
+  );
 }, 60_000);
 afterAll(async () => {
   await system.stopAll();
@@ -48,6 +60,7 @@ describe('catching up', () => {
     );
     expect(checkpoints.length).toBeGreaterThan(0);
     const stateBytes = Number(checkpoints.at(-1)?.bytes);
+    expect(stateBytes / (MAX_PAYLOAD_BYTES / 2)).toBeGreaterThan(20);
 
     const fresh = await system.addNode();
     const caughtUp = await fresh.ingestor!.waitForOutput(

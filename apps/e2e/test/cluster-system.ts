@@ -52,8 +52,12 @@ export class ClusterSystem {
     return `http://127.0.0.1:${this.simPort}/api/events`;
   }
 
-  async start(nodes: number, source: Source): Promise<void> {
-    this.nats = await startNatsCluster(3);
+  async start(
+    nodes: number,
+    source: Source,
+    nats: { maxPayloadBytes?: number } = {},
+  ): Promise<void> {
+    this.nats = await startNatsCluster(3, nats);
     this.simPort = await freePort();
     this.sim = startApp('provider-sim', {
       SIM_PORT: String(this.simPort),

@@ -103,6 +103,8 @@ export function createPublisher(options: PublisherOptions): Publisher {
     private chunk: EventRecord[] = [];
     private chunkBytes = 0;
     private readonly inFlight: Promise<PubAck>[] = [];
+    /** The first part's publish: backpressure takes acks off `inFlight`, so it is kept apart. */
+    private firstSent: Promise<PubAck> | undefined;
 
     constructor(
       private readonly kind: BatchKind,
@@ -133,6 +135,7 @@ export function createPublisher(options: PublisherOptions): Publisher {
       // Pipelined: the stream takes them in order; the commit, fenced, decides whether they count.
       const sent = publish(recordsSubject(feed), message, false);
       sent.catch(() => {});
+      this.firstSent ??= sent;
       this.inFlight.push(sent);
     }
 
@@ -144,7 +147,10 @@ export function createPublisher(options: PublisherOptions): Publisher {
       this.send();
       let first: number | undefined;
       try {
-        for (const sent of this.inFlight.splice(0)) first ??= (await sent).seq;
+        // The batch's own first message, not the first still in flight: a checkpoint purges the
+        // feed's history before it, and a later one would purge the checkpoint's head with it.
+        first = (await this.firstSent)?.seq;
+        for (const sent of this.inFlight.splice(0)) await sent;
       } finally {
         await Promise.allSettled(this.inFlight.splice(0));
       }

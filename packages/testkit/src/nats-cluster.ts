@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type RunningProcess, startProcess } from './child-process.js';
@@ -26,8 +26,17 @@ export interface NatsCluster {
  * A JetStream cluster of `size` real nats-server processes on free loopback ports, each with its
  * own store directory in a temp dir (Debian's `nats-server`, which `make test` installs).
  */
-export async function startNatsCluster(size = 3): Promise<NatsCluster> {
+export async function startNatsCluster(
+  size = 3,
+  options: { maxPayloadBytes?: number } = {},
+): Promise<NatsCluster> {
   const root = mkdtempSync(join(tmpdir(), 'tessera-nats-'));
+  // A smaller largest message than the default 1 MiB makes a test's batches many parts.
+  const config = join(root, 'server.conf');
+  writeFileSync(
+    config,
+    options.maxPayloadBytes === undefined ? '' : `max_payload: ${options.maxPayloadBytes}\n`,
+  );
   const ports = await Promise.all(
     Array.from({ length: size }, async () => ({
       client: await freePort(),
@@ -37,6 +46,8 @@ export async function startNatsCluster(size = 3): Promise<NatsCluster> {
   const routes = ports.map((p) => `nats://127.0.0.1:${p.route}`).join(',');
   const spawn = (i: number): RunningProcess =>
     startProcess('nats-server', [
+      '-c',
+      config,
       '-js',
       '-sd',
       join(root, `n${i}`),
