@@ -214,9 +214,12 @@ export async function runCluster(ctx: BenchContext): Promise<ClusterResult> {
     await fresh.ingestor
       .waitForOutput(/"msg":"caught up with the cluster"/, 300_000)
       .catch((error: Error) => {
-        // What the node was doing is what tells a slow catch-up from a stuck one.
-        const last = fresh.ingestor.output().split('\n').slice(-30).join('\n');
-        throw new Error(`${error.message}\nthe joining node's last lines:\n${last}`);
+        // What the node was doing is what tells a slow catch-up from a stuck one (a failure
+        // prints one line: the node's are logged first).
+        ctx.log(
+          `the joining node's last lines:\n${fresh.ingestor.output().split('\n').slice(-40).join('\n')}`,
+        );
+        throw error;
       });
     const catchUpMs = Date.now() - joinedAt;
     const line = fresh.ingestor.logs().find((l) => l.msg === 'caught up with the cluster')!;
