@@ -8,7 +8,12 @@ import { ClusterSystem, eventCount } from './cluster-system.js';
  */
 const system = new ClusterSystem();
 const BASES = 1_000;
-const EVENTS = BASES * 2;
+/**
+ * Two feeds from the same churning document: each feed's checkpoint purges its history from
+ * between the other's messages, so the new node reads a stream with gaps, and must end ready.
+ */
+const FEED_IDS = ['churn-a', 'churn-b'];
+const EVENTS = BASES * 2 * FEED_IDS.length;
 const churn = {
   kind: 'generated' as const,
   bases: BASES,
@@ -28,11 +33,16 @@ const MAX_PAYLOAD_BYTES = 32 * 1024;
 beforeAll(async () => {
   // Every poll a different feed: every event changes, fifty times.
   await system.start(
-    2,
+    0,
     { ...churn, seed: 1, evolve: true },
     { maxPayloadBytes: MAX_PAYLOAD_BYTES },
   );
+  for (let i = 0; i < 2; i++) await system.addNode(feeds());
 }, 60_000);
+
+function feeds(): Record<string, string> {
+  return { FEEDS: JSON.stringify(FEED_IDS.map((id) => ({ id, url: `${system.feedUrl}?${id}` }))) };
+}
 afterAll(async () => {
   await system.stopAll();
   system.dispose();
@@ -62,7 +72,7 @@ describe('catching up', () => {
     const stateBytes = Number(checkpoints.at(-1)?.bytes);
     expect(stateBytes / (MAX_PAYLOAD_BYTES / 2)).toBeGreaterThan(20);
 
-    const fresh = await system.addNode();
+    const fresh = await system.addNode(feeds());
     const caughtUp = await fresh.ingestor!.waitForOutput(
       /"msg":"caught up with the cluster"/,
       60_000,
@@ -70,6 +80,11 @@ describe('catching up', () => {
     const line = fresh.ingestor!.logs().find((l) => l.msg === 'caught up with the cluster')!;
     expect(caughtUp).toBeTruthy();
     await system.converged('', (body) => body.includes('(999)') && eventCount(body) === EVENTS);
+    // Caught up, it is ready: not "behind" by messages that were purged.
+    await waitUntil(async () => (await system.ready(fresh))?.events === EVENTS, {
+      what: 'the new node ready',
+      timeoutMs: 20_000,
+    });
 
     // Fifty feeds published about fifty states' worth; the new node read a few at most.
     const published = Number((await system.ready(fresh))?.latest_sequence);
