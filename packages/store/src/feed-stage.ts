@@ -24,8 +24,8 @@ export interface FeedStage {
   records(): IterableIterator<EventRecord>;
   /**
    * Empties the stage for the next feed: its files are deleted, not only its records, because
-   * a failed feed must not keep its disk space (a full disk
-   * would then refuse even the record of the failure).
+   * a failed feed must not keep its disk space (a full disk would then refuse even the record
+   * of the failure).
    */
   clear(): Promise<void>;
   close(): Promise<void>;
@@ -96,15 +96,11 @@ export function openFeedStage(storePath: string, name: string): FeedStage {
     add(records) {
       if (records.length === 0) return;
       const { fd, index } = files();
-      const frames = records.map((r) => frame([r.id, r.startsAt, r.endsAt, r.summary]));
+      const { bytes, offsets } = frames(records, written);
       try {
-        writeAll(fd, Buffer.concat(frames), written);
+        writeAll(fd, bytes, written);
         index.transactionSync(() => {
-          let offset = written;
-          for (const [i, r] of records.entries()) {
-            index.putSync(r.id, offset);
-            offset += frames[i]!.length;
-          }
+          for (const [i, r] of records.entries()) index.putSync(r.id, offsets[i]!);
         });
       } catch (cause) {
         throw new StoreError(
@@ -115,7 +111,7 @@ export function openFeedStage(storePath: string, name: string): FeedStage {
           },
         );
       }
-      for (const f of frames) written += f.length;
+      written += bytes.length;
     },
     size: () => (opened?.index.getStats() as { entryCount: number } | undefined)?.entryCount ?? 0,
     *records() {
@@ -140,12 +136,20 @@ function writeAll(fd: number, bytes: Buffer, position: number): void {
   }
 }
 
-function frame(record: Staged): Buffer {
-  const body = pack(record);
-  const framed = Buffer.allocUnsafe(FRAME_HEADER_BYTES + body.length);
-  framed.writeUInt32LE(body.length, 0);
-  body.copy(framed, FRAME_HEADER_BYTES);
-  return framed;
+/** The records as one run of frames (length, then msgpack), and where each begins in the file. */
+function frames(records: readonly EventRecord[], at: number): { bytes: Buffer; offsets: number[] } {
+  const bodies = records.map((r) => pack([r.id, r.startsAt, r.endsAt, r.summary] satisfies Staged));
+  const total = bodies.reduce((sum, body) => sum + FRAME_HEADER_BYTES + body.length, 0);
+  const bytes = Buffer.allocUnsafe(total);
+  const offsets: number[] = [];
+  let cursor = 0;
+  for (const body of bodies) {
+    offsets.push(at + cursor);
+    bytes.writeUInt32LE(body.length, cursor);
+    body.copy(bytes, cursor + FRAME_HEADER_BYTES);
+    cursor += FRAME_HEADER_BYTES + body.length;
+  }
+  return { bytes, offsets };
 }
 
 /** The records file's frames in order, read a block at a time (a longer frame grows the block). */
