@@ -1,12 +1,15 @@
 import { startApp, waitUntil } from '@tessera/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ClusterSystem, eventCount } from './cluster-system.js';
+import { describeDifference, ReferenceNode } from './truth/reference-node.js';
 
 /**
  * A node that starts empty catches up in time proportional to the state, not to the history:
  * the leader writes checkpoints into the stream and purges what came before them.
  */
 const system = new ClusterSystem();
+/** A single node fed the same feeds once the churn has stopped: what the new node must serve. */
+const reference = new ReferenceNode();
 const BASES = 1_000;
 /**
  * Two feeds from the same churning document: each feed's checkpoint purges its history from
@@ -38,14 +41,16 @@ beforeAll(async () => {
     { maxPayloadBytes: MAX_PAYLOAD_BYTES },
   );
   for (let i = 0; i < 2; i++) await system.addNode(feeds());
+  await reference.start();
 }, 60_000);
 
-function feeds(): Record<string, string> {
+function feeds(): { FEEDS: string } {
   return { FEEDS: JSON.stringify(FEED_IDS.map((id) => ({ id, url: `${system.feedUrl}?${id}` }))) };
 }
 afterAll(async () => {
   await system.stopAll();
   system.dispose();
+  await reference.stop();
 });
 
 describe('catching up', () => {
@@ -83,6 +88,12 @@ describe('catching up', () => {
     const line = fresh.ingestor!.logs().find((l) => l.msg === 'caught up with the cluster')!;
     expect(caughtUp).toBeTruthy();
     await system.converged('', (body) => body.includes('(999)') && eventCount(body) === EVENTS);
+    // Not only equal to the other nodes: equal to one node that read the same feeds once.
+    const run = await reference.ingest(feeds());
+    expect(run.ok, run.summary).toBe(true);
+    const truth = await reference.content();
+    const mine = await system.search(fresh);
+    expect(mine.body === truth.body, describeDifference(mine.body, truth.body)).toBe(true);
     // Caught up, it is ready: not "behind" by messages that were purged.
     await waitUntil(async () => (await system.ready(fresh))?.events === EVENTS, {
       what: 'the new node ready',
