@@ -1,5 +1,6 @@
 // Adds up the vitest JSON reports of every package that has tests into the single line CI reads:
-// "N passed, N failed". Exits non-zero when a test failed or no test ran at all. Each failed test is
+// "N passed, N failed", errors raised outside any test counted as failures. Exits non-zero when a
+// test failed or no test ran at all. Each failed test is
 // named on stderr first (file, name, the failure's first line): CI's log keeps only the tail of the
 // output, and a flaky failure must be identifiable from that tail alone.
 import { existsSync, readFileSync } from 'node:fs';
@@ -23,6 +24,15 @@ for (const dir of process.argv.slice(2)) {
   // A test file that failed to load has no failed test but did fail: count it once.
   failed += (report.numFailedTests ?? 0) + countFilesFailedWithoutTests(report);
   for (const line of describeFailures(report)) console.error(`${dir}: ${line}`);
+  // Errors outside any test fail vitest's run without failing a test: each counts as a failure.
+  const errors = readUnhandledErrors(join(dir, 'reports/unhandled-errors.json'));
+  failed += errors.length;
+  for (const e of errors)
+    console.error(`${dir}: FAILED outside any test: ${e.name}: ${firstLine(e.message)}`);
+}
+
+function readUnhandledErrors(file) {
+  return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')).errors ?? []) : [];
 }
 
 function describeFailures(report) {

@@ -112,6 +112,36 @@ describe('CI summary (.ci/summarize-vitest.mjs)', () => {
     expect(run.stderr).toContain('FAILED one.test.ts > suite > case: AssertionError: no');
     expect(run.stderr).toContain('FAILED two.test.ts: cannot load');
   });
+
+  it('counts and names an error raised outside any test, which fails a real vitest run whose tests all pass', () => {
+    // A real vitest run with the shared config, not a fabricated report: the JSON report alone
+    // says "1 passed, 0 failed" here while vitest exits 1, as in a CI run of round 3.
+    const root = mkdtempSync(join(tmpdir(), 'ci-unhandled-'));
+    dirs.push(root);
+    writeFileSync(join(root, 'package.json'), JSON.stringify({ scripts: { test: 'vitest run' } }));
+    const shared = JSON.stringify(join(REPO_ROOT, 'vitest.shared.ts'));
+    writeFileSync(
+      join(root, 'vitest.config.ts'),
+      `import { sharedTestConfig } from ${shared};\nexport default { test: { ...sharedTestConfig, globals: true } };\n`,
+    );
+    mkdirSync(join(root, 'test'));
+    writeFileSync(
+      join(root, 'test/late.test.ts'),
+      `it('passes', async () => {\n  void Promise.reject(new Error('nobody awaited this'));\n  await new Promise((r) => setTimeout(r, 50));\n});\n`,
+    );
+    const vitest = spawnSync(join(REPO_ROOT, 'node_modules/.bin/vitest'), ['run'], {
+      cwd: root,
+      encoding: 'utf8',
+    });
+    expect(vitest.status, vitest.stdout + vitest.stderr).toBe(1);
+    const run = spawnSync('node', ['.ci/summarize-vitest.mjs', root], {
+      cwd: REPO_ROOT,
+      encoding: 'utf8',
+    });
+    expect(run.stdout.trim().split('\n').at(-1)).toBe('1 passed, 1 failed');
+    expect(run.stderr).toContain('FAILED outside any test: Error: nobody awaited this');
+    expect(run.status).toBe(1);
+  });
 });
 
 function writeReport(dir: string, report: object): void {
