@@ -1,5 +1,6 @@
 import type { KV } from '@nats-io/kv';
 import type { Logger } from 'pino';
+import { isWrongLastSequence } from './replication-error.js';
 
 export const LEASE_BUCKET = 'tessera_lease';
 
@@ -26,11 +27,19 @@ export interface FeedLease {
  * Which node polls a feed's partner: the holder of the feed's key in a KV bucket whose values expire after
  * `leaseMs` (a bucket TTL: NATS 2.9 has no per-key TTL). The holder renews it every third of a
  * lease by compare-and-set on its revision; everyone else tries to create it, which succeeds
- * only once it has expired or been released. A holder that cannot renew for a whole lease (NATS
- * unreachable) stops counting itself the leader, so that two nodes never poll for long; the
- * fenced commits of the stream catch the rest. Takeover after a holder dies: at most a
- * lease (expiry) plus a third (the next try).
+ * only once it has expired or been released. A holder that cannot renew (NATS unreachable, a
+ * partition) stops counting itself the leader by its own clock, before the key can expire in the
+ * bucket, so that two nodes never poll at once; the fenced commits of the stream catch a holder
+ * whose clock or event loop is later still. Takeover after a holder dies: at most a lease
+ * (expiry) plus a third (the next try).
  */
+/**
+ * The bucket stamps a renewal no earlier than the holder sent it, so the key lives at least a
+ * lease from that send: the holder gives up a tenth of a lease before, which leaves room for a
+ * timer that fires late on a busy event loop.
+ */
+const HOLD_FRACTION = 0.9;
+
 export function startFeedLease(options: {
   kv: KV;
   feed: string;
@@ -48,42 +57,64 @@ export function startFeedLease(options: {
   const { kv, feed, nodeId, leaseMs, log } = options;
   const key = leaseKey(feed);
   let revision: number | undefined;
-  let renewedAt = 0;
   let closed = false;
   let timer: NodeJS.Timeout | undefined;
+  /** Fires when the last renewal that landed no longer covers this node: it steps down. */
+  let holdEnds: NodeJS.Timeout | undefined;
   let inFlight: Promise<void> = Promise.resolve();
 
   const set = (next: number | undefined): Promise<void> => {
     const was = revision !== undefined;
     revision = next;
+    if (next === undefined) clearTimeout(holdEnds);
     if (was === (next !== undefined)) return Promise.resolve();
     log.info(
       { nodeId, feed, leading: next !== undefined },
       next === undefined ? 'lease lost' : 'lease taken: this node polls the partner',
     );
-    return Promise.resolve(options.onChange(next !== undefined));
+    // A failing handler must not become an unhandled rejection that ends the process.
+    return Promise.resolve()
+      .then(() => options.onChange(next !== undefined))
+      .catch((error: unknown) => log.error({ err: error, feed }, 'lease change handler failed'));
+  };
+
+  /** Holds `next`, the revision a write sent at `sentAt` left, until that write's cover ends. */
+  const hold = (next: number, sentAt: number): Promise<void> => {
+    clearTimeout(holdEnds);
+    const endsIn = sentAt + HOLD_FRACTION * leaseMs - Date.now();
+    holdEnds = setTimeout(
+      () => {
+        if (revision !== next) return;
+        log.warn({ nodeId, feed }, 'lease not renewed in time: stepping down before it expires');
+        void set(undefined);
+      },
+      Math.max(0, endsIn),
+    );
+    return set(next);
   };
 
   const value = () => JSON.stringify({ nodeId, at: new Date().toISOString() });
 
   const tick = async (): Promise<void> => {
     if (closed) return;
+    const sentAt = Date.now();
     if (revision !== undefined) {
+      const renewing = revision;
       try {
-        void set(await kv.update(key, value(), revision));
-        renewedAt = Date.now();
+        const next = await kv.update(key, value(), renewing);
+        if (revision === renewing) void hold(next, sentAt);
+        // Stepped down meanwhile (the cover ran out): free the key for others now.
+        else await kv.delete(key, { previousSeq: next }).catch(() => {});
       } catch (error) {
-        const taken = /wrong last sequence/.test(String((error as Error)?.message));
-        // Taken by another node, or not renewed for a whole lease: no longer ours.
-        if (taken || Date.now() - renewedAt >= leaseMs) void set(undefined);
+        // Taken by another node: no longer ours. Otherwise the cover's end decides.
+        if (isWrongLastSequence(error)) void set(undefined);
       }
       return;
     }
     if (options.mayTake?.() === false) return;
     try {
       const created = await kv.create(key, value());
-      renewedAt = Date.now();
-      void set(created);
+      void hold(created, sentAt);
     } catch {
       // Held by another node (or NATS unreachable): try again on the next tick.
     } finally {
@@ -126,6 +157,7 @@ export function startFeedLease(options: {
       closed = true;
       clearTimeout(timer);
       await handOver();
+      clearTimeout(holdEnds);
     },
   };
 }

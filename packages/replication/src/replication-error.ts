@@ -1,3 +1,5 @@
+import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
+
 export const REPLICATION_ERROR_CODES = [
   /** NATS could not be reached, or did not answer in time. */
   'replication_unavailable',
@@ -30,14 +32,19 @@ export class ReplicationError extends Error {
   }
 }
 
-/** JetStream's answer to a publish whose expected last sequence is stale. */
-const WRONG_LAST_SEQUENCE = 10071;
+/** Whether a write was refused because its expected last sequence (a KV revision) is stale. */
+export function isWrongLastSequence(cause: unknown): boolean {
+  return (
+    cause instanceof JetStreamApiError &&
+    (cause.code === JetStreamApiCodes.StreamWrongLastSequence ||
+      cause.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown)
+  );
+}
 
 /** A failed publish, as this package reports it. */
 export function publishError(cause: unknown): ReplicationError {
-  const code = (cause as { code?: unknown })?.code;
   const message = cause instanceof Error ? cause.message : String(cause);
-  return code === WRONG_LAST_SEQUENCE || /wrong last sequence/.test(message)
+  return isWrongLastSequence(cause)
     ? new ReplicationError(
         'replication_fenced',
         `another node published to the feed stream: ${message}`,

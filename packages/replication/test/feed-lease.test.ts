@@ -23,6 +23,7 @@ async function lease(nodeId: string, bucket: string, wrap: (kv: KV) => KV = (kv)
   connections.push(nc);
   const kv = wrap(await new Kvm(nc).create(bucket, { history: 1, replicas: 3, ttl: LEASE_MS }));
   const changes: boolean[] = [];
+  const changedAt: number[] = [];
   const handle = startFeedLease({
     kv,
     feed: 'feed',
@@ -31,9 +32,10 @@ async function lease(nodeId: string, bucket: string, wrap: (kv: KV) => KV = (kv)
     log,
     onChange: (l) => {
       changes.push(l);
+      changedAt.push(Date.now());
     },
   });
-  return { nc, handle, changes };
+  return { nc, handle, changes, changedAt };
 }
 
 describe('the feed lease', () => {
@@ -66,6 +68,37 @@ describe('the feed lease', () => {
       timeoutMs: 3 * LEASE_MS,
     });
     await Promise.all([a.handle.close(), b.handle.close()]);
+  });
+
+  it('a holder cut off from NATS steps down within a lease of sending its last write that landed, before the key can expire', async () => {
+    // The bucket's clock for a write starts no earlier than its send: past a lease from the last
+    // landed send, another node may hold the key, so this one must have stopped polling by then.
+    let lastLandedSend = 0;
+    const timedWrites = (kv: KV): KV =>
+      new Proxy(kv, {
+        get(target, key, receiver) {
+          if (key !== 'update' && key !== 'create') return Reflect.get(target, key, receiver);
+          return async (...args: unknown[]) => {
+            const sentAt = Date.now();
+            const write = Reflect.get(target, key, receiver) as (...a: unknown[]) => unknown;
+            const revision = await write.apply(target, args);
+            lastLandedSend = sentAt;
+            return revision;
+          };
+        },
+      });
+    const a = await lease('a', 'lease_cut_off', timedWrites);
+    await waitUntil(() => a.handle.isLeader(), { what: 'a leading' });
+    // Let a few renewals land, then cut the holder off mid-term.
+    await new Promise((r) => setTimeout(r, LEASE_MS + 100));
+    await a.nc.close();
+    await waitUntil(() => !a.handle.isLeader(), {
+      what: 'a stepping down',
+      timeoutMs: 3 * LEASE_MS,
+    });
+    expect(a.changes).toEqual([true, false]);
+    expect((a.changedAt[1] ?? 0) - lastLandedSend).toBeLessThan(LEASE_MS);
+    await a.handle.close();
   });
 
   it('a stop during a renewal still releases the lease and stays stopped', async () => {
