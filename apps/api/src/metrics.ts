@@ -3,9 +3,28 @@ import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import { viewReplication } from './replication-view.js';
 import { registerRequestMetrics } from './request-metrics.js';
 
+/**
+ * `read`, called at most once per scrape however many gauges use it: they then describe one
+ * moment, and a scrape reads the store once. prom-client collects every gauge of a scrape in
+ * one turn of the event loop (microtasks only), so the value is dropped at the next turn.
+ */
+function readOncePerScrape<T>(read: () => T): () => T {
+  let held: { value: T } | undefined;
+  return () => {
+    if (held === undefined) {
+      held = { value: read() };
+      setImmediate(() => {
+        held = undefined;
+      });
+    }
+    return held.value;
+  };
+}
+
 /** The API's Prometheus metrics, in a registry of its own (no global state). */
 export function createMetrics(store: StoreView, options: { maxLagMs: number }) {
   const registry = new Registry();
+  const feeds = readOncePerScrape(() => store.feeds());
   collectDefaultMetrics({ register: registry });
   const requests = registerRequestMetrics(registry);
   new Gauge({
@@ -26,7 +45,7 @@ export function createMetrics(store: StoreView, options: { maxLagMs: number }) {
     aggregator: 'max',
     collect() {
       this.reset();
-      for (const f of store.feeds()) this.set({ feed: f.id }, (f.state.lastSuccessAt ?? 0) / 1000);
+      for (const f of feeds()) this.set({ feed: f.id }, (f.state.lastSuccessAt ?? 0) / 1000);
     },
   });
   new Gauge({
@@ -37,7 +56,7 @@ export function createMetrics(store: StoreView, options: { maxLagMs: number }) {
     aggregator: 'max',
     collect() {
       this.reset();
-      for (const f of store.feeds()) this.set({ feed: f.id }, f.state.consecutiveFailures);
+      for (const f of feeds()) this.set({ feed: f.id }, f.state.consecutiveFailures);
     },
   });
   new Gauge({
@@ -48,7 +67,7 @@ export function createMetrics(store: StoreView, options: { maxLagMs: number }) {
     aggregator: 'max',
     collect() {
       this.reset();
-      for (const f of store.feeds()) this.set({ feed: f.id }, f.events);
+      for (const f of feeds()) this.set({ feed: f.id }, f.events);
     },
   });
   new Gauge({
@@ -73,7 +92,9 @@ export function createMetrics(store: StoreView, options: { maxLagMs: number }) {
     },
   });
   // Cluster mode, read from the ingestor's replication status (single mode: role "single").
-  const replication = () => viewReplication(store.replication(), Date.now(), options.maxLagMs);
+  const replication = readOncePerScrape(() =>
+    viewReplication(store.replication(), Date.now(), options.maxLagMs),
+  );
   new Gauge({
     name: 'tessera_replication_role',
     help: "This node's role: 1 for the current one of single, leader, follower",

@@ -207,6 +207,26 @@ describe('operations', () => {
     );
   });
 
+  it('GET /metrics reads the feeds and the replication status once per scrape, whatever the gauges using them', async () => {
+    fill(api.writer, [event('2021-01-01T10:00:00', '2021-01-01T11:00:00')], NOW);
+    const reads = { feeds: 0, replication: 0 };
+    const { feeds, replication } = api.reader;
+    api.reader.feeds = () => {
+      reads.feeds++;
+      return feeds.call(api.reader);
+    };
+    api.reader.replication = () => {
+      reads.replication++;
+      return replication.call(api.reader);
+    };
+    for (const scrape of [1, 2]) {
+      const text = await (await api.get('/metrics')).text();
+      expect(text).toContain('tessera_feed_events{feed="test"} 1');
+      expect(text).toContain('tessera_replication_role{role="single"} 1');
+      expect(reads).toEqual({ feeds: scrape, replication: scrape });
+    }
+  });
+
   it('GET /openapi.json serves the contract', async () => {
     const spec = await json(await api.get('/openapi.json'));
     expect(spec.paths['/search'].get.operationId).toBe('searchEvents');
