@@ -71,7 +71,7 @@ export function event(
 export function fill(store: StoreWriter, records: EventRecord[], at = Date.now()): void {
   store.applyFeed('test', records, {
     at,
-    validators: { url: null, etag: null, lastModified: null, hash: String(at) },
+    validators: { urlDigest: null, etag: null, lastModified: null, hash: String(at) },
   });
 }
 

@@ -1,8 +1,10 @@
+import { createHash } from 'node:crypto';
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { pipeline, type Readable } from 'node:stream';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import type { FeedValidators } from '@tessera/store';
+import { redactUrl } from './feed-config.js';
 import { IngestError } from './ingest-error.js';
 
 export interface FetcherOptions {
@@ -22,6 +24,8 @@ export type FetchResult =
       /** Decompressed bytes; errors with an IngestError past the size cap or on a broken body. */
       body: AsyncIterable<Buffer>;
       url: string;
+      /** What the validators of this answer record as its URL (see `digestUrl`). */
+      urlDigest: string;
       etag: string | null;
       lastModified: string | null;
       /** The declared charset of the answer (Content-Type), if any. */
@@ -33,6 +37,14 @@ export type FetchResult =
 export interface FeedFetcher {
   fetch(previous: FeedValidators, signal: AbortSignal): Promise<FetchResult>;
   close(): Promise<void>;
+}
+
+/**
+ * The feed URL as validators record it: a digest, so that a secret in the URL (a query token)
+ * never lands in the store, while another URL still never reuses them.
+ */
+export function digestUrl(url: string): string {
+  return createHash('sha256').update(url).digest('base64url').slice(0, 22);
 }
 
 /** Redirects followed per poll, as browsers and curl -L bound them. */
@@ -58,6 +70,7 @@ class FetchTimeout extends Error {
  * http.
  */
 export function createFeedFetcher(options: FetcherOptions): FeedFetcher {
+  const urlDigest = digestUrl(options.url);
   // No keep-alive: one request per poll, polls far apart; every answer ends with its connection.
   const agents = {
     'http:': new HttpAgent({ keepAlive: false }),
@@ -127,7 +140,7 @@ export function createFeedFetcher(options: FetcherOptions): FeedFetcher {
       if (hop >= MAX_REDIRECTS) {
         throw new IngestError(
           'provider_status',
-          `more than ${MAX_REDIRECTS} redirects from ${options.url}`,
+          `more than ${MAX_REDIRECTS} redirects from ${redactUrl(options.url)}`,
         );
       }
       const next = new URL(location, url);
@@ -157,7 +170,7 @@ export function createFeedFetcher(options: FetcherOptions): FeedFetcher {
         'accept-encoding': 'gzip, br, deflate',
         'user-agent': 'tessera-ingestor',
       };
-      if (previous.url === options.url) {
+      if (previous.urlDigest === urlDigest) {
         if (previous.etag !== null) headers['if-none-match'] = previous.etag;
         if (previous.lastModified !== null) headers['if-modified-since'] = previous.lastModified;
       }
@@ -183,6 +196,7 @@ export function createFeedFetcher(options: FetcherOptions): FeedFetcher {
         kind: 'feed',
         body: capped(body, response, options.maxFeedBytes, signal),
         url: options.url,
+        urlDigest,
         etag: header(response.headers, 'etag'),
         lastModified: header(response.headers, 'last-modified'),
         charset: /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(type)?.[1] ?? null,

@@ -133,7 +133,7 @@ export async function pollFeed(deps: PollDeps, signal: AbortSignal): Promise<Pol
     }
     const hash = await readFeed(deps, fetched, parser, report, clock);
     const validators = {
-      url: fetched.url,
+      urlDigest: fetched.urlDigest,
       etag: fetched.etag,
       lastModified: fetched.lastModified,
       hash,

@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { NORMALIZATION_VERSION } from '@tessera/core';
 import { fixturePath } from '@tessera/fixtures';
 import { SOUND_BASE_ID } from '@tessera/simulator';
@@ -28,13 +30,36 @@ describe('pollFeed over the partner fixtures', () => {
     h.store.recordPoll('feverup', {
       ok: true,
       at: 1,
-      validators: { ...h.store.state('feverup').validators, url: null },
+      validators: { ...h.store.state('feverup').validators, urlDigest: null },
     });
     const before = h.store.lastTransactionId();
     const unchanged = await h.poll();
     expect(unchanged.outcome).toBe('unchanged');
     expect(h.store.lastTransactionId()).toBe(before + 1);
     expect(h.store.head().version).toBe(version);
+  });
+
+  it('keeps no secret of the feed URL in the store, and its validators still make the next poll conditional', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tessera-url-secret-'));
+    try {
+      h = await createHarness({
+        source: { kind: 'fixtures', vocabulary: 'plan', response: 3 },
+        query: 'token=s3cret-partner-token',
+        dir,
+      });
+      expect((await h.poll()).outcome).toBe('applied');
+      expect((await h.poll()).outcome).toBe('not_modified');
+      await h.close();
+      h = undefined;
+      // The store's own bytes, not what its API returns: nothing of the token anywhere.
+      for (const file of readdirSync(dir, { recursive: true, withFileTypes: true })) {
+        if (!file.isFile()) continue;
+        const bytes = readFileSync(join(file.parentPath, file.name));
+        expect(bytes.includes('s3cret'), join(file.parentPath, file.name)).toBe(false);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('digests what shapes the stored records, the normalization version included', async () => {

@@ -37,6 +37,8 @@ export interface HarnessOptions {
   compress?: boolean;
   threads?: number;
   maxHeapMb?: number;
+  /** Appended to the simulator's URL as its query (a partner's token, say). */
+  query?: string;
   /** The store directory; a fresh temp dir by default. */
   dir?: string;
 }
@@ -49,7 +51,7 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
     plan: options.plan,
     compress: options.compress ?? true,
   });
-  const url = await sim.listen();
+  const url = `${await sim.listen()}${options.query === undefined ? '' : `?${options.query}`}`;
   const store = openStoreWriter({ path: dir });
   const pool = createParserPool({ threads: options.threads ?? 2, maxHeapMb: options.maxHeapMb });
   const fetcher = createFeedFetcher({

@@ -19,7 +19,7 @@ import {
 } from '../src/feed-message.js';
 
 const log = pino({ level: 'silent' });
-const validators = { url: null, etag: null, lastModified: null, hash: 'h' };
+const validators = { urlDigest: null, etag: null, lastModified: null, hash: 'h' };
 const at = Date.parse('2026-01-01T00:00:00Z');
 
 function record(n: number, title: string, feed = 'test'): EventRecord {

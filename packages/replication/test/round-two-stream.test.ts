@@ -19,7 +19,7 @@ import { type Replication, startReplication } from '../src/replication.js';
 
 const log = pino({ level: 'silent' });
 const at = Date.parse('2026-01-01T00:00:00Z');
-const validators = { url: null, etag: null, lastModified: null, hash: 'h' };
+const validators = { urlDigest: null, etag: null, lastModified: null, hash: 'h' };
 
 function record(n: number, title: string): EventRecord {
   const id = eventIdFor('feverup', '1', String(n));

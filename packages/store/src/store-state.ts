@@ -2,8 +2,12 @@ import { z } from 'zod';
 
 /** HTTP validators and body hash of the last feed applied, for conditional polls. */
 export const FeedValidatorsSchema = z.object({
-  /** The feed URL these validators belong to: they mean nothing for another URL. */
-  url: z.string().nullable().default(null),
+  /**
+   * A digest of the feed URL these validators belong to (they mean nothing for another URL): not
+   * the URL itself, which may carry a secret, while this record sits in every node's store and
+   * crosses the network in cluster mode.
+   */
+  urlDigest: z.string().nullable().default(null),
   etag: z.string().nullable(),
   lastModified: z.string().nullable(),
   hash: z.string().nullable(),
@@ -40,7 +44,7 @@ export const StoreStateSchema = z.object({
 export type StoreState = z.infer<typeof StoreStateSchema>;
 
 export const INITIAL_STATE: StoreState = {
-  validators: { url: null, etag: null, lastModified: null, hash: null },
+  validators: { urlDigest: null, etag: null, lastModified: null, hash: null },
   lastAttemptAt: null,
   lastSuccessAt: null,
   lastChangeAt: null,

@@ -9,7 +9,7 @@ import { openStoreReader } from '../src/store-reader.js';
 import { MAX_RUNS } from '../src/store-state.js';
 import { openStoreWriter, type StoreWriter } from '../src/store-writer.js';
 
-const validators = { url: null, etag: null, lastModified: null, hash: 'h' };
+const validators = { urlDigest: null, etag: null, lastModified: null, hash: 'h' };
 const commit = (at: number) => ({ at, endedAt: at + 5, validators });
 
 function record(feed: string, n: number): EventRecord {

@@ -7,7 +7,10 @@ import { openStoreReader } from '../src/store-reader.js';
 import { openStoreWriter, type StoreWriter } from '../src/store-writer.js';
 
 const all = { startsAt: null, endsAt: null };
-const commit = { at: 1, validators: { url: null, etag: null, lastModified: null, hash: 'h' } };
+const commit = {
+  at: 1,
+  validators: { urlDigest: null, etag: null, lastModified: null, hash: 'h' },
+};
 const HOUR = 3_600_000;
 const BASE = Date.parse('2021-06-01T00:00:00Z');
 

@@ -13,7 +13,10 @@ import { openStoreWriter } from '../src/store-writer.js';
 
 const process = (name: string) => fileURLToPath(new URL(`./processes/${name}`, import.meta.url));
 const all = { startsAt: null, endsAt: null };
-const commit = { at: 1, validators: { url: null, etag: null, lastModified: null, hash: 'h' } };
+const commit = {
+  at: 1,
+  validators: { urlDigest: null, etag: null, lastModified: null, hash: 'h' },
+};
 
 function record(eventId: string, title: string): EventRecord {
   const id = eventIdFor('test', '1', eventId);

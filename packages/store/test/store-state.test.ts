@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { INITIAL_STATE, nextState } from '../src/store-state.js';
 
-const validators = { url: 'u', etag: '"e"', lastModified: null, hash: 'h' };
+const validators = { urlDigest: 'u', etag: '"e"', lastModified: null, hash: 'h' };
 const counts = { inserted: 1, updated: 0, moved: 0, unchanged: 2 };
 
 describe('nextState', () => {

@@ -32,7 +32,7 @@ function record(
 
 const commit = (at = 1) => ({
   at,
-  validators: { url: null, etag: null, lastModified: null, hash: `h${at}` },
+  validators: { urlDigest: null, etag: null, lastModified: null, hash: `h${at}` },
 });
 const all: QueryWindow = { startsAt: null, endsAt: null };
 

@@ -7,7 +7,7 @@ export interface FeedSink {
     records: Iterable<EventRecord>,
     commit: {
       at: number;
-      validators: { url: null; etag: null; lastModified: null; hash: string };
+      validators: { urlDigest: null; etag: null; lastModified: null; hash: string };
     },
   ): unknown;
 }
@@ -22,7 +22,7 @@ const START = Date.parse('2000-01-01T00:00:00Z');
 export function seedStore(store: FeedSink, count: number, perWeek = 50): void {
   store.applyFeed('bench', seedRecords(count, perWeek), {
     at: Date.now(),
-    validators: { url: null, etag: null, lastModified: null, hash: 'seed' },
+    validators: { urlDigest: null, etag: null, lastModified: null, hash: 'seed' },
   });
 }
 

@@ -33,7 +33,7 @@ export async function runDigestCost(ctx: BenchContext, events: number): Promise<
     let started = performance.now();
     store.applyFeed('test', records, {
       at: Date.now(),
-      validators: { url: null, etag: null, lastModified: null, hash: 'bench' },
+      validators: { urlDigest: null, etag: null, lastModified: null, hash: 'bench' },
     });
     const applyMs = performance.now() - started;
     started = performance.now();
