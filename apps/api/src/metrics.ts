@@ -143,6 +143,15 @@ export function createMetrics(store: StoreView, options: { maxLagMs: number }) {
       this.set(replication().lagMs / 1000);
     },
   });
+  new Gauge({
+    name: 'tessera_cluster_config_differing_nodes',
+    help: "Cluster mode: live nodes whose feed configuration (FEEDS) is not this node's",
+    registers: [registry],
+    aggregator: 'max',
+    collect() {
+      this.set(replication().configDiffers.length);
+    },
+  });
   const scanned = new Counter({
     name: 'tessera_search_events_scanned_total',
     help: 'Events read from the store to answer uncached /search requests',

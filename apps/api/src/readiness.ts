@@ -99,6 +99,7 @@ export function readyBody(store: StoreView, now: number, limits: ReadinessLimits
             applied_sequence: cluster.appliedSequence,
             latest_sequence: cluster.latestSequence,
             lag_ms: cluster.lagMs,
+            config_differs_on: cluster.configDiffers,
           }),
     },
     error: null,

@@ -14,6 +14,8 @@ export interface ReplicationView {
   lagMs: number;
   /** Why this node's content is known to differ from the cluster's (it re-syncs); null if not. */
   diverged: string | null;
+  /** The live nodes whose feed configuration is not this node's (a warning, not unreadiness). */
+  configDiffers: string[];
   ready: boolean;
 }
 
@@ -38,6 +40,7 @@ export function viewReplication(
       latestSequence: null,
       lagMs: 0,
       diverged: null,
+      configDiffers: [],
       ready: true,
     };
   }
@@ -55,6 +58,7 @@ export function viewReplication(
     latestSequence: status.latestSequence,
     lagMs,
     diverged: status.diverged?.message ?? null,
+    configDiffers: status.configDiffers,
     ready: status.diverged === null && (replication === 'disconnected' || lagMs <= maxLagMs),
   };
 }

@@ -174,6 +174,7 @@ describe('operations', () => {
       appliedSequence: 9,
       latestSequence: 9,
       behindSince: null,
+      configDiffers: [],
       updatedAt: NOW,
     };
     api.writer.writeReplicationStatus({
@@ -189,6 +190,31 @@ describe('operations', () => {
     });
     api.writer.writeReplicationStatus({ ...status, diverged: null });
     expect((await api.get('/ready')).status).toBe(200);
+  });
+
+  it('GET /ready and /metrics name the nodes running another feed configuration, and the node stays ready', async () => {
+    fill(api.writer, [event('2021-01-01T10:00:00', '2021-01-01T11:00:00')], NOW - 1000);
+    const status = {
+      nodeId: 'n1',
+      role: 'leader' as const,
+      leading: ['a'],
+      connected: true,
+      appliedSequence: 9,
+      latestSequence: 9,
+      behindSince: null,
+      diverged: null,
+      updatedAt: NOW,
+    };
+    api.writer.writeReplicationStatus({ ...status, configDiffers: ['n2', 'n3'] });
+    const res = await api.get('/ready');
+    expect(res.status).toBe(200);
+    expect((await json(res)).data.config_differs_on).toEqual(['n2', 'n3']);
+    expect(await (await api.get('/metrics')).text()).toContain(
+      'tessera_cluster_config_differing_nodes 2',
+    );
+    // A status written before this field existed reads as "all agree".
+    api.writer.writeReplicationStatus(status as never);
+    expect((await json(await api.get('/ready'))).data.config_differs_on).toEqual([]);
   });
 
   it('GET /metrics exposes requests, latency, events and freshness', async () => {

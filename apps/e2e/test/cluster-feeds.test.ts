@@ -175,4 +175,31 @@ describe(`six feeds over three nodes (CLUSTER_FEEDS_SEED=${SEED})`, () => {
     await spread(2, 20 * LEASE_MS);
     await convergeOnReference();
   });
+
+  it('a node restarted with another FEEDS is named by every other node in /ready, and names them; all stay ready', async () => {
+    const [odd, ...others] = alive() as [ClusterNode, ...ClusterNode[]];
+    // Same partners, one URL changed: what p1 holds now depends on which node leads it.
+    const changed = JSON.stringify(
+      FEED_IDS.map((id) => ({ id, url: `${nginx.origin}/${id}.xml${id === 'p1' ? '?v=2' : ''}` })),
+    );
+    await odd.ingestor?.stop();
+    system.startIngestor(odd, { FEEDS: changed });
+    const differsOn = async (node: ClusterNode) =>
+      ((await system.ready(node)) as { config_differs_on?: string[] } | undefined)
+        ?.config_differs_on;
+    await waitUntil(
+      async () => {
+        const seen = await Promise.all(alive().map(differsOn));
+        const expected = [others.map((n) => n.name).sort(), ...others.map(() => [odd.name])];
+        return JSON.stringify(seen) === JSON.stringify(expected);
+      },
+      {
+        what: 'the odd node naming the others, and each other naming it',
+        timeoutMs: 10 * LEASE_MS,
+      },
+    );
+    expect(odd.ingestor?.logs().some((l) => /another feed configuration/.test(String(l.msg)))).toBe(
+      true,
+    );
+  });
 });

@@ -3,7 +3,7 @@ import type { Service } from '@tessera/runtime';
 import type { StoreWriter } from '@tessera/store';
 import type { Logger } from 'pino';
 import type { IngestorConfig } from './config.js';
-import type { FeedConfig } from './feed-config.js';
+import { digestFeeds, type FeedConfig } from './feed-config.js';
 import { type FetchLimits, feedPollDeps, type SharedDeps } from './feed-set.js';
 import type { FeedSink } from './feed-sink.js';
 import { createIngestor, type Ingestor } from './ingestor.js';
@@ -29,6 +29,7 @@ export async function runClusterMode(
     leaseMs: config.LEASE_MS,
     nodeId: config.NODE_ID,
     feeds: config.feeds.map((f) => f.id),
+    configuration: digestFeeds(config.feeds),
     legacyFeed: config.PROVIDER_ID,
     storeFailureLimit: config.STORE_FAILURE_LIMIT,
   });

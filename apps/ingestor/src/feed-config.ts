@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createTimeZone } from '@tessera/core';
 import { z } from 'zod';
@@ -95,6 +96,19 @@ function resolveHeaders(
     resolved[header] = secret;
   }
   return resolved;
+}
+
+/**
+ * A digest of what shapes the feeds' content: ids, URLs and time zones, in id order. Cluster
+ * nodes compare theirs, since each feed is polled with its current leader's configuration.
+ * Poll intervals and headers stay out: nodes may differ on them (a token per node, say)
+ * without changing what a feed holds, and a header may be a secret.
+ */
+export function digestFeeds(feeds: readonly FeedConfig[]): string {
+  const shaping = [...feeds]
+    .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+    .map((f) => [f.id, f.url, f.timeZone]);
+  return createHash('sha256').update(JSON.stringify(shaping)).digest('base64url').slice(0, 22);
 }
 
 /** The URL as logs and /feeds may show it: no credentials, query values hidden. */

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
-import { redactUrl } from '../src/feed-config.js';
+import { digestFeeds, redactUrl } from '../src/feed-config.js';
 
 const feeds = (value: unknown, env: Record<string, string> = {}) =>
   loadConfig({ FEEDS: typeof value === 'string' ? value : JSON.stringify(value), ...env }).feeds;
@@ -122,5 +122,32 @@ describe('redactUrl', () => {
       'https://p.example/feed?token=…&x=…',
     );
     expect(redactUrl('http://p.example/api/events')).toBe('http://p.example/api/events');
+  });
+});
+
+describe('digestFeeds', () => {
+  const base = [
+    { id: 'a', url: 'http://a/', timezone: 'UTC' },
+    { id: 'b', url: 'http://b/', timezone: 'Europe/Madrid' },
+  ];
+  const digest = (value: unknown, env: Record<string, string> = {}) =>
+    digestFeeds(feeds(value, env));
+
+  it.each([
+    ['another order', [base[1], base[0]]],
+    ['another poll interval', [{ ...base[0], poll_interval_ms: 5 }, base[1]]],
+    ['other header values', [{ ...base[0], headers: { 'X-Token': 'env:T' } }, base[1]]],
+  ])('is the same for %s: nothing in a feed changes', (_, value) => {
+    expect(digest(value, { T: 'node-own' })).toBe(digest(base));
+  });
+
+  it.each([
+    ['a feed more', [...base, { id: 'c', url: 'http://c/' }]],
+    ['a feed less', [base[0]]],
+    ['another URL', [{ ...base[0], url: 'http://a/v2' }, base[1]]],
+    ['another time zone', [{ ...base[0], timezone: 'Asia/Tokyo' }, base[1]]],
+    ['another id', [{ ...base[0], id: 'z' }, base[1]]],
+  ])('differs for %s: what a feed holds depends on it', (_, value) => {
+    expect(digest(value)).not.toBe(digest(base));
   });
 });

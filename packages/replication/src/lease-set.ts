@@ -7,6 +7,8 @@ export const NODES_BUCKET = 'tessera_nodes';
 export interface LeaseSet {
   /** The feeds this node leads now. */
   leading(): string[];
+  /** The live nodes whose configuration digest is not this node's, as of the last heartbeat. */
+  differing(): string[];
   /** Releases every lease held (a clean stop hands over at once) and leaves the membership. */
   close(): Promise<void>;
 }
@@ -27,9 +29,14 @@ export function startLeaseSet(options: {
   nodeId: string;
   leaseMs: number;
   log: Logger;
+  /** A digest of this node's feed configuration, told to the others with every heartbeat. */
+  configuration: string;
   onChange(feed: string, leading: boolean): void | Promise<void>;
+  /** Called when the set of live nodes whose configuration differs from this one's changes. */
+  onDiffering?(nodes: string[]): void;
 }): LeaseSet {
-  const { nodesKv, nodeId, leaseMs, log } = options;
+  const { nodesKv, nodeId, leaseMs, log, configuration } = options;
+  let differing: string[] = [];
   let nodes = 1;
   let closed = false;
   /** The feeds held, in the order they were taken. */
@@ -68,22 +75,32 @@ export function startLeaseSet(options: {
    * are only discovered by listing, and each known one is then read on its own.
    */
   const known = new Set<string>([nodeId]);
-  const liveNodes = async (): Promise<number> => {
+  const liveNodes = async (): Promise<{ count: number; differing: string[] }> => {
     for await (const key of await nodesKv.keys()) known.add(key);
     let count = 0;
+    const differs: string[] = [];
     for (const key of [...known]) {
       const entry = await nodesKv.get(key);
-      if (entry !== null && entry.operation === 'PUT') count++;
-      else known.delete(key);
+      if (entry === null || entry.operation !== 'PUT') {
+        known.delete(key);
+        continue;
+      }
+      count++;
+      if (configurationOf(entry.string()) !== configuration) differs.push(key);
     }
-    return count;
+    return { count, differing: differs.sort() };
   };
 
   let releasing = Promise.resolve();
   const heartbeat = async (): Promise<void> => {
     try {
-      await nodesKv.put(nodeId, JSON.stringify({ at: new Date().toISOString() }));
-      const count = await liveNodes();
+      await nodesKv.put(nodeId, JSON.stringify({ at: new Date().toISOString(), configuration }));
+      const live = await liveNodes();
+      const count = live.count;
+      if (live.differing.join() !== differing.join()) {
+        differing = live.differing;
+        options.onDiffering?.(differing);
+      }
       if (count !== nodes) {
         log.info(
           { nodes: count, share: Math.ceil(options.feeds.length / Math.max(1, count)) },
@@ -125,6 +142,7 @@ export function startLeaseSet(options: {
 
   return {
     leading: () => [...held],
+    differing: () => [...differing],
     async close() {
       closed = true;
       clearTimeout(timer);
@@ -133,4 +151,14 @@ export function startLeaseSet(options: {
       await nodesKv.delete(nodeId).catch(() => {});
     },
   };
+}
+
+/** The configuration digest a node's heartbeat carries; null for a node that sends none. */
+function configurationOf(value: string): string | null {
+  try {
+    const parsed = JSON.parse(value) as { configuration?: unknown };
+    return typeof parsed.configuration === 'string' ? parsed.configuration : null;
+  } catch {
+    return null;
+  }
 }

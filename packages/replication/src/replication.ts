@@ -42,6 +42,11 @@ export interface ReplicationOptions {
   nodeId: string;
   /** The feeds the cluster runs: one lease each (every node is given the same list). */
   feeds: readonly string[];
+  /**
+   * A digest of this node's feed configuration (what shapes each feed's content): compared
+   * with every other live node's, and a difference shown in the status.
+   */
+  configuration: string;
   /** The feed round 2's messages are of (its cluster ran one: PROVIDER_ID). */
   legacyFeed: string;
   /** Consecutive failures to apply the stream after which replication gives up (the process exits). */
@@ -103,6 +108,7 @@ export async function startReplication(options: ReplicationOptions): Promise<Rep
     latestSequence: startedSequence,
     behindSince: null,
     diverged: null,
+    configDiffers: [],
     updatedAt: Date.now(),
   };
   const writeStatus = (): void => {
@@ -248,6 +254,17 @@ export async function startReplication(options: ReplicationOptions): Promise<Rep
     nodeId,
     leaseMs: options.leaseMs,
     log,
+    configuration: options.configuration,
+    onDiffering(nodes) {
+      status.configDiffers = nodes;
+      writeStatus();
+      if (nodes.length > 0) {
+        log.warn(
+          { nodes },
+          'these nodes run another feed configuration (FEEDS): each feed then depends on which node leads it',
+        );
+      } else log.info('every live node runs this feed configuration');
+    },
     async onChange(feed, leading) {
       status.leading = leases?.leading() ?? (leading ? [feed] : []);
       status.role = status.leading.length > 0 ? 'leader' : 'follower';

@@ -31,7 +31,12 @@ interface Node {
   polling: Set<string>;
 }
 
-async function node(nodeId: string, prefix: string, polling: Map<string, string>): Promise<Node> {
+async function node(
+  nodeId: string,
+  prefix: string,
+  polling: Map<string, string>,
+  configuration = 'same',
+): Promise<Node> {
   const nc = await connect({ servers: cluster.url.split(','), maxReconnectAttempts: -1 });
   connections.push(nc);
   const kvm = new Kvm(nc);
@@ -43,6 +48,7 @@ async function node(nodeId: string, prefix: string, polling: Map<string, string>
     nodeId,
     leaseMs: LEASE_MS,
     log,
+    configuration,
     async onChange(feed, leading) {
       if (leading) {
         const other = polling.get(feed);
@@ -119,6 +125,26 @@ describe('the lease set', () => {
     expect(counts(alive)).toEqual([3, 3]);
     await Promise.all(alive.map((n) => n.set.close()));
     await dead.set.close();
+  });
+
+  it('each node names the live nodes whose configuration differs from its own, and forgets a node gone', async () => {
+    const polling = new Map<string, string>();
+    const a = await node('a', 'config', polling, 'x');
+    const b = await node('b', 'config', polling, 'x');
+    const c = await node('c', 'config', polling, 'y');
+    await waitUntil(
+      () =>
+        a.set.differing().join() === 'c' &&
+        b.set.differing().join() === 'c' &&
+        c.set.differing().join() === 'a,b',
+      { what: 'a and b naming c, c naming a and b', timeoutMs: 10 * LEASE_MS },
+    );
+    await c.set.close();
+    await waitUntil(() => a.set.differing().length === 0 && b.set.differing().length === 0, {
+      what: 'a and b agreeing once c left',
+      timeoutMs: 10 * LEASE_MS,
+    });
+    await Promise.all([a.set.close(), b.set.close()]);
   });
 
   it('a clean stop hands its feeds over at once', async () => {

@@ -82,6 +82,7 @@ describe("a cluster stream written by round 2's code (one feed, one subject)", (
       feeds: ['feverup'],
       legacyFeed: 'feverup',
       storeFailureLimit: 3,
+      configuration: 'round-two',
     });
     await waitUntil(() => store.count() === 2 || undefined, { what: "round 2's batch applied" });
     expect(store.feedDigest('feverup')).toBe(digest);

@@ -28,6 +28,12 @@ export const ReplicationStatusSchema = z.object({
    * The node re-syncs on its own meanwhile and is not ready.
    */
   diverged: z.object({ since: z.number(), message: z.string() }).nullable().default(null),
+  /**
+   * The live nodes whose feed configuration (ids, URLs, time zones) is not this node's: each
+   * feed's content then depends on which node leads it. Empty when all agree; a rolling change
+   * of FEEDS passes through this on purpose, so it warns and does not make a node unready.
+   */
+  configDiffers: z.array(z.string()).default([]),
   /** When the ingestor last wrote this (epoch ms): it does at least every few seconds. */
   updatedAt: z.number(),
 });
