@@ -24,6 +24,13 @@ export interface FeedLease {
 }
 
 /**
+ * The bucket stamps a renewal no earlier than the holder sent it, so the key lives at least a
+ * lease from that send: the holder gives up a tenth of a lease before, which leaves room for a
+ * timer that fires late on a busy event loop.
+ */
+const HOLD_FRACTION = 0.9;
+
+/**
  * Which node polls a feed's partner: the holder of the feed's key in a KV bucket whose values expire after
  * `leaseMs` (a bucket TTL: NATS 2.9 has no per-key TTL). The holder renews it every third of a
  * lease by compare-and-set on its revision; everyone else tries to create it, which succeeds
@@ -33,13 +40,6 @@ export interface FeedLease {
  * whose clock or event loop is later still. Takeover after a holder dies: at most a lease
  * (expiry) plus a third (the next try).
  */
-/**
- * The bucket stamps a renewal no earlier than the holder sent it, so the key lives at least a
- * lease from that send: the holder gives up a tenth of a lease before, which leaves room for a
- * timer that fires late on a busy event loop.
- */
-const HOLD_FRACTION = 0.9;
-
 export function startFeedLease(options: {
   kv: KV;
   feed: string;
