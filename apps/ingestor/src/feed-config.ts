@@ -108,7 +108,20 @@ export function digestFeeds(feeds: readonly FeedConfig[]): string {
   const shaping = [...feeds]
     .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
     .map((f) => [f.id, f.url, f.timeZone]);
-  return createHash('sha256').update(JSON.stringify(shaping)).digest('base64url').slice(0, 22);
+  return shortDigest(JSON.stringify(shaping));
+}
+
+/**
+ * The feed URL as validators record it: a digest, so that a secret in the URL (a query token)
+ * never lands in the store, while another URL still never reuses them.
+ */
+export function digestUrl(url: string): string {
+  return shortDigest(url);
+}
+
+/** 128 bits of SHA-256, base64url: names a text without showing it. */
+function shortDigest(text: string): string {
+  return createHash('sha256').update(text).digest('base64url').slice(0, 22);
 }
 
 /** The URL as logs and /feeds may show it: no credentials, query values hidden. */

@@ -1,10 +1,9 @@
-import { createHash } from 'node:crypto';
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { pipeline, type Readable } from 'node:stream';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import type { FeedValidators } from '@tessera/store';
-import { redactUrl } from './feed-config.js';
+import { digestUrl, redactUrl } from './feed-config.js';
 import { IngestError } from './ingest-error.js';
 
 export interface FetcherOptions {
@@ -37,14 +36,6 @@ export type FetchResult =
 export interface FeedFetcher {
   fetch(previous: FeedValidators, signal: AbortSignal): Promise<FetchResult>;
   close(): Promise<void>;
-}
-
-/**
- * The feed URL as validators record it: a digest, so that a secret in the URL (a query token)
- * never lands in the store, while another URL still never reuses them.
- */
-export function digestUrl(url: string): string {
-  return createHash('sha256').update(url).digest('base64url').slice(0, 22);
 }
 
 /** Redirects followed per poll, as browsers and curl -L bound them. */

@@ -7,8 +7,6 @@ export const NODES_BUCKET = 'tessera_nodes';
 export interface LeaseSet {
   /** The feeds this node leads now. */
   leading(): string[];
-  /** The live nodes whose configuration digest is not this node's, as of the last heartbeat. */
-  differing(): string[];
   /** Releases every lease held (a clean stop hands over at once) and leaves the membership. */
   close(): Promise<void>;
 }
@@ -142,7 +140,6 @@ export function startLeaseSet(options: {
 
   return {
     leading: () => [...held],
-    differing: () => [...differing],
     async close() {
       closed = true;
       clearTimeout(timer);

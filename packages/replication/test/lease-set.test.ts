@@ -27,8 +27,8 @@ afterAll(async () => {
 interface Node {
   nc: NatsConnection;
   set: LeaseSet;
-  /** Every feed some node polls, with the node: never two at once. */
-  polling: Set<string>;
+  /** The live nodes whose configuration differs from this one's, as last told by the set. */
+  differing: string[];
 }
 
 async function node(
@@ -41,6 +41,7 @@ async function node(
   connections.push(nc);
   const kvm = new Kvm(nc);
   const options = { history: 1, replicas: 3, ttl: LEASE_MS };
+  const told = { differing: [] as string[] };
   const set = startLeaseSet({
     leaseKv: await kvm.create(`${prefix}_lease`, options),
     nodesKv: await kvm.create(`${prefix}_nodes`, options),
@@ -49,6 +50,9 @@ async function node(
     leaseMs: LEASE_MS,
     log,
     configuration,
+    onDiffering(nodes) {
+      told.differing = nodes;
+    },
     async onChange(feed, leading) {
       if (leading) {
         const other = polling.get(feed);
@@ -63,7 +67,13 @@ async function node(
       }
     },
   });
-  return { nc, set, polling: new Set() };
+  return {
+    nc,
+    set,
+    get differing() {
+      return told.differing;
+    },
+  };
 }
 
 const counts = (nodes: Node[]) => nodes.map((n) => n.set.leading().length);
@@ -134,13 +144,11 @@ describe('the lease set', () => {
     const c = await node('c', 'config', polling, 'y');
     await waitUntil(
       () =>
-        a.set.differing().join() === 'c' &&
-        b.set.differing().join() === 'c' &&
-        c.set.differing().join() === 'a,b',
+        a.differing.join() === 'c' && b.differing.join() === 'c' && c.differing.join() === 'a,b',
       { what: 'a and b naming c, c naming a and b', timeoutMs: 10 * LEASE_MS },
     );
     await c.set.close();
-    await waitUntil(() => a.set.differing().length === 0 && b.set.differing().length === 0, {
+    await waitUntil(() => a.differing.length === 0 && b.differing.length === 0, {
       what: 'a and b agreeing once c left',
       timeoutMs: 10 * LEASE_MS,
     });
