@@ -3,7 +3,9 @@
 # provider-sim). Each final image holds only that app's production dependencies and runs as the
 # unprivileged `node` user.
 
-ARG NODE_VERSION=22
+# The major line of .node-version, the runtime's one home (apps/e2e/test/runtime.test.ts holds this
+# default to it); the image's Node is that line's newest.
+ARG NODE_VERSION=26
 
 FROM node:${NODE_VERSION}-bookworm-slim AS build
 # node-gyp builds against the headers the base image ships in /usr/local instead of downloading

@@ -3,6 +3,20 @@
 
 PNPM_VERSION := 10.34.9
 TOOLS        := $(CURDIR)/.tools
+
+# The runtime: the version in .node-version. A machine whose `node` is of that major line runs its
+# own; any other gets the pinned one in .tools/node (scripts/install-node, from the npm registry),
+# first on the PATH of every recipe, so that pnpm, turbo, vitest, the apps and their children all
+# run on it, and native addons are built against its headers.
+NODE_VERSION := $(strip $(file < .node-version))
+NODE_LINE    := $(firstword $(subst ., ,$(NODE_VERSION)))
+ifeq ($(shell node -p 'process.versions.node.split(".")[0]' 2>/dev/null),$(NODE_LINE))
+NODE_RUNTIME :=
+else
+NODE_RUNTIME := $(TOOLS)/node/bin/node
+export PATH  := $(TOOLS)/node/bin:$(PATH)
+export npm_config_nodedir := $(TOOLS)/node
+endif
 export PATH  := $(TOOLS)/node_modules/.bin:$(CURDIR)/node_modules/.bin:$(PATH)
 export TURBO_TELEMETRY_DISABLED := 1
 export DO_NOT_TRACK := 1
@@ -21,13 +35,25 @@ SIM      := node apps/provider-sim/dist/main.js
 
 .PHONY: install build run ingest api demo dev backup test test-docker soak lint typecheck bench clean
 
+ifneq ($(NODE_RUNTIME),)
+$(NODE_RUNTIME): .node-version
+	@scripts/install-node $(TOOLS)/node
+endif
+
 # pnpm is pinned and installed into .tools with npm: corepack is not needed.
-$(PNPM):
-	@node -e 'const [a,b]=process.versions.node.split(".").map(Number); if (a<20||(a===20&&b<19)) { console.error("Tessera needs Node >= 20.19, found "+process.version); process.exit(1) }'
+$(PNPM): $(NODE_RUNTIME)
 	npm install --prefix $(TOOLS) --no-save --no-audit --no-fund --loglevel=error pnpm@$(PNPM_VERSION)
 
-$(INSTALLED): $(PNPM) $(MANIFESTS)
+# Native addons are built for one runtime's ABI (node_modules/.node-abi records which). After a
+# change of runtime the install starts afresh: pnpm finds the lockfile satisfied and would keep
+# the old builds, and `pnpm rebuild` skips the ones it has built before.
+$(INSTALLED): $(PNPM) $(MANIFESTS) .node-version
+	@abi=$$(node -p process.versions.modules); built=$$(cat node_modules/.node-abi 2>/dev/null); \
+	  if [ -n "$$built" ] && [ "$$built" != "$$abi" ]; then \
+	    echo "runtime changed (ABI $$built -> $$abi): installing afresh"; \
+	    rm -rf node_modules packages/*/node_modules apps/*/node_modules; fi
 	$(PNPM) install  # frozen automatically when CI=true
+	@node -p process.versions.modules > node_modules/.node-abi
 	@touch $(INSTALLED)
 
 install: $(INSTALLED)

@@ -1,5 +1,14 @@
-import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import {
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  realpathSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -45,6 +54,38 @@ async function make(target: string, env: Record<string, string>): Promise<Runnin
   return run;
 }
 
+/** Every process below `root`, read from /proc (each one's parent is field 4 of its stat). */
+function descendants(root: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+    } catch {
+      continue; // gone meanwhile
+    }
+    const parent = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    children.set(parent, [...(children.get(parent) ?? []), Number(name)]);
+  }
+  const found: number[] = [];
+  for (let queue = [root]; queue.length > 0; ) {
+    const next = children.get(queue.shift()!) ?? [];
+    found.push(...next);
+    queue.push(...next);
+  }
+  return found;
+}
+
+/** A process's arguments (a shell's `-c` script is one of them, not its words). */
+const commandLine = (pid: number): string[] => {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+  } catch {
+    return [];
+  }
+};
+
 /** Ctrl-C: SIGINT to the whole group; every process stops cleanly. */
 async function interrupt(run: RunningProcess): Promise<void> {
   run.signal('SIGINT');
@@ -60,12 +101,28 @@ describe('make targets on a fresh machine', () => {
     await interrupt(run);
   });
 
-  it('make run serves the feed it is pointed at from DATA_DIR=$(mktemp -d)', async () => {
+  it('make run serves the feed it is pointed at from DATA_DIR=$(mktemp -d), on the pinned runtime', async () => {
     const simPort = await freePort();
     const sim = startApp('provider-sim', { SIM_PORT: String(simPort) });
     running.push(sim);
     await sim.waitForOutput(/listening/);
     const run = await make('run', { PROVIDER_URL: `http://127.0.0.1:${simPort}/api/events` });
+    // The runtime the kernel runs for each app: the one these tests run on, of the pinned line
+    // (on a machine whose own Node is of another line, .tools/node/bin/node).
+    const line = readFileSync(join(REPO_ROOT, '.node-version'), 'utf8').trim().split('.')[0];
+    for (const app of ['api', 'ingestor']) {
+      const pids = descendants(run.child.pid!).filter((pid) =>
+        commandLine(pid).includes(`apps/${app}/dist/main.js`),
+      );
+      expect(pids.length, `${app} processes under make run`).toBeGreaterThan(0);
+      for (const pid of pids) {
+        const exe = readlinkSync(`/proc/${pid}/exe`);
+        expect(exe, app).toBe(realpathSync(process.execPath));
+        expect(execFileSync(exe, ['--version'], { encoding: 'utf8' })).toMatch(
+          new RegExp(`^v${line}\\.`),
+        );
+      }
+    }
     await interrupt(run);
   });
 });

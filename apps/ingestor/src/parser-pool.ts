@@ -1,4 +1,5 @@
 import { fileURLToPath } from 'node:url';
+import { isMarkedAsUntransferable } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import type { ParseResult, ParseTask } from './parse-worker.js';
 
@@ -97,9 +98,33 @@ export function createParserPool({
     },
     parse(task, signal) {
       parsedBytes += task.chunk.byteLength;
-      // The chunk's buffer is moved, not copied, to the worker.
-      return running().run(task, { transferList: [task.chunk.buffer as ArrayBuffer], signal });
+      const chunk = movable(task.chunk);
+      return running().run({ ...task, chunk }, { transferList: transfer(chunk.buffer), signal });
     },
     close: release,
   };
 }
+
+/**
+ * The chunk as bytes the worker can be given without a copy: the chunk itself when it is the
+ * whole of an ArrayBuffer that may move (the splitter's usual chunk), else a copy. Moving a
+ * buffer detaches it for every view on it, so a chunk that is part of a larger buffer is copied;
+ * and Node's pool slabs (the small Buffers of `Buffer.from`) are marked untransferable, which
+ * Node ≥ 21 refuses with a DataCloneError where 20 copied silently.
+ */
+function movable(chunk: Uint8Array): Uint8Array<ArrayBuffer> {
+  const { buffer } = chunk;
+  const whole = chunk.byteOffset === 0 && chunk.byteLength === buffer.byteLength;
+  if (whole && buffer instanceof ArrayBuffer && !isMarkedAsUntransferable(buffer)) {
+    return chunk as Uint8Array<ArrayBuffer>;
+  }
+  return new Uint8Array(chunk);
+}
+
+type TransferList = NonNullable<Parameters<Piscina['run']>[1]>['transferList'];
+
+/**
+ * Piscina derives its transfer-list type from MessagePort.postMessage's last overload, which in
+ * @types/node ≥ 22 is the options form; the list form it passes on is the one Node documents.
+ */
+const transfer = (buffer: ArrayBuffer): TransferList => [buffer] as unknown as TransferList;

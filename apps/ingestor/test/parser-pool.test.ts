@@ -48,6 +48,20 @@ describe('parser pool', () => {
     await end();
   });
 
+  it('parses a chunk that is a small pooled Buffer, and leaves a larger buffer it is part of intact', async () => {
+    pool = createParserPool({ threads: 1 });
+    const small = Buffer.from(new TextDecoder().decode(chunk(1)));
+    expect(small.buffer.byteLength).toBeGreaterThan(small.byteLength); // one of Node's pool slabs
+    expect((await pool.parse({ chunk: small, provider: 'p', timeZone: 'UTC' })).ok).toBe(true);
+
+    const whole = chunk(20) as Buffer;
+    const half = whole.subarray(0, whole.indexOf('</base_plan>') + '</base_plan>'.length);
+    const result = await pool.parse({ chunk: half, provider: 'p', timeZone: 'UTC' });
+    expect(result.ok).toBe(true);
+    expect(whole.byteLength).toBeGreaterThan(half.byteLength); // not detached by a move
+    expect(new TextDecoder().decode(whole)).toContain('base_plan_id="19"');
+  });
+
   it('keeps its threads warm after feeds smaller than the threshold', async () => {
     pool = createParserPool({ threads: 2, releaseAfterBytes: 64 * 1024 ** 2 });
     await pool.warm();
