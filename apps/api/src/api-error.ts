@@ -1,10 +1,18 @@
 /** The API's error catalogue. `code` is part of the contract; `message` is for people. */
 export const API_ERRORS = {
   invalid_parameter: 400,
-  /** A request HTTP itself forbids (more than one Host). */
+  /** A request HTTP itself forbids: a missing, repeated or invalid Host, or one that cannot be parsed. */
   bad_request: 400,
   not_found: 404,
   method_not_allowed: 405,
+  /** The request did not arrive whole within the server's limits (REQUEST_TIMEOUT_MS). */
+  request_timeout: 408,
+  /** A body past what the server reads (it serves no request with one). */
+  content_too_large: 413,
+  /** A request line longer than the server's limit on the request head. */
+  uri_too_long: 414,
+  /** Headers past the server's limit on the request head (16 KiB). */
+  headers_too_large: 431,
   internal_error: 500,
   store_unavailable: 503,
   /** /ready before the store holds a single applied feed. */

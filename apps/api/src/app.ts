@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import { isIPv6 } from 'node:net';
 import Router from '@koa/router';
 import type { StoreView } from '@tessera/store';
 import Koa from 'koa';
@@ -11,7 +13,7 @@ import { loadConfig } from './config.js';
 import type { DirectExchange } from './direct-answer.js';
 import { answerError, ensureAnswered } from './error-envelope.js';
 import { createEventResponder } from './event-response.js';
-import { answerUnrouted } from './method-rule.js';
+import { answerUnrouted, type RouteMethods, routeMethods } from './method-rule.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { createPageCursors } from './page-cursor.js';
 import { createReadinessLog, feedsBody, readyBody } from './readiness.js';
@@ -57,7 +59,10 @@ interface RequestState {
   logged?: boolean;
 }
 
-export function createApp(deps: AppDeps): Koa<RequestState> {
+/** The Koa app and what a server answering outside it (see parser-refusal.ts) needs of its routes. */
+export type TesseraApp = Koa<RequestState> & { readonly routes: RouteMethods };
+
+export function createApp(deps: AppDeps): TesseraApp {
   const { store, log } = deps;
   const now = deps.now ?? Date.now;
   const maxLagMs = deps.maxLagMs ?? DEFAULTS.MAX_LAG_MS;
@@ -93,7 +98,7 @@ export function createApp(deps: AppDeps): Koa<RequestState> {
     const requestId = requestIdOf(ctx.req.headers['x-request-id']);
     ctx.state.requestId = requestId;
     try {
-      refuseAmbiguousHost(ctx.req.rawHeaders);
+      refuseBadHost(ctx.req);
       await next();
       ensureAnswered(ctx);
     } catch (cause) {
@@ -183,9 +188,10 @@ export function createApp(deps: AppDeps): Koa<RequestState> {
     ctx.body = asset.body;
   });
 
+  const routes = routeMethods(router);
   app.use(router.routes());
-  app.use(answerUnrouted(router));
-  return app;
+  app.use(answerUnrouted(routes));
+  return Object.assign(app, { routes });
 }
 
 /** A route that writes its own answer: Koa is told not to write one after it. */
@@ -202,15 +208,38 @@ function directExchange(ctx: Koa.ParameterizedContext<RequestState>): DirectExch
 }
 
 /**
- * RFC 9112 §3.2: a request with more than one Host is answered 400. Node keeps the first and
- * drops the others, so the check reads the raw header list.
+ * RFC 9112 §3.2: a server answers 400 to an HTTP/1.1 request without a Host, with more than one,
+ * or with one whose value is not a valid authority (host and optional port, RFC 3986 §3.2.2).
+ * Node keeps the first Host and drops the others, so the count reads the raw header list; its own
+ * check of a missing Host is off (see server.ts), so that this refusal carries the envelope.
  */
-function refuseAmbiguousHost(rawHeaders: string[]): void {
-  let hosts = 0;
-  for (let i = 0; i < rawHeaders.length; i += 2) {
-    const name = rawHeaders[i] as string;
-    if (name.length === 4 && name.toLowerCase() === 'host' && ++hosts > 1) {
+function refuseBadHost(req: IncomingMessage): void {
+  const raw = req.rawHeaders;
+  let host: string | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i] as string;
+    if (name.length !== 4 || name.toLowerCase() !== 'host') continue;
+    if (host !== undefined) {
       throw new ApiError('bad_request', 'the request has more than one Host header');
     }
+    host = raw[i + 1] as string;
   }
+  if (host === undefined) {
+    if (req.httpVersionMajor === 1 && req.httpVersionMinor >= 1) {
+      throw new ApiError('bad_request', 'an HTTP/1.1 request needs a Host header');
+    }
+    return;
+  }
+  if (!isAuthority(host)) throw new ApiError('bad_request', 'the Host header is not a valid host');
+}
+
+/** reg-name or IPv4address (RFC 3986: unreserved, pct-encoded, sub-delims), or an IP-literal; then an optional port. */
+const AUTHORITY = /^(?:\[([^\]]*)\]|(?:[\w.~!$&'()*+,;=-]|%[\da-fA-F]{2})*)(?::\d*)?$/;
+const IP_FUTURE = /^v[\da-fA-F]+\.[\w.~!$&'()*+,;=:-]+$/;
+
+export function isAuthority(value: string): boolean {
+  const match = AUTHORITY.exec(value);
+  if (match === null) return false;
+  const literal = match[1];
+  return literal === undefined || isIPv6(literal) || IP_FUTURE.test(literal);
 }

@@ -1,7 +1,9 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { listenError } from '@tessera/runtime';
-import type Koa from 'koa';
+import type { TesseraApp } from './app.js';
+import { refuseConnect, refuseUnparsed, writeRefusal } from './parser-refusal.js';
 
 /** How long a connection may take at each stage; see the settings table in the README. */
 export interface ServerTimeouts {
@@ -51,18 +53,31 @@ export async function probeListen(port: number, host: string): Promise<void> {
 }
 
 export async function startServer(
-  app: Koa,
+  app: TesseraApp,
   port: number,
   host: string,
   timeouts: ServerTimeouts,
 ): Promise<RunningServer> {
   let closing = false;
   const handle = app.callback();
-  const server = createServer((req, res) => {
+  // A missing Host is refused by the app, with the envelope (Node's own refusal has no body).
+  const server = createServer({ requireHostHeader: false }, (req, res) => {
     // Keep-alive clients are told to reconnect elsewhere once shutdown has begun.
     if (closing) res.setHeader('Connection', 'close');
     void handle(req, res);
   });
+  // Requests Node's parser refuses, and CONNECT, which it hands over as a raw socket: answered
+  // like every other request, then closed (see parser-refusal.ts).
+  server.on('clientError', (error: Error & { code?: string }, socket: Duplex) => {
+    // A reset peer is gone, and an answer already under way cannot be followed by another.
+    const busy = (socket as { _httpMessage?: unknown })._httpMessage != null;
+    if (error.code === 'ECONNRESET' || !socket.writable || busy) {
+      socket.destroy();
+      return;
+    }
+    writeRefusal(socket, refuseUnparsed(error, app.routes));
+  });
+  server.on('connect', (_req, socket: Duplex) => writeRefusal(socket, refuseConnect(app.routes)));
   server.headersTimeout = timeouts.headersMs;
   server.requestTimeout = timeouts.requestMs;
   server.keepAliveTimeout = timeouts.keepAliveMs;
