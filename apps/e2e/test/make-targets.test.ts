@@ -127,6 +127,25 @@ describe('make targets on a fresh machine', () => {
   });
 });
 
+describe('make ingest', () => {
+  it("prints the failed poll in one line and exits 2, make's status for a failed command (the ingestor exits 1)", async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'tmp.'));
+    dirs.push(dataDir);
+    const run = startProcess('make', ['--no-print-directory', '-o', 'build', 'ingest'], {
+      cwd: REPO_ROOT,
+      env: {
+        DATA_DIR: dataDir,
+        PROVIDER_URL: 'http://127.0.0.1:1/api/events',
+        LOG_LEVEL: 'silent',
+      },
+    });
+    running.push(run);
+    expect(await run.exited).toBe(2);
+    expect(run.stdout()).toMatch(/^failed: .*error=provider_unreachable/);
+    expect(run.stderr()).toMatch(/\[Makefile:\d+: ingest\] Error 1/);
+  });
+});
+
 describe('CI summary (.ci/summarize-vitest.mjs)', () => {
   it('adds up the reports and names every failed test before the last line', () => {
     const root = mkdtempSync(join(tmpdir(), 'ci-summary-'));
