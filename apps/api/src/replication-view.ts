@@ -1,3 +1,4 @@
+import { isRunning } from '@tessera/runtime';
 import type { ReplicationStatus } from '@tessera/store';
 
 /** The ingestor rewrites its status every 2 s; one much older means the ingestor is not running. */
@@ -5,7 +6,10 @@ export const STATUS_STALE_MS = 10_000;
 
 export interface ReplicationView {
   role: 'single' | 'leader' | 'follower';
-  /** Cluster mode: the feeds this node's ingestor leads (polls); empty for a follower. */
+  /**
+   * Cluster mode: the feeds this node's ingestor leads (polls) now: none once its status is stale
+   * or its writer gone, and each only until its lease's cover ends.
+   */
   leading: string[];
   /** Whether this node's ingestor reaches NATS; `stale` when the ingestor itself is silent. */
   replication: 'connected' | 'disconnected' | 'stale' | null;
@@ -44,15 +48,23 @@ export function viewReplication(
       ready: true,
     };
   }
-  const stale = now - status.updatedAt > STATUS_STALE_MS;
+  // A status whose writer has exited is its last word: a restarted ingestor has not spoken yet.
+  const writerGone = status.writer !== null && !isRunning(status.writer);
+  const stale = writerGone || now - status.updatedAt > STATUS_STALE_MS;
+  // A lease counts only while it covers the writer by its clock (the same machine's as ours).
+  const leading = stale
+    ? []
+    : status.leading.filter(
+        (feed) => (status.leadingUntil[feed] ?? Number.POSITIVE_INFINITY) > now,
+      );
   const behindSince = stale
     ? Math.min(status.behindSince ?? status.updatedAt, status.updatedAt)
     : status.behindSince;
   const lagMs = behindSince === null ? 0 : Math.max(0, now - behindSince);
   const replication = stale ? 'stale' : status.connected ? 'connected' : 'disconnected';
   return {
-    role: status.role,
-    leading: status.leading,
+    role: leading.length > 0 ? 'leader' : 'follower',
+    leading,
     replication,
     appliedSequence: status.appliedSequence,
     latestSequence: status.latestSequence,

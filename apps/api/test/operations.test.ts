@@ -1,4 +1,6 @@
+import { spawnSync } from 'node:child_process';
 import { Writable } from 'node:stream';
+import { processIdentity } from '@tessera/runtime';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { event, fill, json, startApp } from './helpers.js';
@@ -170,6 +172,8 @@ describe('operations', () => {
       nodeId: 'n1',
       role: 'follower' as const,
       leading: [],
+      leadingUntil: {},
+      writer: null,
       connected: true,
       appliedSequence: 9,
       latestSequence: 9,
@@ -198,6 +202,8 @@ describe('operations', () => {
       nodeId: 'n1',
       role: 'leader' as const,
       leading: ['a'],
+      leadingUntil: {},
+      writer: null,
       connected: true,
       appliedSequence: 9,
       latestSequence: 9,
@@ -215,6 +221,39 @@ describe('operations', () => {
     // A status written before this field existed reads as "all agree".
     api.writer.writeReplicationStatus(status as never);
     expect((await json(await api.get('/ready'))).data.config_differs_on).toEqual([]);
+  });
+
+  it('GET /ready claims a lease only while its cover lasts, and none of a status whose writer has exited', async () => {
+    fill(api.writer, [event('2021-01-01T10:00:00', '2021-01-01T11:00:00')], NOW - 1000);
+    const status = {
+      nodeId: 'n1',
+      role: 'leader' as const,
+      leading: ['a', 'b', 'c'],
+      // b's cover ended a moment ago; c's status predates the field and is taken at its word.
+      leadingUntil: { a: NOW + 1_000, b: NOW - 1 },
+      writer: processIdentity(),
+      connected: true,
+      appliedSequence: 9,
+      latestSequence: 9,
+      behindSince: null,
+      diverged: null,
+      configDiffers: [],
+      updatedAt: NOW,
+    };
+    api.writer.writeReplicationStatus(status);
+    expect((await json(await api.get('/ready'))).data).toMatchObject({
+      role: 'leader',
+      leading_feeds: ['a', 'c'],
+      replication: 'connected',
+    });
+    // Written by a process that has exited since: its last word, not the current ingestor's.
+    const exited = spawnSync('true');
+    api.writer.writeReplicationStatus({ ...status, writer: { pid: exited.pid!, startTicks: 1 } });
+    expect((await json(await api.get('/ready'))).data).toMatchObject({
+      role: 'follower',
+      leading_feeds: [],
+      replication: 'stale',
+    });
   });
 
   it('GET /metrics exposes requests, latency, events and freshness', async () => {

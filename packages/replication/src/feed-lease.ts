@@ -11,7 +11,13 @@ export function leaseKey(feed: string): string {
 
 export interface FeedLease {
   readonly feed: string;
+  /** Held now: taken, and the last renewal that landed still covers this node by its own clock. */
   isLeader(): boolean;
+  /**
+   * When the cover of the last renewal that landed ends (epoch ms), while held; null otherwise.
+   * A process woken from a pause past it is not the leader, even before its timers have run.
+   */
+  heldUntil(): number | null;
   /**
    * Hands the lease over if held (after `onChange(false)` resolved: this node polls no more),
    * and goes on trying to take it whenever `mayTake` allows.
@@ -61,6 +67,8 @@ export function startFeedLease(options: {
   let timer: NodeJS.Timeout | undefined;
   /** Fires when the last renewal that landed no longer covers this node: it steps down. */
   let holdEnds: NodeJS.Timeout | undefined;
+  /** The end of that cover (epoch ms). */
+  let coverEnds = 0;
   let inFlight: Promise<void> = Promise.resolve();
 
   const set = (next: number | undefined): Promise<void> => {
@@ -81,7 +89,8 @@ export function startFeedLease(options: {
   /** Holds `next`, the revision a write sent at `sentAt` left, until that write's cover ends. */
   const hold = (next: number, sentAt: number): Promise<void> => {
     clearTimeout(holdEnds);
-    const endsIn = sentAt + HOLD_FRACTION * leaseMs - Date.now();
+    coverEnds = sentAt + HOLD_FRACTION * leaseMs;
+    const endsIn = coverEnds - Date.now();
     holdEnds = setTimeout(
       () => {
         if (revision !== next) return;
@@ -146,7 +155,8 @@ export function startFeedLease(options: {
 
   return {
     feed,
-    isLeader: () => revision !== undefined,
+    isLeader: () => revision !== undefined && Date.now() < coverEnds,
+    heldUntil: () => (revision !== undefined && Date.now() < coverEnds ? coverEnds : null),
     release: handOver,
     poke() {
       if (closed || !waiting) return;

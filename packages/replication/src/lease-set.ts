@@ -5,8 +5,13 @@ import { type FeedLease, startFeedLease } from './feed-lease.js';
 export const NODES_BUCKET = 'tessera_nodes';
 
 export interface LeaseSet {
-  /** The feeds this node leads now. */
+  /** The feeds this node leads now (the keys of `held`). */
   leading(): string[];
+  /**
+   * The feeds this node leads now, each with the moment its lease's cover ends (epoch ms): a
+   * lease whose cover has ended is not among them, whether or not its timer has run yet.
+   */
+  held(): Map<string, number>;
   /** Releases every lease held (a clean stop hands over at once) and leaves the membership. */
   close(): Promise<void>;
 }
@@ -128,6 +133,15 @@ export function startLeaseSet(options: {
     await releasing;
   };
 
+  const heldNow = (): Map<string, number> => {
+    const now = new Map<string, number>();
+    for (const feed of held) {
+      const until = leases.find((l) => l.feed === feed)?.heldUntil();
+      if (until != null) now.set(feed, until);
+    }
+    return now;
+  };
+
   let timer: NodeJS.Timeout | undefined;
   let beating: Promise<void> = Promise.resolve();
   const loop = (): void => {
@@ -139,7 +153,8 @@ export function startLeaseSet(options: {
   loop();
 
   return {
-    leading: () => [...held],
+    leading: () => [...heldNow().keys()],
+    held: heldNow,
     async close() {
       closed = true;
       clearTimeout(timer);

@@ -9,6 +9,7 @@ import {
 import { type KV, Kvm } from '@nats-io/kv';
 import { connect } from '@nats-io/transport-node';
 import type { EventRecord } from '@tessera/core';
+import { processIdentity } from '@tessera/runtime';
 import type {
   ApplyCounts,
   FeedCommit,
@@ -99,10 +100,14 @@ export async function startReplication(options: ReplicationOptions): Promise<Rep
   let follower: StreamFollower | undefined;
 
   const startedSequence = readPosition(store)?.appliedSequence ?? 0;
+  /** Set once the leases start; the status names what they hold at each write. */
+  let leaseSet: LeaseSet | undefined;
   const status: ReplicationStatus = {
     nodeId,
     role: 'follower',
     leading: [],
+    leadingUntil: {},
+    writer: processIdentity(),
     connected: false,
     appliedSequence: startedSequence,
     latestSequence: startedSequence,
@@ -112,6 +117,12 @@ export async function startReplication(options: ReplicationOptions): Promise<Rep
     updatedAt: Date.now(),
   };
   const writeStatus = (): void => {
+    // What is held now, not what the last lease change said: a process woken from a pause past
+    // its leases' cover writes its status (applying what arrived meanwhile) before their timers run.
+    const held = leaseSet?.held() ?? new Map<string, number>();
+    status.leading = [...held.keys()];
+    status.leadingUntil = Object.fromEntries(held);
+    status.role = status.leading.length > 0 ? 'leader' : 'follower';
     status.updatedAt = Date.now();
     try {
       store.writeReplicationStatus(status);
@@ -266,12 +277,11 @@ export async function startReplication(options: ReplicationOptions): Promise<Rep
       } else log.info('every live node runs this feed configuration');
     },
     async onChange(feed, leading) {
-      status.leading = leases?.leading() ?? (leading ? [feed] : []);
-      status.role = status.leading.length > 0 ? 'leader' : 'follower';
       writeStatus();
       await Promise.all(listeners.map((listener) => listener(feed, leading)));
     },
   });
+  leaseSet = leases;
 
   return {
     publishFeed: (feed, records, commit) => publisherOf(feed).publishFeed(records, commit),

@@ -41,6 +41,8 @@ async function readBatch(pendingClaimed: (seq: number) => number) {
     nodeId: 'n',
     role: 'follower',
     leading: [],
+    leadingUntil: {},
+    writer: null,
     connected: true,
     appliedSequence: 0,
     latestSequence: 0,

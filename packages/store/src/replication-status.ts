@@ -14,6 +14,20 @@ export const ReplicationStatusSchema = z.object({
   role: z.enum(['leader', 'follower']),
   /** The feeds this node leads (polls and publishes) now. */
   leading: z.array(z.string()).default([]),
+  /**
+   * When each of those leases stops covering this node by its own clock (epoch ms): a reader
+   * counts a feed led only until then, whatever the file says, since the writer may be paused or
+   * dead and another node may take the feed right after.
+   */
+  leadingUntil: z.record(z.string(), z.number()).default({}),
+  /**
+   * The process that wrote this (pid and start time): a reader that finds it gone reads the
+   * status as stale, not as the word of a new process of the same node that has not written yet.
+   */
+  writer: z
+    .object({ pid: z.number().int().positive(), startTicks: z.number().nullable() })
+    .nullable()
+    .default(null),
   /** Whether the ingestor reaches NATS right now. */
   connected: z.boolean(),
   /** The last stream sequence this store took in (applied, skipped as applied, or staged in a batch still open). */
