@@ -8,6 +8,7 @@ TOOLS        := $(CURDIR)/.tools
 # own; any other gets the pinned one in .tools/node (scripts/install-node, from the npm registry),
 # first on the PATH of every recipe, so that pnpm, turbo, vitest, the apps and their children all
 # run on it, and native addons are built against its headers.
+# `make test NODE_VERSION=x.y.z` runs everything on another version (a supported line's).
 NODE_VERSION := $(strip $(file < .node-version))
 NODE_LINE    := $(firstword $(subst ., ,$(NODE_VERSION)))
 ifeq ($(shell node -p 'process.versions.node.split(".")[0]' 2>/dev/null),$(NODE_LINE))
@@ -33,21 +34,22 @@ INGESTOR := node --max-semi-space-size=2 apps/ingestor/dist/main.js
 API      := node apps/api/dist/main.js
 SIM      := node apps/provider-sim/dist/main.js
 
-.PHONY: install build run ingest api demo dev backup test test-docker soak lint typecheck bench audit licenses clean
+.PHONY: node-runtime install build run ingest api demo dev backup test test-docker soak lint typecheck bench audit licenses clean
 
+# Checked by every target (quick when it is there); nothing to do on a machine of the right line.
+node-runtime:
 ifneq ($(NODE_RUNTIME),)
-$(NODE_RUNTIME): .node-version
-	@scripts/install-node $(TOOLS)/node
+	@scripts/install-node $(TOOLS)/node $(NODE_VERSION)
 endif
 
 # pnpm is pinned and installed into .tools with npm: corepack is not needed.
-$(PNPM): $(NODE_RUNTIME)
+$(PNPM): | node-runtime
 	npm install --prefix $(TOOLS) --no-save --no-audit --no-fund --loglevel=error pnpm@$(PNPM_VERSION)
 
 # Native addons are built for one runtime's ABI (node_modules/.node-abi records which). After a
 # change of runtime the install starts afresh: pnpm finds the lockfile satisfied and would keep
 # the old builds, and `pnpm rebuild` skips the ones it has built before.
-$(INSTALLED): $(PNPM) $(MANIFESTS) .node-version
+$(INSTALLED): $(PNPM) $(MANIFESTS) .node-version | node-runtime
 	@abi=$$(node -p process.versions.modules); built=$$(cat node_modules/.node-abi 2>/dev/null); \
 	  if [ -n "$$built" ] && [ "$$built" != "$$abi" ]; then \
 	    echo "runtime changed (ABI $$built -> $$abi): installing afresh"; \

@@ -35,7 +35,9 @@ describe('the pinned runtime (.node-version)', () => {
   });
 
   it('is the line the tests run on, and so the builds, the apps and their children', () => {
-    expect(process.versions.node.split('.')[0]).toBe(line);
+    // `make test NODE_VERSION=x.y.z` runs them on another supported line on purpose.
+    const chosen = process.env.NODE_VERSION ?? pinned;
+    expect(process.versions.node.split('.')[0]).toBe(chosen.split('.')[0]);
   });
 
   it('is the line of the Dockerfile base image', () => {
