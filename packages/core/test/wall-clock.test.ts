@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { createTimeZone, parseWallClock } from '../src/wall-clock.js';
+import { utcMillis } from '../src/calendar.js';
+import { createTimeZone, parseWallClock, type WallClock } from '../src/wall-clock.js';
 
 describe('parseWallClock', () => {
   it('keeps the provider wall clock as date and time', () => {
@@ -170,5 +171,87 @@ describe('years below 100', () => {
     const later = madrid.toInstant(parseWallClock('0050-06-30T22:00:00')!);
     expect(later - first).toBe(3_600_000);
     expect(new Date(first).getUTCFullYear()).toBe(50);
+  });
+});
+
+/**
+ * An independent reading of the same rule: the zone's offsets read back from Intl.DateTimeFormat
+ * (formatToParts) a day either side of the wall clock, then the "compatible" choice between them.
+ * Slow and plain; Temporal must give the same instant for every wall clock drawn.
+ */
+function referenceInstant(zone: string, w: WallClock): number {
+  const format = new Intl.DateTimeFormat('en-US', {
+    timeZone: zone,
+    hourCycle: 'h23',
+    era: 'short',
+    year: 'numeric',
+    month: 'numeric',
+    day: 'numeric',
+    hour: 'numeric',
+    minute: 'numeric',
+    second: 'numeric',
+  });
+  const offsetAt = (instant: number): number => {
+    const p: Record<string, string> = {};
+    for (const part of format.formatToParts(instant)) p[part.type] = part.value;
+    const year = p.era === 'BC' ? 1 - Number(p.year) : Number(p.year);
+    const local = utcMillis(year, +p.month!, +p.day!, +p.hour!, +p.minute!, +p.second!);
+    return local - Math.floor(instant / 1000) * 1000;
+  };
+  const local = utcMillis(w.year, w.month, w.day, w.hour, w.minute, w.second);
+  const [before, after] = [offsetAt(local - 86_400_000), offsetAt(local + 86_400_000)];
+  if (before === after || offsetAt(local - before) === before) return local - before;
+  return offsetAt(local - after) === after ? local - after : local - before;
+}
+
+const SEED = Number(process.env.WALL_CLOCK_SEED ?? Date.now() % 1_000_000);
+
+/** mulberry32, seeded (the simulator's generator cannot be imported here: it depends on core). */
+function createRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+  };
+}
+
+describe(`createTimeZone against Intl's offsets, wall clocks drawn at random (WALL_CLOCK_SEED=${SEED})`, () => {
+  const random = createRandom(SEED);
+  const ZONES = [
+    'Europe/Madrid',
+    'America/New_York',
+    'Australia/Lord_Howe',
+    'Asia/Kolkata',
+    'America/Santiago',
+    'Pacific/Apia',
+    'Europe/Dublin',
+  ];
+  it.each(ZONES)('%s', (zone) => {
+    const tz = createTimeZone(zone);
+    for (let i = 0; i < 2_000; i++) {
+      // Most near the present; a share in the small hours of the months clocks change in (the
+      // gaps and repeated hours), some far back (local mean time) and ahead.
+      const draw = random();
+      const span = (from: number, to: number) =>
+        Date.UTC(from, 0, 1) + random() * (Date.UTC(to, 0, 1) - Date.UTC(from, 0, 1));
+      const at =
+        draw < 0.4
+          ? Date.UTC(
+              2010 + Math.floor(random() * 20),
+              [2, 3, 8, 9, 10][Math.floor(random() * 5)]!,
+              1 + Math.floor(random() * 28),
+              Math.floor(random() * 4),
+              Math.floor(random() * 60),
+            )
+          : draw < 0.8
+            ? span(2015, 2030)
+            : span(1850, 2100);
+      const w = parseWallClock(new Date(at).toISOString().slice(0, 19))!;
+      expect(tz.toInstant(w), `${zone} ${JSON.stringify(w)} (WALL_CLOCK_SEED=${SEED})`).toBe(
+        referenceInstant(zone, w),
+      );
+    }
   });
 });
