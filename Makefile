@@ -34,7 +34,7 @@ INGESTOR := node --max-semi-space-size=2 apps/ingestor/dist/main.js
 API      := node apps/api/dist/main.js
 SIM      := node apps/provider-sim/dist/main.js
 
-.PHONY: node-runtime install build run ingest api demo dev backup test test-docker soak lint typecheck bench audit licenses clean
+.PHONY: node-runtime install build run ingest api demo dev backup test test-docker soak lint typecheck bench bench-runtimes audit licenses clean
 
 # Checked by every target (quick when it is there); nothing to do on a machine of the right line.
 node-runtime:
@@ -140,6 +140,12 @@ soak: build
 bench: build
 	@$(APT_INSTALL) wrk $(TEST_TOOLS)
 	$(PNPM) bench
+
+# This commit's /search and ingestion figures on Node 20, 24 and the pinned line, each on its own
+# install, one after another: the report's "Runtimes" section (scripts/bench-runtimes).
+bench-runtimes: build
+	@$(APT_INSTALL) wrk $(TEST_TOOLS)
+	scripts/bench-runtimes $(VERSIONS)
 
 # Known vulnerabilities in what the deployed apps run. A registry without an audit endpoint (this
 # machine's answers 405) fails the target with one line: no answer is not a clean bill. Kept out of

@@ -1,17 +1,14 @@
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
-import { join } from 'node:path';
 import { SettingsError } from '@tessera/core';
 import { runMain } from '@tessera/runtime';
 import { openStoreWriter } from '@tessera/store';
-import { REPO_ROOT, seedStore, weekWindow } from '@tessera/testkit';
+import { seedStore, weekWindow } from '@tessera/testkit';
 import { type BenchContext, createBenchContext } from './bench-context.js';
-import { costChart, latencyChart } from './chart.js';
 import { type BenchConfig, loadConfig } from './config.js';
 import { loadGeneratorName } from './load.js';
 import { packageVersions } from './package-versions.js';
-import { renderReport } from './report.js';
+import { writeReport } from './report-files.js';
 import { type Results, SCENARIOS, type ScenarioName } from './results.js';
 import { runCluster } from './scenarios/cluster.js';
 import { runClusterFeeds } from './scenarios/cluster-feeds.js';
@@ -116,37 +113,4 @@ async function measure(ctx: BenchContext, config: BenchConfig): Promise<void> {
   if (wants('cluster-feeds')) results.clusterFeeds = await runClusterFeeds(ctx);
   await writeReport(results);
   ctx.log('wrote docs/benchmarks.md, docs/benchmarks.json and the charts beside them');
-}
-
-async function writeReport(results: Results): Promise<void> {
-  const docs = join(REPO_ROOT, 'docs');
-  mkdirSync(docs, { recursive: true });
-  writeFileSync(join(docs, 'benchmarks.json'), `${JSON.stringify(results, null, 2)}\n`);
-  if (results.fixedRate !== undefined) {
-    const points = results.fixedRate.flatMap((r) =>
-      (['p50', 'p90', 'p99', 'p999'] as const).map((p) => ({
-        run: `${r.targetRate / 1000}k/s${r.during === 'ingesting' ? ' + ingest' : ''}${r.pinned ? ' pinned' : ''}`,
-        percentile: p === 'p999' ? 'p99.9' : p,
-        ms: r.latencyMs[p],
-      })),
-    );
-    writeFileSync(join(docs, 'benchmarks-latency.svg'), await latencyChart(points));
-  }
-  if (results.costCurve !== undefined) {
-    const { byResultSize, byStoreSize } = results.costCurve;
-    const points = [
-      ...byResultSize.map((p) => ({ curve: 'answer' as const, events: p.events, p })),
-      ...byStoreSize.map((p) => ({ curve: 'store' as const, events: p.storeEvents, p })),
-    ].flatMap(({ curve, events, p }) =>
-      (['cached', 'uncached'] as const).map((mode) => ({
-        curve,
-        events,
-        mode,
-        requestsPerSecond: p[mode].requestsPerSecond,
-      })),
-    );
-    writeFileSync(join(docs, 'benchmarks-cost.svg'), await costChart(points));
-  }
-  const notes = readFileSync(join(docs, 'benchmarks-notes.md'), 'utf8');
-  writeFileSync(join(docs, 'benchmarks.md'), renderReport(results, notes));
 }

@@ -1,4 +1,5 @@
 import type { Results } from './results.js';
+import { type RuntimeComparison, renderRuntimes } from './runtimes.js';
 import { judge } from './targets.js';
 
 const n = (x: number, digits = 0) =>
@@ -6,7 +7,7 @@ const n = (x: number, digits = 0) =>
 const ms = (x: number) => n(x, x < 10 ? 2 : 1);
 
 /** docs/benchmarks.md: the measured tables, then the hand-kept notes (findings and profiles). */
-export function renderReport(r: Results, notes: string): string {
+export function renderReport(r: Results, notes: string, runtimes?: RuntimeComparison): string {
   return [
     ...header(r),
     ...targets(r),
@@ -22,6 +23,7 @@ export function renderReport(r: Results, notes: string): string {
     ...startup(r),
     ...cluster(r),
     ...clusterFeeds(r),
+    ...(runtimes === undefined ? [] : renderRuntimes(runtimes)),
     notes.trim(),
     '',
   ].join('\n');
