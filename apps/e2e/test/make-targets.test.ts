@@ -109,7 +109,10 @@ describe('make targets on a fresh machine', () => {
     const run = await make('run', { PROVIDER_URL: `http://127.0.0.1:${simPort}/api/events` });
     // The runtime the kernel runs for each app: the one these tests run on, of the pinned line
     // (on a machine whose own Node is of another line, .tools/node/bin/node).
-    const line = readFileSync(join(REPO_ROOT, '.node-version'), 'utf8').trim().split('.')[0];
+    // (`make test NODE_VERSION=x.y.z` runs the suite on another line on purpose.)
+    const chosen =
+      process.env.NODE_VERSION ?? readFileSync(join(REPO_ROOT, '.node-version'), 'utf8');
+    const line = chosen.trim().split('.')[0];
     for (const app of ['api', 'ingestor']) {
       const pids = descendants(run.child.pid!).filter((pid) =>
         commandLine(pid).includes(`apps/${app}/dist/main.js`),
