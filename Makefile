@@ -80,7 +80,7 @@ api: build
 	@$(API)
 
 # A consistent, compacted copy of the store (LMDB's own copy) while the ingestor keeps running;
-# DATA_DIR can point at the copy. See "Operating Tessera" in the README.
+# DATA_DIR can point at the copy. See docs/operating.md.
 backup: build
 	@test -n "$(BACKUP_DIR)" || { echo "usage: make backup BACKUP_DIR=<new directory>" >&2; exit 2; }
 	@$(INGESTOR) backup "$(BACKUP_DIR)"

@@ -5,7 +5,7 @@ import { listenError } from '@tessera/runtime';
 import type { TesseraApp } from './app.js';
 import { refuseConnect, refuseUnparsed, writeRefusal } from './parser-refusal.js';
 
-/** How long a connection may take at each stage; see the settings table in the README. */
+/** How long a connection may take at each stage; see docs/configuration.md. */
 export interface ServerTimeouts {
   /** From a request's first byte to the end of its headers (slow-header clients). */
   headersMs: number;

@@ -6,7 +6,7 @@ import { SECURITY_HEADERS } from '../src/common-headers.js';
 import { event, fill, startApp } from './helpers.js';
 
 /**
- * What the README promises of every response (the envelope on errors, X-Request-Id, the
+ * What docs/api.md promises of every response (the envelope on errors, X-Request-Id, the
  * security headers), held at the edges a browser or fetch never reaches: requests Node's HTTP
  * parser refuses, CONNECT, and Host values, sent byte for byte on a raw socket.
  */

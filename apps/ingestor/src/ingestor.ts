@@ -8,7 +8,7 @@ import { STORE_FAILURE_CODES } from './ingest-error.js';
 export interface IngestorDeps extends PollDeps {
   pollIntervalMs: number;
   backoff: BackoffPolicy;
-  /** Consecutive polls failed by the store after which `run()` gives up (see README). */
+  /** Consecutive polls failed by the store after which `run()` gives up (see docs/operating.md). */
   storeFailureLimit: number;
   random?: () => number;
 }

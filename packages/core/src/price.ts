@@ -10,7 +10,7 @@ export function parsePrice(text: string): number | undefined {
 
 /**
  * Min and max over an event's zones, folded as zones stream by so that no zone list is ever
- * built. Zones with capacity 0 count too: see the README ("Prices").
+ * built. Zones with capacity 0 count too: see docs/semantics.md ("Prices").
  */
 export class PriceRange {
   min: number | null = null;
