@@ -1,12 +1,40 @@
-export * from './calendar.js';
-export * from './event.js';
-export * from './event-identity.js';
-export * from './feed-reader.js';
-export * from './normalize-event.js';
-export * from './price.js';
-export * from './provider-record.js';
-export * from './query-window.js';
-export * from './rejection.js';
-export * from './settings.js';
-export * from './vocabulary.js';
-export * from './wall-clock.js';
+export {
+  type EventRecord,
+  EventRecordSchema,
+  type EventSummary,
+  EventSummarySchema,
+  NORMALIZATION_VERSION,
+  type NormalizedEvent,
+  toEventRecord,
+} from './event.js';
+export { eventIdFor } from './event-identity.js';
+export {
+  createFeedReader,
+  type FeedReader,
+  type FeedReading,
+  type RejectedRecord,
+} from './feed-reader.js';
+export { parsePrice } from './price.js';
+export type { Attributes } from './provider-record.js';
+export {
+  canonicalWindow,
+  isInWindow,
+  MAX_DATETIME_LENGTH,
+  parseQueryWindow,
+  type QueryWindow,
+  startBounds,
+} from './query-window.js';
+export { type RejectionCode, reject } from './rejection.js';
+export { LOG_LEVELS, parseSettings, SettingsError } from './settings.js';
+export {
+  CURRENT_VOCABULARY,
+  OUTPUT_ELEMENT,
+  VOCABULARIES,
+  VOCABULARY_NAMES,
+  type Vocabulary,
+  type VocabularyName,
+  vocabularyForRoot,
+  vocabularyNamed,
+  ZONE_ELEMENT,
+} from './vocabulary.js';
+export { createTimeZone, type TimeZone, type WallClock } from './wall-clock.js';

@@ -1,5 +1,12 @@
-export * from './boot-checks.js';
-export * from './command-line.js';
-export * from './peak-rss.js';
-export * from './process-identity.js';
-export * from './run-main.js';
+export { checkDirectorySetting, listenError } from './boot-checks.js';
+export { packageVersion, usage } from './command-line.js';
+export { peakRssBytes } from './peak-rss.js';
+export { isRunning, type ProcessIdentity, processIdentity } from './process-identity.js';
+export {
+  BootError,
+  EXIT_BOOT_FAILURE,
+  EXIT_FAILURE,
+  type RunMainOptions,
+  runMain,
+  type Service,
+} from './run-main.js';

@@ -1,8 +1,17 @@
-export * from './child-process.js';
-export * from './free-port.js';
-export * from './nats-cluster.js';
-export * from './nginx.js';
-export * from './seed-store.js';
-export * from './tamper-store.js';
-export * from './wait.js';
-export * from './whole-document.js';
+export {
+  APP_NODE_OPTIONS,
+  type AppName,
+  REPO_ROOT,
+  type RunningProcess,
+  type StartOptions,
+  startApp,
+  startNode,
+  startProcess,
+} from './child-process.js';
+export { freePort } from './free-port.js';
+export { type NatsCluster, startNatsCluster } from './nats-cluster.js';
+export { type Nginx, type NginxOptions, startNginx } from './nginx.js';
+export { type FeedSink, seedRecords, seedStore, weekWindow } from './seed-store.js';
+export { tamperWithStore } from './tamper-store.js';
+export { getJson, waitUntil } from './wait.js';
+export { readWholeDocument, type WholeReading } from './whole-document.js';
