@@ -30,6 +30,10 @@ RUN pnpm install --offline --frozen-lockfile \
  && pnpm --filter @tessera/provider-sim deploy --prod --legacy /out/provider-sim
 
 FROM node:${NODE_VERSION}-bookworm-slim AS runtime
+# Node 26's binary links libatomic; a slim base need not carry it (the build stage gets it with g++).
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends libatomic1 \
+ && rm -rf /var/lib/apt/lists/*
 ENV NODE_ENV=production DATA_DIR=/data
 # The named volume copies this directory's ownership on first use.
 RUN mkdir -p /data && chown node:node /data
