@@ -141,11 +141,12 @@ bench: build
 	@$(APT_INSTALL) wrk $(TEST_TOOLS)
 	$(PNPM) bench
 
-# This commit's /search and ingestion figures on Node 20, 24 and the pinned line, each on its own
+# /search and ingestion figures of commits on Node.js versions (default: the last commit that ran
+# on Node 20, on 20, 24 and the pinned line, then this one on the pinned line), each on its own
 # install, one after another: the report's "Runtimes" section (scripts/bench-runtimes).
 bench-runtimes: build
 	@$(APT_INSTALL) wrk $(TEST_TOOLS)
-	scripts/bench-runtimes $(VERSIONS)
+	scripts/bench-runtimes $(RUNS)
 
 # Known vulnerabilities in what the deployed apps run. A registry without an audit endpoint (this
 # machine's answers 405) fails the target with one line: no answer is not a clean bill. Kept out of

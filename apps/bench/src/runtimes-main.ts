@@ -6,18 +6,19 @@ import type { Results } from './results.js';
 import type { RuntimeComparison } from './runtimes.js';
 
 /**
- * The last step of `make bench-runtimes` (scripts/bench-runtimes): gathers each line's
- * benchmarks.json, given as VERSION=FILE arguments in run order, into
+ * The last step of `make bench-runtimes` (scripts/bench-runtimes): gathers each run's
+ * benchmarks.json, given as COMMIT@VERSION=FILE arguments in run order, into
  * docs/benchmarks-runtimes.json, and renders docs/benchmarks.md again with it.
  */
-const [commit = 'unknown', startedAt = new Date().toISOString(), ...runs] = process.argv.slice(2);
+const [startedAt = new Date().toISOString(), ...runs] = process.argv.slice(2);
 const pinned = readFileSync(join(REPO_ROOT, '.node-version'), 'utf8').trim();
 const comparison: RuntimeComparison = {
   startedAt,
-  commit,
   runs: runs.map((arg) => {
-    const [version = '', file = ''] = arg.split('=');
+    const [run = '', file = ''] = arg.split('=');
+    const [commit = '', version = ''] = run.split('@');
     return {
+      commit,
       version,
       pinned: version === pinned,
       results: JSON.parse(readFileSync(file, 'utf8')) as Results,

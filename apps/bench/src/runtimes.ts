@@ -1,15 +1,14 @@
 import type { Results } from './results.js';
 
 /**
- * `make bench-runtimes`: the same commit's /search and ingestion scenarios run on each Node.js
- * line one after another in one invocation (each line with its own install, native addons built
- * for it), so that a change of runtime is judged by figures of one run.
+ * `make bench-runtimes`: /search and ingestion scenarios of given commits on given Node.js
+ * versions, one after another in one invocation (each run with its own install, native addons
+ * built for it), so that a change of runtime is judged by figures of one run.
  */
 export interface RuntimeComparison {
   startedAt: string;
-  commit: string;
-  /** In run order; the pinned line is the one .node-version names. */
-  runs: Array<{ version: string; pinned: boolean; results: Results }>;
+  /** In run order; `pinned` is the version .node-version names. */
+  runs: Array<{ commit: string; version: string; pinned: boolean; results: Results }>;
 }
 
 const fixed = (n: number, digits = 1) => n.toFixed(digits);
@@ -19,13 +18,14 @@ export function renderRuntimes(c: RuntimeComparison): string[] {
   const baseline = c.runs[0];
   if (baseline === undefined) return [];
   const label = (run: RuntimeComparison['runs'][number]) =>
-    `Node ${run.version}${run.pinned ? ' (pinned)' : ''}`;
+    `${run.commit} on Node ${run.version}${run.pinned ? ' (pinned)' : ''}`;
   const lines = [
-    '## Runtimes: the same commit on each Node.js line',
+    '## Runtimes: Node.js lines side by side',
     '',
-    `Measured by \`make bench-runtimes\` on ${c.startedAt.slice(0, 16).replace('T', ' ')} UTC at commit ${c.commit}: the`,
-    '/search and ingestion scenarios of `make bench`, on each line in turn, each with its own install (native',
-    `addons built for it); ratios are against ${label(baseline)}. This section is from that run, not from the run above.`,
+    `Measured by \`make bench-runtimes\` on ${c.startedAt.slice(0, 16).replace('T', ' ')} UTC: the /search and ingestion`,
+    'scenarios of `make bench` for each commit on each Node.js version in turn, each run with its own install',
+    `(native addons built for it); ratios are against ${label(baseline)}. This section is from that run,`,
+    'not from the run above.',
     '',
     '| /search (one API process)                | ' + c.runs.map(label).join(' | ') + ' |',
     `| ---------------------------------------- | ${c.runs.map(() => '---:').join(' | ')} |`,
