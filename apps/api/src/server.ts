@@ -61,11 +61,19 @@ export async function startServer(
   let closing = false;
   const handle = app.callback();
   // A missing Host is refused by the app, with the envelope (Node's own refusal has no body).
-  const server = createServer({ requireHostHeader: false }, (req, res) => {
-    // Keep-alive clients are told to reconnect elsewhere once shutdown has begun.
-    if (closing) res.setHeader('Connection', 'close');
-    void handle(req, res);
-  });
+  const server = createServer(
+    {
+      requireHostHeader: false,
+      // Node looks for requests past headersTimeout/requestTimeout every 30 s by default, so a
+      // slow client could hold a connection half a minute past its limit; once a second instead.
+      connectionsCheckingInterval: Math.min(1_000, timeouts.headersMs),
+    },
+    (req, res) => {
+      // Keep-alive clients are told to reconnect elsewhere once shutdown has begun.
+      if (closing) res.setHeader('Connection', 'close');
+      void handle(req, res);
+    },
+  );
   // Requests Node's parser refuses, and CONNECT, which it hands over as a raw socket: answered
   // like every other request, then closed (see parser-refusal.ts).
   server.on('clientError', (error: Error & { code?: string }, socket: Duplex) => {

@@ -150,6 +150,34 @@ describe('requests refused before any route runs', () => {
   });
 });
 
+describe('a request that does not arrive in time', () => {
+  it('is 408 with the envelope within about a second of HEADERS_TIMEOUT_MS, and closed', async () => {
+    const slow = await startApp({}, { headersMs: 500, requestMs: 500 });
+    try {
+      const started = performance.now();
+      const socket = connect(slow.port, '127.0.0.1', () =>
+        socket.write('GET /search HTTP/1.1\r\nHost: x\r\n'),
+      );
+      const answer = await new Promise<string>((resolve) => {
+        let text = '';
+        socket.on('data', (chunk: Buffer) => {
+          text += chunk.toString('latin1');
+        });
+        socket.on('close', () => resolve(text));
+      });
+      expect(performance.now() - started).toBeLessThan(500 + 1_500);
+      expect(answer).toMatch(/^HTTP\/1\.1 408 /);
+      expect(answer.toLowerCase()).toContain('\r\nx-request-id: ');
+      expect(JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4))).toMatchObject({
+        error: { code: 'request_timeout' },
+        data: null,
+      });
+    } finally {
+      await slow.close();
+    }
+  });
+});
+
 describe('Host (RFC 9112 §3.2)', () => {
   it('an HTTP/1.1 request without one is 400 with the envelope; HTTP/1.0 needs none', async () => {
     expectPromises(await exchange('GET /health HTTP/1.1\r\n\r\n'), 400, 'bad_request');
