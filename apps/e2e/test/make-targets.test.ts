@@ -10,7 +10,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import {
   freePort,
   getJson,
@@ -127,6 +127,29 @@ describe('make targets on a fresh machine', () => {
       }
     }
     await interrupt(run);
+  });
+});
+
+describe('the runtime make runs on', () => {
+  /** What make would run to provide the runtime, with `node` of the given directory first on the PATH. */
+  const provide = (nodeDir: string) =>
+    spawnSync('make', ['-n', '--no-print-directory', 'node-runtime'], {
+      cwd: REPO_ROOT,
+      encoding: 'utf8',
+      env: { ...process.env, PATH: `${nodeDir}:/usr/bin:/bin` },
+    }).stdout;
+
+  it("is the machine's own when its node is of the pinned line: nothing is downloaded", () => {
+    expect(provide(dirname(process.execPath))).not.toContain('install-node');
+  });
+
+  it("is installed into .tools/node when the machine's node is of another line", () => {
+    const other = spawnSync('/usr/bin/node', ['-p', 'process.versions.node'], { encoding: 'utf8' });
+    const line = readFileSync(join(REPO_ROOT, '.node-version'), 'utf8').split('.')[0];
+    if (other.status !== 0 || other.stdout.startsWith(`${line}.`)) return; // no such node here
+    expect(provide('/usr/bin')).toMatch(
+      /^scripts\/install-node \S+\/\.tools\/node \d+\.\d+\.\d+$/m,
+    );
   });
 });
 
