@@ -20,6 +20,10 @@ export interface ParserPool {
    * started, they are stopped before the caller goes on, and started again at the next parse.
    */
   begin(): () => Promise<void>;
+  /**
+   * Parses a chunk in a worker. The chunk's whole ArrayBuffer is moved there (no copy): no other
+   * view on it may be used afterwards.
+   */
   parse(task: ParseTask, signal?: AbortSignal): Promise<ParseResult>;
   close(): Promise<void>;
 }
@@ -106,16 +110,15 @@ export function createParserPool({
 }
 
 /**
- * The chunk as bytes the worker can be given without a copy: the chunk itself when it is the
- * whole of an ArrayBuffer that may move (the splitter's usual chunk), else a copy. Moving a
- * buffer detaches it for every view on it, so a chunk that is part of a larger buffer is copied;
- * and Node's pool slabs (the small Buffers of `Buffer.from`) are marked untransferable, which
- * Node ≥ 21 refuses with a DataCloneError where 20 copied silently.
+ * The chunk as bytes the worker can be given without a copy: the chunk itself, whose whole
+ * ArrayBuffer moves to the worker (the splitter hands over buffers nothing else uses, the carry
+ * copied out first), unless that buffer may not move: Node's pool slabs (the small Buffers of
+ * `Buffer.from`) are marked untransferable, which Node >= 21 refuses with a DataCloneError where
+ * 20 copied silently. Those, and shared memory, are copied.
  */
 function movable(chunk: Uint8Array): Uint8Array<ArrayBuffer> {
   const { buffer } = chunk;
-  const whole = chunk.byteOffset === 0 && chunk.byteLength === buffer.byteLength;
-  if (whole && buffer instanceof ArrayBuffer && !isMarkedAsUntransferable(buffer)) {
+  if (buffer instanceof ArrayBuffer && !isMarkedAsUntransferable(buffer)) {
     return chunk as Uint8Array<ArrayBuffer>;
   }
   return new Uint8Array(chunk);
