@@ -217,7 +217,7 @@ describe('CI summary (.ci/summarize-vitest.mjs)', () => {
 
   it('counts and names an error raised outside any test, which fails a real vitest run whose tests all pass', () => {
     // A real vitest run with the shared config, not a fabricated report: the JSON report alone
-    // says "1 passed, 0 failed" here while vitest exits 1, as in a CI run of round 3.
+    // says "1 passed, 0 failed" here while vitest exits 1.
     const root = mkdtempSync(join(tmpdir(), 'ci-unhandled-'));
     dirs.push(root);
     writeFileSync(join(root, 'package.json'), JSON.stringify({ scripts: { test: 'vitest run' } }));

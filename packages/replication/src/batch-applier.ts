@@ -71,7 +71,7 @@ export interface BatchApplier {
 export function createBatchApplier(options: {
   store: StoreWriter;
   datasetId: string;
-  /** The feed of the messages round 2 published without one (see feed-message.ts). */
+  /** The feed of messages one-feed clusters published without one (see feed-message.ts). */
   legacyFeed: string;
   log: Logger;
 }): BatchApplier {

@@ -37,7 +37,7 @@ export interface PublisherOptions {
   store: StoreWriter;
   /** The feed this publisher's node leads. */
   feed: string;
-  /** The feed round 2's messages are of: its first checkpoint purges them too. */
+  /** The feed one-feed clusters' messages are of: its first checkpoint purges them too. */
   legacyFeed: string;
   log: Logger;
   /** Largest records message, under the server's max payload. */
@@ -216,7 +216,7 @@ export function createPublisher(options: PublisherOptions): Publisher {
 
   /** Bytes of the stream that are this feed's, estimated from its share of the messages. */
   const feedStreamBytes = async (): Promise<number> => {
-    // Two subjects per feed (and round 2's one): the list stays short.
+    // Two subjects per feed (and the one-feed clusters' one): the list stays short.
     const info = await jsm.streams.info(FEED_STREAM, { subjects_filter: '>' });
     const ownSubject = (subject: string): boolean =>
       subject.startsWith(`${LEGACY_SUBJECT}.${feed}.`) ||

@@ -10,7 +10,7 @@ import { z } from 'zod';
  *   apply happen exactly once across crashes.
  * - `resumeAt`: where reading starts again after a restart: the first message of the oldest
  *   batch still open at the last write, whose records were only staged (absent: right after
- *   `appliedSequence`, as round 2 wrote).
+ *   `appliedSequence`, as one-feed clusters wrote).
  * - `resyncing`: feeds emptied after they diverged, with the sequence up to which each was read
  *   again: their messages up to `appliedSequence` are applied again instead of skipped.
  */

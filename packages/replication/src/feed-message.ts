@@ -23,7 +23,7 @@ import { z } from 'zod';
  * feed's digest after them: a node whose digest of that feed differs once it applied the
  * message has diverged (see batch-applier.ts).
  *
- * Messages of the code that ran one feed per cluster (round 2) sit on `tessera.feed` without a
+ * Messages of the code that ran one feed per cluster sit on `tessera.feed` without a
  * feed in their subject: they are read as the feed that cluster ran (`legacyFeed`).
  */
 export const FEED_STREAM = 'TESSERA_FEED';

@@ -48,7 +48,7 @@ export interface ReplicationOptions {
    * with every other live node's, and a difference shown in the status.
    */
   configuration: string;
-  /** The feed round 2's messages are of (its cluster ran one: PROVIDER_ID). */
+  /** The feed one-feed clusters' messages are of (they ran one: PROVIDER_ID). */
   legacyFeed: string;
   /** Consecutive failures to apply the stream after which replication gives up (the process exits). */
   storeFailureLimit: number;
@@ -365,7 +365,7 @@ async function ensureStream(jsm: JetStreamManager, replicas: number): Promise<vo
     });
     return;
   }
-  // A stream made by round 2 took one subject: it takes every feed's from now on.
+  // A stream made by a one-feed cluster took one subject: it takes every feed's from now on.
   if (!FEED_SUBJECTS.every((subject) => subjects.includes(subject))) {
     await jsm.streams.update(FEED_STREAM, { subjects: FEED_SUBJECTS });
   }

@@ -10,7 +10,7 @@ export interface DigestCostResult {
   applyMs: number;
   /**
    * The record digests alone over the same records: the unchanged check needed one per record
-   * already (round 2 hashed the value; now the id and start too).
+   * already (it covers the id and start as well as the value).
    */
   recordDigestMs: number;
   /** Folding them into the state digest alone: what the state digest adds to an apply. */

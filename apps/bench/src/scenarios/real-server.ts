@@ -23,7 +23,7 @@ const OPTIONS = { eventsPerBase: 3, zonesPerEvent: 100, seed: 7 } as const;
 
 /**
  * The same large feed from Debian's nginx, plain and gzipped (gzip_static, keepalive_timeout 0:
- * the answer that crashed round 2's fetcher), each into an empty store.
+ * an answer that ends with its connection), each into an empty store.
  */
 export async function runRealServer(ctx: BenchContext): Promise<RealServerResult[]> {
   const mb = ctx.config.BENCH_LARGE_MB;
