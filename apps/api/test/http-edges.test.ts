@@ -72,8 +72,8 @@ function exchange(request: string | Buffer, closeWithinMs = 0): Promise<Exchange
   });
 }
 
-function expectPromises(answer: Exchange, status: number, code: string): void {
-  expect(answer.status).toBe(status);
+function expectPromises(answer: Exchange, status: number, code: string, what?: string): void {
+  expect(answer.status, what).toBe(status);
   expect(answer.headers.get('content-type')).toMatch(/^application\/json/);
   expect(JSON.parse(answer.body)).toMatchObject({ error: { code }, data: null });
   expect(answer.headers.get('x-request-id')).toMatch(/^\S{1,128}$/);
@@ -198,6 +198,7 @@ describe('Host (RFC 9112 §3.2)', () => {
     '[v1.fe80::a+en1]',
     'xn--bcher-kva.example',
     'a%20b',
+    ' api.example.com\t',
     'host:',
     '',
   ])('%j is served', async (host) => {
@@ -259,11 +260,15 @@ describe(`Host values generated from RFC 3986's grammar (HOST_SEED=${SEED})`, ()
   });
 
   it('the server answers 200 to a sample of the valid and 400 with the envelope to the invalid', async () => {
-    for (const { host, ok } of cases.filter((_, i) => i % 15 === 0)) {
+    // Whitespace around a field's value is not part of it (RFC 9110 §5.5): such a case says
+    // nothing on the wire, where the parser strips it, so the sample leaves it to the check above.
+    const onTheWire = cases.filter(({ host }) => host === host.trim());
+    for (const { host, ok } of onTheWire.filter((_, i) => i % 15 === 0)) {
       // Bytes Node's parser refuses on its own (non-ASCII, say) are 400 too, by the other path.
       const answer = await exchange(Buffer.from(get('/health', `Host: ${host}\r\n`), 'utf8'));
-      if (ok) expect(answer.status, `${JSON.stringify(host)} (HOST_SEED=${SEED})`).toBe(200);
-      else expectPromises(answer, 400, 'bad_request');
+      const what = `${JSON.stringify(host)} (HOST_SEED=${SEED})`;
+      if (ok) expect(answer.status, what).toBe(200);
+      else expectPromises(answer, 400, 'bad_request', what);
     }
   });
 });
