@@ -14,8 +14,8 @@ export {
   type FeedReading,
   type RejectedRecord,
 } from './feed-reader.js';
-export { parsePrice } from './price.js';
-export type { Attributes } from './provider-record.js';
+export { PriceRange, parsePrice } from './price.js';
+export { type Attributes, isProviderId, MAX_TITLE_LENGTH } from './provider-record.js';
 export {
   canonicalWindow,
   isInWindow,
@@ -24,7 +24,7 @@ export {
   type QueryWindow,
   startBounds,
 } from './query-window.js';
-export { type RejectionCode, reject } from './rejection.js';
+export { type Rejection, type RejectionCode, reject } from './rejection.js';
 export { LOG_LEVELS, parseSettings, SettingsError } from './settings.js';
 export {
   CURRENT_VOCABULARY,
@@ -37,4 +37,10 @@ export {
   vocabularyNamed,
   ZONE_ELEMENT,
 } from './vocabulary.js';
-export { createTimeZone, type TimeZone, type WallClock } from './wall-clock.js';
+export {
+  createTimeZone,
+  parseOffsetDateTime,
+  parseWallClock,
+  type TimeZone,
+  type WallClock,
+} from './wall-clock.js';

@@ -7,12 +7,18 @@ import type { Vocabulary } from './vocabulary.js';
  * values are always strings in XML; these schemas check presence and shape, and leave the
  * meaning (dates, prices) to `normalizeEvent`, which must reject rather than coerce.
  */
-const providerId = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/);
+const PROVIDER_ID = /^[A-Za-z0-9_-]{1,64}$/;
+const providerId = z.string().regex(PROVIDER_ID);
+
+/** What a partner's base or event id may be: it becomes part of the event's identity. */
+export const isProviderId = (text: string): boolean => PROVIDER_ID.test(text);
+
+export const MAX_TITLE_LENGTH = 1024;
 
 export const ProviderBaseSchema = z.object({
   baseId: providerId,
   sellMode: z.string(),
-  title: z.string().max(1024),
+  title: z.string().max(MAX_TITLE_LENGTH),
 });
 export type ProviderBase = z.infer<typeof ProviderBaseSchema>;
 

@@ -9,6 +9,8 @@ export const REJECTION_CODES = [
   'invalid_datetime',
   'end_before_start',
   'invalid_price',
+  /** A mapped feed's value of the wrong kind (an object where a title belongs, say). */
+  'invalid_value',
 ] as const;
 
 export type RejectionCode = (typeof REJECTION_CODES)[number];

@@ -40,10 +40,54 @@ export function parseWallClock(text: string): WallClock | undefined {
   };
 }
 
-/** Turns wall clocks into instants in one IANA zone. */
+/** Turns wall clocks into instants in one IANA zone, and instants into its wall clocks. */
 export interface TimeZone {
   readonly name: string;
   toInstant(wall: WallClock): number;
+  /** The zone's wall clock at an instant, to the second (milliseconds are dropped). */
+  wallClockAt(epochMs: number): WallClock;
+}
+
+/**
+ * An ISO 8601 datetime with an offset (`2026-05-01T18:00:00Z`, `…+02:00`, `…+0200`), seconds
+ * and a fraction optional: the instant it names, in whole seconds (a fraction is dropped, as
+ * the store indexes seconds). A datetime without an offset is a wall clock: see parseWallClock.
+ */
+const OFFSET_DATETIME =
+  /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2})(:\d{2})?(?:\.\d{1,9})?(?:(Z)|([+-])(\d{2}):?(\d{2}))$/;
+
+export function parseOffsetDateTime(text: string): number | undefined {
+  const m = OFFSET_DATETIME.exec(text);
+  if (m === null) return undefined;
+  const wall = parseWallClock(`${m[1]}${m[2] ?? ':00'}`);
+  if (wall === undefined) return undefined;
+  if (m[3] === 'Z') return wallAsUtc(wall);
+  const hours = Number(m[5]);
+  const minutes = Number(m[6]);
+  if (hours > 23 || minutes > 59) return undefined;
+  const offsetMs = (hours * 60 + minutes) * 60_000 * (m[4] === '-' ? -1 : 1);
+  return wallAsUtc(wall) - offsetMs;
+}
+
+function wallClockOf(t: {
+  year: number;
+  month: number;
+  day: number;
+  hour: number;
+  minute: number;
+  second: number;
+}): WallClock {
+  const two = (n: number): string => String(n).padStart(2, '0');
+  return {
+    date: `${String(t.year).padStart(4, '0')}-${two(t.month)}-${two(t.day)}`,
+    time: `${two(t.hour)}:${two(t.minute)}:${two(t.second)}`,
+    year: t.year,
+    month: t.month,
+    day: t.day,
+    hour: t.hour,
+    minute: t.minute,
+    second: t.second,
+  };
 }
 
 function wallAsUtc(w: WallClock): number {
@@ -63,11 +107,14 @@ function wallAsUtc(w: WallClock): number {
  */
 export function createTimeZone(name: string): TimeZone {
   const canonical = new Intl.DateTimeFormat('en-US', { timeZone: name }).resolvedOptions().timeZone;
+  const wallClockAt = (epochMs: number): WallClock =>
+    wallClockOf(Temporal.Instant.fromEpochMilliseconds(epochMs).toZonedDateTimeISO(canonical));
   if (canonical === 'UTC' || canonical === 'Etc/UTC') {
-    return { name: canonical, toInstant: wallAsUtc };
+    return { name: canonical, toInstant: wallAsUtc, wallClockAt };
   }
   return {
     name: canonical,
+    wallClockAt,
     toInstant: (w) =>
       new Temporal.PlainDateTime(
         w.year,

@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { utcMillis } from '../src/calendar.js';
-import { createTimeZone, parseWallClock, type WallClock } from '../src/wall-clock.js';
+import {
+  createTimeZone,
+  parseOffsetDateTime,
+  parseWallClock,
+  type WallClock,
+} from '../src/wall-clock.js';
 
 describe('parseWallClock', () => {
   it('keeps the provider wall clock as date and time', () => {
@@ -253,5 +258,44 @@ describe(`createTimeZone against Intl's offsets, wall clocks drawn at random (WA
         referenceInstant(zone, w),
       );
     }
+  });
+});
+
+describe('parseOffsetDateTime (mapped feeds)', () => {
+  it.each([
+    '2026-05-01T18:00:00Z',
+    '2026-05-01T20:00:00+02:00',
+    '2026-05-01T13:00:00-0500',
+    '2026-05-01T18:00Z',
+    '2026-05-01T18:00:00.999Z',
+    '2024-02-29T23:59:59+14:00',
+  ])('%s names the instant Temporal names, to the second', (text) => {
+    const reference = Temporal.Instant.from(text).round({
+      smallestUnit: 'second',
+      roundingMode: 'floor',
+    });
+    expect(parseOffsetDateTime(text)).toBe(reference.epochMilliseconds);
+  });
+
+  it.each([
+    '2026-05-01T18:00:00',
+    '2026-02-30T18:00:00Z',
+    '2026-05-01T18:00:00+24:00',
+    '2026-05-01 18:00:00Z',
+    'x',
+  ])('%s is not one', (text) => {
+    expect(parseOffsetDateTime(text)).toBeUndefined();
+  });
+
+  it("a zone's wall clock at an instant is Temporal's", () => {
+    const zone = createTimeZone('Europe/Madrid');
+    const at = Date.UTC(2026, 9, 25, 0, 30, 15, 900);
+    const reference =
+      Temporal.Instant.fromEpochMilliseconds(at).toZonedDateTimeISO('Europe/Madrid');
+    const wall = zone.wallClockAt(at);
+    expect([wall.date, wall.time]).toEqual([
+      reference.toPlainDate().toString(),
+      reference.toPlainTime().toString({ smallestUnit: 'second' }),
+    ]);
   });
 });

@@ -1,0 +1,14 @@
+export { DocumentError } from './document-error.js';
+export {
+  BUILT_IN_FORMAT,
+  type CompiledMapping,
+  compileMapping,
+  describeFormat,
+  type FeedFormat,
+  type FieldName,
+  type Mapping,
+  MappingError,
+  MappingSchema,
+  parseFeedFormat,
+} from './feed-format.js';
+export { createRecordStream, type RecordStream, type StreamLimits } from './record-stream.js';
