@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
 import { createTimeZone, LOG_LEVELS, parseSettings, SettingsError } from '@tessera/core';
+import { BUILT_IN_FORMAT } from '@tessera/mapping';
 import { NatsServersSchema } from '@tessera/replication';
 import { z } from 'zod';
 import { FEED_ID, type FeedConfig, parseFeeds } from './feed-config.js';
@@ -77,7 +78,15 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): I
   if (config.FEEDS === undefined) {
     return {
       ...config,
-      feeds: [{ id: config.PROVIDER_ID, url: config.PROVIDER_URL, ...defaults, headers: {} }],
+      feeds: [
+        {
+          id: config.PROVIDER_ID,
+          url: config.PROVIDER_URL,
+          ...defaults,
+          headers: {},
+          format: BUILT_IN_FORMAT,
+        },
+      ],
     };
   }
   try {

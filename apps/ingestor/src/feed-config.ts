@@ -1,6 +1,14 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { createTimeZone } from '@tessera/core';
+import {
+  BUILT_IN_FORMAT,
+  describeFormat,
+  type FeedFormat,
+  MappingError,
+  parseFeedFormat,
+} from '@tessera/mapping';
 import { z } from 'zod';
 
 /** A feed id: the provider part of every event's identity, and the key of its state. */
@@ -22,6 +30,8 @@ const FeedEntrySchema = z.strictObject({
   timezone: z.string().refine(isTimeZone, 'timezone is not an IANA time zone').optional(),
   poll_interval_ms: z.number().int().min(1).optional(),
   headers: z.record(z.string(), z.string()).optional(),
+  /** `fever` (the default), a mapping, or `@file` naming a JSON file that holds one: see docs/partners.md. */
+  format: z.unknown().optional(),
 });
 
 /** A feed as the ingestor runs it. */
@@ -32,6 +42,7 @@ export interface FeedConfig {
   pollIntervalMs: number;
   /** Sent with every request of this feed; values named `env:NAME` are read from the environment. */
   headers: Record<string, string>;
+  format: FeedFormat;
 }
 
 export interface FeedDefaults {
@@ -49,8 +60,9 @@ export function parseFeeds(
   env: Readonly<Record<string, string | undefined>>,
 ): FeedConfig[] {
   let raw: unknown;
+  const file = text.startsWith('@') ? text.slice(1) : undefined;
   try {
-    raw = JSON.parse(text.startsWith('@') ? readFileSync(text.slice(1), 'utf8') : text);
+    raw = JSON.parse(file === undefined ? text : readFileSync(file, 'utf8'));
   } catch (error) {
     throw new Error(`not JSON or a readable @file: ${(error as Error).message}`);
   }
@@ -73,8 +85,37 @@ export function parseFeeds(
       timeZone: feed.timezone ?? defaults.timeZone,
       pollIntervalMs: feed.poll_interval_ms ?? defaults.pollIntervalMs,
       headers: resolveHeaders(name, feed.headers ?? {}, env),
+      format: readFormat(name, feed.format, file === undefined ? process.cwd() : dirname(file)),
     };
   });
+}
+
+/**
+ * A feed's format, checked whole at boot: a fault names the feed and the mapping's field. An
+ * `@file` is read relative to the FEEDS file that names it (or the working directory).
+ */
+function readFormat(name: string, raw: unknown, base: string): FeedFormat {
+  let format = raw;
+  if (typeof raw === 'string' && raw.startsWith('@')) {
+    try {
+      format = JSON.parse(readFileSync(resolve(base, raw.slice(1)), 'utf8'));
+    } catch (error) {
+      throw new Error(
+        `${name}: format ${raw} is not JSON or a readable file: ${(error as Error).message}`,
+      );
+    }
+  }
+  try {
+    return parseFeedFormat(format);
+  } catch (error) {
+    if (error instanceof MappingError) {
+      const where = error.where === 'format' ? 'format' : `format.${error.where}`;
+      throw new Error(`${name}: ${where}: ${error.message.slice(error.where.length + 2)}`, {
+        cause: error,
+      });
+    }
+    throw error;
+  }
 }
 
 function resolveHeaders(
@@ -99,7 +140,7 @@ function resolveHeaders(
 }
 
 /**
- * A digest of what shapes the feeds' content: ids, URLs and time zones, in id order. Cluster
+ * A digest of what shapes the feeds' content: ids, URLs, time zones and formats, in id order. Cluster
  * nodes compare theirs, since each feed is polled with its current leader's configuration.
  * Poll intervals and headers stay out: nodes may differ on them (a token per node, say)
  * without changing what a feed holds, and a header may be a secret.
@@ -107,7 +148,12 @@ function resolveHeaders(
 export function digestFeeds(feeds: readonly FeedConfig[]): string {
   const shaping = [...feeds]
     .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
-    .map((f) => [f.id, f.url, f.timeZone]);
+    .map((f) =>
+      // The built-in format adds nothing, so that a cluster's digest is what it was before formats.
+      f.format === BUILT_IN_FORMAT
+        ? [f.id, f.url, f.timeZone]
+        : [f.id, f.url, f.timeZone, describeFormat(f.format)],
+    );
   return shortDigest(JSON.stringify(shaping));
 }
 

@@ -14,7 +14,21 @@ export interface FetcherOptions {
   headersTimeoutMs: number;
   bodyIdleTimeoutMs: number;
   maxFeedBytes: number;
+  /** What the feed's body is: an answer declaring another type is refused before its body is read. */
+  expects?: 'xml' | 'json';
+  /**
+   * What else shapes the records made of this URL's bytes (a mapping): when it changes, the
+   * stored validators no longer match, so the next poll fetches the whole feed again rather
+   * than hear "not modified" and keep what the old mapping made.
+   */
+  shapedBy?: string;
 }
+
+/** Content-Types that cannot be a feed of each kind, and the code that says so. */
+const REFUSED_TYPES = {
+  xml: { type: /html|json/i, code: 'feed_not_xml' },
+  json: { type: /html|xml/i, code: 'feed_not_json' },
+} as const;
 
 export type FetchResult =
   | { kind: 'not_modified' }
@@ -59,7 +73,9 @@ class FetchTimeout extends Error {
  * http.
  */
 export function createFeedFetcher(options: FetcherOptions): FeedFetcher {
-  const urlDigest = digestUrl(options.url);
+  const urlDigest = digestUrl(
+    options.shapedBy === undefined ? options.url : `${options.url}\u0000${options.shapedBy}`,
+  );
   // No keep-alive: one request per poll, polls far apart; every answer ends with its connection.
   const agents = {
     'http:': new HttpAgent({ keepAlive: false }),
@@ -176,9 +192,10 @@ export function createFeedFetcher(options: FetcherOptions): FeedFetcher {
         throw new IngestError(code, `provider answered ${statusCode}`, { retryAfterMs });
       }
       const type = header(response.headers, 'content-type') ?? '';
-      if (/html|json/i.test(type)) {
+      const refused = REFUSED_TYPES[options.expects ?? 'xml'];
+      if (refused.type.test(type)) {
         response.resume();
-        throw new IngestError('feed_not_xml', `provider answered 200 with ${type}`);
+        throw new IngestError(refused.code, `provider answered 200 with ${type}`);
       }
       const body = decode(response, header(response.headers, 'content-encoding'));
       return {

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { NORMALIZATION_VERSION, type RejectionCode } from '@tessera/core';
+import { BUILT_IN_FORMAT, describeFormat, type FeedFormat } from '@tessera/mapping';
 import { ReplicationError } from '@tessera/replication';
 import { type ApplyCounts, StoreError, type StoreErrorCode } from '@tessera/store';
 import type { Logger } from 'pino';
@@ -12,6 +13,7 @@ import type { FeedFetcher } from './feed-fetcher.js';
 import type { FeedSink } from './feed-sink.js';
 import { FeedSplitter } from './feed-splitter.js';
 import { IngestError, type IngestErrorCode } from './ingest-error.js';
+import { createMappedParser } from './mapped-parser.js';
 import type { ParserPool } from './parser-pool.js';
 
 export interface PollDeps {
@@ -22,6 +24,8 @@ export interface PollDeps {
   log: Logger;
   provider: string;
   timeZone: string;
+  /** The partner API's own XML (the built-in path), or a mapping of the partner's format. */
+  format: FeedFormat;
   chunkBytes: number;
   maxElementBytes: number;
   deadlineMs: number;
@@ -102,20 +106,15 @@ export async function pollFeed(deps: PollDeps, signal: AbortSignal): Promise<Pol
   const applier = createFeedApplier(deps.store, deps.log, report);
   const phases = report.phases;
   const clock = createPhaseClock(phases);
-  const parser = createChunkParser(
-    deps.pool,
-    { provider: deps.provider, timeZone: deps.timeZone },
-    pollSignal,
-    async (reading, times) => {
-      phases.decodeMs += times.decodeMs;
-      phases.condenseMs += times.condenseMs;
-      phases.saxMs += times.saxMs;
-      phases.readMs += times.readMs;
-      const started = performance.now();
-      await applier.fold(reading);
-      clock.stored(performance.now() - started);
-    },
-  );
+  const parser = createParser(deps, pollSignal, async (reading, times) => {
+    phases.decodeMs += times.decodeMs;
+    phases.condenseMs += times.condenseMs;
+    phases.saxMs += times.saxMs;
+    phases.readMs += times.readMs;
+    const started = performance.now();
+    await applier.fold(reading);
+    clock.stored(performance.now() - started);
+  });
   try {
     await deps.prepare?.(pollSignal);
     const previous = deps.store.state();
@@ -161,11 +160,46 @@ export async function pollFeed(deps: PollDeps, signal: AbortSignal): Promise<Pol
   }
 }
 
+/** The built-in chunk parser (many threads), or a mapped format's streaming one (one thread). */
+function createParser(
+  deps: PollDeps,
+  signal: AbortSignal,
+  onReading: Parameters<typeof createChunkParser>[3],
+): ChunkParser {
+  const task = { provider: deps.provider, timeZone: deps.timeZone };
+  if (deps.format === BUILT_IN_FORMAT) return createChunkParser(deps.pool, task, signal, onReading);
+  const mapped = { ...task, mapping: deps.format, maxElementBytes: deps.maxElementBytes };
+  return createMappedParser(deps.pool, mapped, signal, onReading);
+}
+
 /**
- * Streams the body through the splitter into the parse workers, folding what they read into
- * the store as it arrives; checks the envelope last. Returns the feed's digest: the body and
- * everything else that shapes the stored records, so that a changed time zone or a new
- * normalization makes the same bytes a changed feed.
+ * How the decoded body reaches the parser. The built-in format is cut into chunks of whole
+ * base elements for the workers, and what surrounds them (the envelope) is checked at the end;
+ * a mapped format's reader takes the text as it comes and checks its own shape.
+ */
+interface FeedCutter {
+  push(utf8: Buffer): Buffer[];
+  end(): Buffer[];
+  check(): void;
+}
+
+function createCutter(deps: PollDeps): FeedCutter {
+  if (deps.format !== BUILT_IN_FORMAT) {
+    return { push: (utf8) => [utf8], end: () => [], check: () => {} };
+  }
+  const splitter = new FeedSplitter(deps);
+  return {
+    push: (utf8) => splitter.push(utf8),
+    end: () => splitter.end(),
+    check: () => checkEnvelope(splitter.head, splitter.tail),
+  };
+}
+
+/**
+ * Streams the body through the cutter into the parse workers, folding what they read into
+ * the store as it arrives; checks the document's shape last. Returns the feed's digest: the
+ * body and everything else that shapes the stored records, so that a changed time zone, a new
+ * mapping or a new normalization makes the same bytes a changed feed.
  */
 async function readFeed(
   deps: PollDeps,
@@ -175,9 +209,9 @@ async function readFeed(
   clock: PhaseClock,
 ): Promise<string> {
   const hash = createHash('sha256').update(
-    `${deps.provider}\u0000${deps.timeZone}\u0000${NORMALIZATION_VERSION}\u0000`,
+    `${deps.provider}\u0000${deps.timeZone}\u0000${NORMALIZATION_VERSION}\u0000${formatDigest(deps.format)}`,
   );
-  const splitter = new FeedSplitter(deps);
+  const cutter = createCutter(deps);
   const decoder = new FeedDecoder(charset);
   const submit = async (chunks: Buffer[]): Promise<void> => {
     clock.lap('splitMs');
@@ -189,17 +223,25 @@ async function readFeed(
     hash.update(piece);
     report.bytes += piece.length;
     const utf8 = decoder.push(piece);
-    if (utf8.length > 0) await submit(splitter.push(utf8));
+    if (utf8.length > 0) await submit(cutter.push(utf8));
     deps.onProgress?.({ bytes: report.bytes, events: report.events });
   }
   clock.lap('fetchMs');
   const rest = decoder.end();
-  if (rest.length > 0) await submit(splitter.push(rest));
-  await submit(splitter.end());
+  if (rest.length > 0) await submit(cutter.push(rest));
+  await submit(cutter.end());
   await parser.drain();
   clock.lap('waitMs');
-  checkEnvelope(splitter.head, splitter.tail);
+  cutter.check();
   return hash.digest('hex');
+}
+
+/**
+ * The built-in format adds nothing to the digest, so that its feeds' stored hashes stay valid
+ * and an upgrade does not re-apply every unchanged feed.
+ */
+function formatDigest(format: FeedFormat): string {
+  return format === BUILT_IN_FORMAT ? '' : `${describeFormat(format)}\u0000`;
 }
 
 interface PhaseClock {

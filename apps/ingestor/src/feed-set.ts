@@ -1,3 +1,4 @@
+import { BUILT_IN_FORMAT, describeFormat } from '@tessera/mapping';
 import type { StoreWriter } from '@tessera/store';
 import type { FeedConfig } from './feed-config.js';
 import { createFeedFetcher, type FeedFetcher } from './feed-fetcher.js';
@@ -8,7 +9,7 @@ import { createIngestor, type Ingestor, type IngestorDeps } from './ingestor.js'
 /** What every feed's poll loop shares: the parse workers, the limits, the log, the schedule. */
 export type SharedDeps = Omit<
   IngestorDeps,
-  'store' | 'fetcher' | 'provider' | 'timeZone' | 'pollIntervalMs'
+  'store' | 'fetcher' | 'provider' | 'timeZone' | 'format' | 'pollIntervalMs'
 >;
 
 export interface FetchLimits {
@@ -74,7 +75,14 @@ export function feedPollDeps(
   shared: SharedDeps,
   limits: FetchLimits,
 ): { fetcher: FeedFetcher; deps: Omit<IngestorDeps, 'store'> } {
-  const fetcher = createFeedFetcher({ url: feed.url, headers: feed.headers, ...limits });
+  const mapped = feed.format === BUILT_IN_FORMAT ? undefined : feed.format;
+  const fetcher = createFeedFetcher({
+    url: feed.url,
+    headers: feed.headers,
+    expects: mapped?.type ?? 'xml',
+    ...(mapped === undefined ? {} : { shapedBy: describeFormat(mapped) }),
+    ...limits,
+  });
   return {
     fetcher,
     deps: {
@@ -83,6 +91,7 @@ export function feedPollDeps(
       fetcher,
       provider: feed.id,
       timeZone: feed.timeZone,
+      format: feed.format,
       pollIntervalMs: feed.pollIntervalMs,
     },
   };

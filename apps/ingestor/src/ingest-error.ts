@@ -9,9 +9,13 @@ export const INGEST_ERROR_CODES = [
   'provider_status',
   'provider_rate_limited',
   'feed_not_xml',
+  /** A JSON feed answered with HTML or XML (by its Content-Type). */
+  'feed_not_json',
   'feed_too_large',
   /** The document itself is at fault: not well-formed, wrong root, an element over the cap. */
   'feed_malformed',
+  /** A mapped feed's document is sound but not the shape its mapping describes (another root, no records). */
+  'feed_mismatch',
   'feed_interrupted',
   'unsupported_encoding',
   /** The store could not be read (a lock, no reader slot, a closed environment). */

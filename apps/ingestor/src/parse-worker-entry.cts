@@ -1,3 +1,4 @@
+import type { MappedTask } from './mapped-worker.js' with { 'resolution-mode': 'import' };
 import type { ParseResult, ParseTask } from './parse-worker.js' with {
   'resolution-mode': 'import',
 };
@@ -7,11 +8,18 @@ import type { ParseResult, ParseTask } from './parse-worker.js' with {
  * file; on Node 20 that loads an ES module through require(esm), which can abort the whole
  * process ("v8::Module::IsGraphAsync must be used on an instantiated module", seen here in tests
  * and in a benchmark run). This CommonJS entry is what gets required, and it reaches the real
- * worker with a plain dynamic import().
+ * workers with a plain dynamic import(). One entry serves both kinds of task, told apart by
+ * shape: piscina's named handlers would need an ES module export object here.
  */
-let load: Promise<(task: ParseTask) => ParseResult> | undefined;
+let chunks: Promise<(task: ParseTask) => ParseResult> | undefined;
+let mapped: Promise<(task: MappedTask) => Promise<void>> | undefined;
 
-export = async function parseChunkEntry(task: ParseTask): Promise<ParseResult> {
-  load ??= import('./parse-worker.js').then((module) => module.default);
-  return (await load)(task);
+export = async function parseEntry(task: ParseTask | MappedTask): Promise<ParseResult | undefined> {
+  if ('port' in task) {
+    mapped ??= import('./mapped-worker.js').then((module) => module.default);
+    await (await mapped)(task);
+    return undefined;
+  }
+  chunks ??= import('./parse-worker.js').then((module) => module.default);
+  return (await chunks)(task);
 };

@@ -1,7 +1,11 @@
 import { fileURLToPath } from 'node:url';
-import { isMarkedAsUntransferable } from 'node:worker_threads';
+import { isMarkedAsUntransferable, MessageChannel, type MessagePort } from 'node:worker_threads';
 import { Piscina } from 'piscina';
+import type { MappedTask } from './mapped-worker.js';
 import type { ParseResult, ParseTask } from './parse-worker.js';
+
+type Task = ParseTask | MappedTask;
+type Result = ParseResult | undefined;
 
 /**
  * The compiled CommonJS entry of the worker (see parse-worker-entry.cts). Resolved against the
@@ -25,6 +29,14 @@ export interface ParserPool {
    * view on it may be used afterwards.
    */
   parse(task: ParseTask, signal?: AbortSignal): Promise<ParseResult>;
+  /**
+   * Starts a mapped feed's parse on one thread, fed through the returned port (see
+   * mapped-worker.ts); `done` settles when the worker's task ends.
+   */
+  stream(
+    task: Omit<MappedTask, 'port'>,
+    signal?: AbortSignal,
+  ): { port: MessagePort; done: Promise<void> };
   close(): Promise<void>;
 }
 
@@ -53,8 +65,8 @@ export function createParserPool({
   releaseAfterBytes = RELEASE_AFTER_BYTES,
   onWorkerError,
 }: ParserPoolOptions): ParserPool {
-  const start = (): Piscina<ParseTask, ParseResult> => {
-    const started = new Piscina<ParseTask, ParseResult>({
+  const start = (): Piscina<Task, Result> => {
+    const started = new Piscina<Task, Result>({
       filename: WORKER_FILE,
       minThreads: threads,
       maxThreads: threads,
@@ -69,10 +81,10 @@ export function createParserPool({
     started.on('error', (error: Error) => onWorkerError?.(error));
     return started;
   };
-  let pool: Piscina<ParseTask, ParseResult> | undefined = start();
+  let pool: Piscina<Task, Result> | undefined = start();
   let parsing = 0;
   let parsedBytes = 0;
-  const running = (): Piscina<ParseTask, ParseResult> => {
+  const running = (): Piscina<Task, Result> => {
     pool ??= start();
     return pool;
   };
@@ -103,7 +115,17 @@ export function createParserPool({
     parse(task, signal) {
       parsedBytes += task.chunk.byteLength;
       const chunk = movable(task.chunk);
-      return running().run({ ...task, chunk }, { transferList: transfer(chunk.buffer), signal });
+      return running().run(
+        { ...task, chunk },
+        { transferList: transfer(chunk.buffer), signal },
+      ) as Promise<ParseResult>;
+    },
+    stream(task, signal) {
+      const { port1, port2 } = new MessageChannel();
+      const done = running()
+        .run({ ...task, port: port2 }, { transferList: transfer(port2), signal })
+        .then(() => undefined);
+      return { port: port1, done };
     },
     close: release,
   };
@@ -130,4 +152,5 @@ type TransferList = NonNullable<Parameters<Piscina['run']>[1]>['transferList'];
  * Piscina derives its transfer-list type from MessagePort.postMessage's last overload, which in
  * @types/node ≥ 22 is the options form; the list form it passes on is the one Node documents.
  */
-const transfer = (buffer: ArrayBuffer): TransferList => [buffer] as unknown as TransferList;
+const transfer = (movable: ArrayBuffer | MessagePort): TransferList =>
+  [movable] as unknown as TransferList;

@@ -24,6 +24,7 @@ describe('FEEDS', () => {
         timeZone: 'Europe/Madrid',
         pollIntervalMs: 700,
         headers: {},
+        format: 'fever',
       },
     ]);
   });
@@ -46,6 +47,7 @@ describe('FEEDS', () => {
         timeZone: 'UTC',
         pollIntervalMs: 30_000,
         headers: {},
+        format: 'fever',
       },
       {
         id: 'b',
@@ -53,6 +55,7 @@ describe('FEEDS', () => {
         timeZone: 'America/New_York',
         pollIntervalMs: 5,
         headers: { 'X-Key': 'k' },
+        format: 'fever',
       },
     ];
     expect(feeds(list)).toEqual(expected);
@@ -111,10 +114,70 @@ describe('FEEDS', () => {
       [{ id: 'a', url: 'http://a/', headers: { Authorization: 'env:NOPE' } }],
       /entry 0 \(a\): header Authorization names NOPE, which is not set/,
     ],
+    [
+      'an unknown format',
+      [{ id: 'a', url: 'http://a/', format: 'csv' }],
+      /^invalid setting FEEDS: entry 0 \(a\): format: "csv" is not a format/,
+    ],
+    [
+      'a mapping with a field missing',
+      [{ id: 'a', url: 'http://a/', format: { ...MAPPING, fields: { event_id: 'id' } } }],
+      /^invalid setting FEEDS: entry 0 \(a\): format\.fields\.title: /,
+    ],
+    [
+      'a mapping path that does not parse',
+      [
+        {
+          id: 'a',
+          url: 'http://a/',
+          format: { ...MAPPING, fields: { ...MAPPING.fields, title: 'a..b' } },
+        },
+      ],
+      /^invalid setting FEEDS: entry 0 \(a\): format\.fields\.title: "a\.\.b" is not a JSON path/,
+    ],
+    [
+      'an unknown mapping field',
+      [
+        {
+          id: 'a',
+          url: 'http://a/',
+          format: { ...MAPPING, fields: { ...MAPPING.fields, venue: 'v' } },
+        },
+      ],
+      /^invalid setting FEEDS: entry 0 \(a\): format\.fields: .*venue/,
+    ],
+    [
+      'an unreadable format file',
+      [{ id: 'a', url: 'http://a/', format: '@/nonexistent/mapping.json' }],
+      /^invalid setting FEEDS: entry 0 \(a\): format @\/nonexistent\/mapping\.json is not JSON or a readable file/,
+    ],
   ])('refuses %s at boot, naming the entry', (_, value, message) => {
     expect(() => feeds(value)).toThrow(message);
   });
+
+  it('takes a mapping inline, or from a file named relative to the FEEDS file', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tessera-feeds-'));
+    try {
+      writeFileSync(join(dir, 'tm.json'), JSON.stringify(MAPPING));
+      writeFileSync(
+        join(dir, 'feeds.json'),
+        JSON.stringify([{ id: 'tm', url: 'https://tm.example/', format: '@tm.json' }]),
+      );
+      const [fromFile] = feeds(`@${join(dir, 'feeds.json')}`);
+      const [inline] = feeds([{ id: 'tm', url: 'https://tm.example/', format: MAPPING }]);
+      expect(fromFile?.format).toEqual(MAPPING);
+      expect(inline?.format).toEqual(MAPPING);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
+
+const MAPPING = {
+  type: 'json',
+  records: 'events[*]',
+  fields: { event_id: 'id', title: 'name', starts_at: 'start', ends_at: 'end' },
+};
 
 describe('redactUrl', () => {
   it('drops credentials and hides query values', () => {
@@ -137,6 +200,7 @@ describe('digestFeeds', () => {
     ['another order', [base[1], base[0]]],
     ['another poll interval', [{ ...base[0], poll_interval_ms: 5 }, base[1]]],
     ['other header values', [{ ...base[0], headers: { 'X-Token': 'env:T' } }, base[1]]],
+    ['the built-in format named', [{ ...base[0], format: 'fever' }, base[1]]],
   ])('is the same for %s: nothing in a feed changes', (_, value) => {
     expect(digest(value, { T: 'node-own' })).toBe(digest(base));
   });
@@ -147,6 +211,7 @@ describe('digestFeeds', () => {
     ['another URL', [{ ...base[0], url: 'http://a/v2' }, base[1]]],
     ['another time zone', [{ ...base[0], timezone: 'Asia/Tokyo' }, base[1]]],
     ['another id', [{ ...base[0], id: 'z' }, base[1]]],
+    ['a mapping', [{ ...base[0], format: MAPPING }, base[1]]],
   ])('differs for %s: what a feed holds depends on it', (_, value) => {
     expect(digest(value)).not.toBe(digest(base));
   });

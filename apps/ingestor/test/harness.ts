@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { eventIdFor } from '@tessera/core';
+import { BUILT_IN_FORMAT } from '@tessera/mapping';
 import {
   createProviderSim,
   type FaultPlan,
@@ -19,6 +20,8 @@ export const silent = pino({ level: 'silent' });
 
 export interface Harness {
   sim: ProviderSim;
+  /** What the harness's fetcher was made with, for a test that makes another like it. */
+  fetcherOptions: FetcherOptions;
   store: StoreWriter;
   pool: ParserPool;
   fetcher: FeedFetcher;
@@ -54,14 +57,15 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
   const url = `${await sim.listen()}${options.query === undefined ? '' : `?${options.query}`}`;
   const store = openStoreWriter({ path: dir });
   const pool = createParserPool({ threads: options.threads ?? 2, maxHeapMb: options.maxHeapMb });
-  const fetcher = createFeedFetcher({
+  const fetcherOptions: FetcherOptions = {
     url,
     connectTimeoutMs: 2_000,
     headersTimeoutMs: 2_000,
     bodyIdleTimeoutMs: 2_000,
     maxFeedBytes: 64 * 1024 * 1024,
     ...options.fetcher,
-  });
+  };
+  const fetcher = createFeedFetcher(fetcherOptions);
   const deps: PollDeps = {
     store: storeSink(store, 'feverup'),
     fetcher,
@@ -69,6 +73,7 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
     log: silent,
     provider: 'feverup',
     timeZone: 'UTC',
+    format: BUILT_IN_FORMAT,
     chunkBytes: 64 * 1024,
     maxElementBytes: 4 * 1024 * 1024,
     deadlineMs: 10_000,
@@ -83,6 +88,7 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
     store,
     pool,
     fetcher,
+    fetcherOptions,
     deps,
     poll: () => pollFeed(deps, new AbortController().signal),
     summaries,

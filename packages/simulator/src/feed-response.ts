@@ -31,7 +31,7 @@ export async function sendFeed(
   options: FeedResponseOptions,
 ): Promise<boolean> {
   if (await sendFault(res, fault, options)) return false;
-  const headers: Record<string, string> = { 'content-type': XML_TYPE };
+  const headers: Record<string, string> = { 'content-type': body.contentType ?? XML_TYPE };
   if (options.conditional) headers.etag = body.etag;
   const cutting = fault.kind === 'reset' || fault.kind === 'truncate';
   if (!cutting && options.conditional && req.headers['if-none-match'] === body.etag) {

@@ -24,6 +24,8 @@ export const SourceSchema = z.discriminatedUnion('kind', [
     kind: z.literal('document'),
     body: z.string(),
     vocabulary: z.enum(VOCABULARY_NAMES).default(CURRENT_VOCABULARY),
+    /** A partner of another format (JSON, say) answers with its own type. */
+    contentType: z.string().optional(),
   }),
 ]);
 /** A source as given (defaults optional); the simulator keeps it parsed. */
@@ -33,6 +35,8 @@ export type ParsedSource = z.output<typeof SourceSchema>;
 /** One feed's body: whole bytes, or a stream of pieces for feeds too large to hold. */
 export interface FeedBody {
   etag: string;
+  /** The answer's Content-Type; XML by default. */
+  contentType?: string;
   bytes?: Buffer;
   stream?: () => Iterable<Buffer>;
 }
@@ -83,7 +87,11 @@ export function createSourceCursor(initial: Source): SourceCursor {
           };
         }
         case 'document':
-          return { etag: `"doc-${digest(source.body)}"`, bytes: Buffer.from(source.body) };
+          return {
+            etag: `"doc-${digest(source.body)}"`,
+            bytes: Buffer.from(source.body),
+            ...(source.contentType === undefined ? {} : { contentType: source.contentType }),
+          };
         case 'generated': {
           const { kind: _kind, evolve, ...options } = source;
           const feed = evolve ? { ...options, seed: options.seed + feedsServed } : options;
