@@ -1,4 +1,4 @@
-import type { FeedReading, RejectionCode } from '@tessera/core';
+import type { FeedReading, RejectedRecord, RejectionCode } from '@tessera/core';
 import { type ApplyCounts, changedAnything, type FeedValidators } from '@tessera/store';
 import type { Logger } from 'pino';
 import type { FeedSink } from './feed-sink.js';
@@ -10,6 +10,13 @@ export interface FeedTally {
   events: number;
   offline: number;
   rejected: Partial<Record<RejectionCode, number>>;
+  /** Rejections by the field at fault, each with its first example: what to fix first. */
+  faults: Record<string, FieldFaults>;
+}
+
+export interface FieldFaults {
+  count: number;
+  example: Omit<RejectedRecord, 'field'>;
 }
 
 export type FeedResult =
@@ -53,6 +60,14 @@ export function createFeedApplier(sink: FeedSink, log: Logger, tally: FeedTally)
       sink.stage.add(reading.records);
       for (const r of reading.rejections) {
         tally.rejected[r.code] = (tally.rejected[r.code] ?? 0) + 1;
+        const field = r.field ?? '(record)';
+        const { code, message, baseId, eventId } = r;
+        const faults = tally.faults[field] ?? {
+          count: 0,
+          example: { code, message, baseId, eventId },
+        };
+        faults.count++;
+        tally.faults[field] = faults;
         if (logged++ < MAX_LOGGED_REJECTIONS) {
           log.warn(
             { baseId: r.baseId, eventId: r.eventId, reason: r.code, field: r.field },

@@ -5,7 +5,7 @@ import { ReplicationError } from '@tessera/replication';
 import { type ApplyCounts, StoreError, type StoreErrorCode } from '@tessera/store';
 import type { Logger } from 'pino';
 import { type ChunkParser, createChunkParser } from './chunk-parser.js';
-import { createFeedApplier } from './feed-applier.js';
+import { createFeedApplier, type FeedTally } from './feed-applier.js';
 import { redactUrl } from './feed-config.js';
 import { FeedDecoder } from './feed-encoding.js';
 import { checkEnvelope } from './feed-envelope.js';
@@ -66,6 +66,8 @@ export interface PollReport {
   events: number;
   counts: ApplyCounts | null;
   rejected: Partial<Record<RejectionCode, number>>;
+  /** The same rejections by the field at fault (the mapping's, or the partner attribute's). */
+  faults: FeedTally['faults'];
   offline: number;
   error: { code: IngestErrorCode; message: string } | null;
   retryAfterMs: number | undefined;
@@ -87,6 +89,7 @@ export async function pollFeed(deps: PollDeps, signal: AbortSignal): Promise<Pol
     events: 0,
     counts: null,
     rejected: {},
+    faults: {},
     offline: 0,
     error: null,
     retryAfterMs: undefined,

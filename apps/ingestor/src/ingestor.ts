@@ -94,6 +94,9 @@ function logReport(log: Logger, report: PollReport): void {
     events: report.events,
     counts: report.counts,
     rejected: report.rejected,
+    rejectedFields: Object.fromEntries(
+      Object.entries(report.faults).map(([field, faults]) => [field, faults.count]),
+    ),
     offline: report.offline,
     error: report.error,
   };

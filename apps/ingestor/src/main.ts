@@ -13,12 +13,13 @@ import { backupStore, openStoreWriter } from '@tessera/store';
 import { type DestinationStream, type Logger, pino } from 'pino';
 import { runBackup } from './backup-command.js';
 import { runClusterMode } from './cluster-mode.js';
-import { IngestorConfigSchema, loadConfig } from './config.js';
+import { type IngestorConfig, IngestorConfigSchema, loadConfig } from './config.js';
 import { redactUrl } from './feed-config.js';
 import type { PollReport } from './feed-poll.js';
 import { createFeedSet, type SharedDeps } from './feed-set.js';
 import { formatSummary } from './ingestor.js';
 import { createParserPool } from './parser-pool.js';
+import { formatPreview, previewFeed } from './preview-command.js';
 import { createProgress } from './progress.js';
 
 runMain(
@@ -27,6 +28,7 @@ runMain(
     const once = flags.has('--once');
     const json = flags.has('--json');
     const config = loadConfig(process.env);
+    if (command === 'preview') return runPreview(config, argument as string, flags);
     checkDirectorySetting('DATA_DIR', config.DATA_DIR);
     if (command === 'backup') {
       const target = argument as string;
@@ -134,10 +136,22 @@ runMain(
           summary:
             'copy the store (LMDB copy, compacted, consistent while the daemon runs) into a new directory',
         },
+        preview: {
+          argument: '<feed>',
+          summary:
+            'poll one feed of FEEDS (or read --file) through its format, print its first events, counts and faults by field; writes nothing',
+        },
       },
       flags: {
+        '--file': {
+          value: '<path>',
+          summary: "with preview: read the partner's answer from a file (.gz: gzipped)",
+        },
+        '--limit': { value: '<n>', summary: 'with preview: how many events to print (default 5)' },
         '--once': { summary: 'poll once, print a one-line summary on stdout, exit 0 on success' },
-        '--json': { summary: 'with --once or backup: print the result as one JSON document' },
+        '--json': {
+          summary: 'with --once, backup or preview: print the result as one JSON document',
+        },
       },
       settings: IngestorConfigSchema.shape,
     },
@@ -172,4 +186,52 @@ function lowerPriority(nice: number, log: Logger): void {
   } catch (error) {
     log.warn({ err: error }, 'could not lower the ingestor CPU priority');
   }
+}
+
+/** `preview <feed>`: see preview-command.ts. Exit 0 when the document was read, 1 when not. */
+function runPreview(
+  config: IngestorConfig,
+  id: string,
+  flags: Map<string, string | true>,
+): Service {
+  const feed = config.feeds.find((f) => f.id === id);
+  if (feed === undefined) {
+    throw new BootError(
+      `ingestor cannot preview ${id}: no such feed in FEEDS (${config.feeds.map((f) => f.id).join(', ')})`,
+    );
+  }
+  const limit = Number(flags.get('--limit') ?? 5);
+  if (!Number.isInteger(limit) || limit < 0) throw new BootError('--limit must be a whole number');
+  const file = flags.get('--file');
+  const log = pino(
+    { level: config.LOG_LEVEL === 'info' ? 'warn' : config.LOG_LEVEL },
+    pino.destination(2),
+  );
+  const pool = createParserPool({ threads: 1 });
+  const shared: SharedDeps = {
+    pool,
+    log,
+    chunkBytes: config.CHUNK_BYTES,
+    maxElementBytes: config.MAX_ELEMENT_BYTES,
+    deadlineMs: config.POLL_DEADLINE_MS,
+    backoff: { baseMs: config.BACKOFF_BASE_MS, maxMs: config.BACKOFF_MAX_MS },
+    storeFailureLimit: config.STORE_FAILURE_LIMIT,
+  };
+  const limits = {
+    connectTimeoutMs: config.CONNECT_TIMEOUT_MS,
+    headersTimeoutMs: config.HEADERS_TIMEOUT_MS,
+    bodyIdleTimeoutMs: config.BODY_IDLE_TIMEOUT_MS,
+    maxFeedBytes: config.MAX_FEED_BYTES,
+  };
+  const done = previewFeed(feed, shared, limits, {
+    file: typeof file === 'string' ? file : undefined,
+    limit,
+  })
+    .then((preview) => {
+      const json = flags.has('--json');
+      process.stdout.write(`${json ? JSON.stringify(preview) : formatPreview(preview)}\n`);
+      return preview.report.outcome === 'failed' ? 1 : 0;
+    })
+    .finally(() => pool.close());
+  return { done, stop: () => done.then(() => undefined) };
 }

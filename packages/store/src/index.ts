@@ -17,6 +17,7 @@ export {
   changedAnything,
   type FeedRecord,
   type FeedValidators,
+  INITIAL_STATE,
   MAX_RUNS,
   nextState,
   type PollOutcome,
