@@ -12,3 +12,4 @@ export {
   parseFeedFormat,
 } from './feed-format.js';
 export { createRecordStream, type RecordStream, type StreamLimits } from './record-stream.js';
+export { vocabularyMapping } from './vocabulary-mapping.js';

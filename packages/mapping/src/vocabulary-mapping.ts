@@ -1,0 +1,25 @@
+import { OUTPUT_ELEMENT, type Vocabulary, ZONE_ELEMENT } from '@tessera/core';
+import type { Mapping } from './feed-format.js';
+
+/**
+ * One of the partner API's own vocabularies (core's table) written as a mapping. The built-in
+ * path stays the one that reads them: it cuts a feed into chunks that several threads parse,
+ * where a mapped feed is read by one (docs/partners.md has the measurement). This mapping is
+ * what a contract test holds the built-in path to, over the fixtures and generated feeds, so
+ * that the two readings of "an event" cannot drift apart.
+ */
+export function vocabularyMapping(v: Vocabulary): Mapping {
+  return {
+    type: 'xml',
+    records: `${v.root}/${OUTPUT_ELEMENT}/${v.base}/${v.item}`,
+    fields: {
+      base_id: `../@${v.baseId}`,
+      event_id: `@${v.itemId}`,
+      title: '../@title',
+      online: { path: '../@sell_mode', equals: 'online' },
+      starts_at: `@${v.itemStart}`,
+      ends_at: `@${v.itemEnd}`,
+      price: `${ZONE_ELEMENT}/@price`,
+    },
+  };
+}
