@@ -1,6 +1,6 @@
 import type { FeedReading } from '@tessera/core';
 import { IngestError } from './ingest-error.js';
-import type { ParseTimes } from './parse-worker.js';
+import type { ParseTask, ParseTimes } from './parse-worker.js';
 import type { ParserPool } from './parser-pool.js';
 
 export interface ChunkParser {
@@ -21,7 +21,7 @@ export interface ChunkParser {
  */
 export function createChunkParser(
   pool: ParserPool,
-  task: { provider: string; timeZone: string },
+  task: Omit<ParseTask, 'chunk'>,
   signal: AbortSignal,
   onReading: (reading: FeedReading, times: ParseTimes) => void | Promise<void>,
 ): ChunkParser {

@@ -1,6 +1,14 @@
 import { createHash } from 'node:crypto';
 import { NORMALIZATION_VERSION, type RejectionCode } from '@tessera/core';
-import { BUILT_IN_FORMAT, describeFormat, type FeedFormat } from '@tessera/mapping';
+import {
+  BUILT_IN_FORMAT,
+  type ChunkPlan,
+  chunkPlan,
+  compileMapping,
+  describeFormat,
+  type FeedFormat,
+  type Mapping,
+} from '@tessera/mapping';
 import { ReplicationError } from '@tessera/replication';
 import { type ApplyCounts, StoreError, type StoreErrorCode } from '@tessera/store';
 import type { Logger } from 'pino';
@@ -11,8 +19,10 @@ import { FeedDecoder } from './feed-encoding.js';
 import { checkEnvelope } from './feed-envelope.js';
 import type { FeedFetcher } from './feed-fetcher.js';
 import type { FeedSink } from './feed-sink.js';
-import { FeedSplitter } from './feed-splitter.js';
+import { elementStart, FeedSplitter } from './feed-splitter.js';
 import { IngestError, type IngestErrorCode } from './ingest-error.js';
+import { JsonRecordSplitter } from './json-splitter.js';
+import { checkMappedJsonEnvelope, checkMappedXmlEnvelope } from './mapped-envelope.js';
 import { createMappedParser } from './mapped-parser.js';
 import type { ParserPool } from './parser-pool.js';
 
@@ -163,22 +173,36 @@ export async function pollFeed(deps: PollDeps, signal: AbortSignal): Promise<Pol
   }
 }
 
-/** The built-in chunk parser (many threads), or a mapped format's streaming one (one thread). */
+/**
+ * How a feed is cut and parsed. The built-in format, and a mapped one that can be cut into
+ * chunks of whole records (see chunkPlan), are parsed by many threads; any other mapping is
+ * read as one stream on one thread.
+ */
+function readingPlan(deps: PollDeps): {
+  mapping: Mapping | undefined;
+  plan: ChunkPlan | 'built-in';
+} {
+  if (deps.format === BUILT_IN_FORMAT) return { mapping: undefined, plan: 'built-in' };
+  return { mapping: deps.format, plan: chunkPlan(compileMapping(deps.format)) };
+}
+
 function createParser(
   deps: PollDeps,
   signal: AbortSignal,
   onReading: Parameters<typeof createChunkParser>[3],
 ): ChunkParser {
   const task = { provider: deps.provider, timeZone: deps.timeZone };
-  if (deps.format === BUILT_IN_FORMAT) return createChunkParser(deps.pool, task, signal, onReading);
-  const mapped = { ...task, mapping: deps.format, maxElementBytes: deps.maxElementBytes };
-  return createMappedParser(deps.pool, mapped, signal, onReading);
+  const { mapping, plan } = readingPlan(deps);
+  if (mapping === undefined) return createChunkParser(deps.pool, task, signal, onReading);
+  const mapped = { ...task, mapping, maxElementBytes: deps.maxElementBytes };
+  if (plan === undefined) return createMappedParser(deps.pool, mapped, signal, onReading);
+  return createChunkParser(deps.pool, mapped, signal, onReading);
 }
 
 /**
- * How the decoded body reaches the parser. The built-in format is cut into chunks of whole
- * base elements for the workers, and what surrounds them (the envelope) is checked at the end;
- * a mapped format's reader takes the text as it comes and checks its own shape.
+ * How the decoded body reaches the parser, and how what surrounds the records is checked at
+ * the end: cut into chunks of whole elements or records, the rest checked as one document; or,
+ * for a stream, passed on as it comes (its reader checks its own shape).
  */
 interface FeedCutter {
   push(utf8: Buffer): Buffer[];
@@ -186,15 +210,45 @@ interface FeedCutter {
   check(): void;
 }
 
+/**
+ * A JSON chunk becomes all its records' objects at once (JSON.parse), which then live until the
+ * chunk is mapped: small chunks keep them in the workers' small young generation. Measured on a
+ * 200 MB feed, two threads: 64 KiB chunks 64 MiB/s, 256 KiB 49, 1 MiB 47.
+ */
+const JSON_CHUNK_BYTES = 64 * 1024;
+
 function createCutter(deps: PollDeps): FeedCutter {
-  if (deps.format !== BUILT_IN_FORMAT) {
-    return { push: (utf8) => [utf8], end: () => [], check: () => {} };
+  const { plan } = readingPlan(deps);
+  if (plan === 'built-in') {
+    const splitter = new FeedSplitter(deps);
+    return {
+      push: (utf8) => splitter.push(utf8),
+      end: () => splitter.end(),
+      check: () => checkEnvelope(splitter.head, splitter.tail),
+    };
   }
-  const splitter = new FeedSplitter(deps);
+  if (plan === undefined) return { push: (utf8) => [utf8], end: () => [], check: () => {} };
+  if (plan.type === 'json') {
+    const splitter = new JsonRecordSplitter(plan.keys, {
+      chunkBytes: Math.min(deps.chunkBytes, JSON_CHUNK_BYTES),
+      maxElementBytes: deps.maxElementBytes,
+    });
+    return {
+      push: (utf8) => splitter.push(utf8),
+      end: () => splitter.end(),
+      check: () => checkMappedJsonEnvelope(splitter.head, splitter.tail, splitter.found),
+    };
+  }
+  const splitter = new FeedSplitter(deps, elementStart([plan.unit]));
+  let units = false;
+  const noted = (chunks: Buffer[]): Buffer[] => {
+    units ||= chunks.length > 0;
+    return chunks;
+  };
   return {
-    push: (utf8) => splitter.push(utf8),
-    end: () => splitter.end(),
-    check: () => checkEnvelope(splitter.head, splitter.tail),
+    push: (utf8) => noted(splitter.push(utf8)),
+    end: () => noted(splitter.end()),
+    check: () => checkMappedXmlEnvelope(splitter.head, splitter.tail, plan.above, units),
   };
 }
 

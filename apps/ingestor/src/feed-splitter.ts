@@ -9,11 +9,16 @@ export interface SplitterOptions {
   maxElementBytes: number;
 }
 
-/** The opening tag of a base element in any vocabulary of core's table; group 1 is its name. */
-const BASE_START = new RegExp(
-  `<(${VOCABULARIES.map((v) => v.base.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|')})[\\s/>]`,
-  'g',
-);
+/** The opening tag of any of these elements; group 1 is its name. */
+export function elementStart(names: readonly string[]): RegExp {
+  return new RegExp(
+    `<(${names.map((n) => n.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|')})[\\s/>]`,
+    'g',
+  );
+}
+
+/** The opening tag of a base element in any vocabulary of core's table. */
+const BASE_START = elementStart(VOCABULARIES.map((v) => v.base));
 
 /**
  * Cuts the feed's byte stream into chunks of whole base elements, so that workers can parse
@@ -28,14 +33,19 @@ export class FeedSplitter {
   private pending: Buffer[] = [];
   private pendingBytes = 0;
   private closeTag: Buffer | undefined;
-  private readonly headScan = new HeadScan(BASE_START);
+  private readonly headScan: HeadScan;
   /** Pending size at which cutting is next worth trying: each join copies the whole carry. */
   private nextCutAt: number;
   head: Buffer = Buffer.alloc(0);
   tail: Buffer = Buffer.alloc(0);
 
-  constructor(private readonly options: SplitterOptions) {
+  /** `unitStart`: the elements cut between, the built-in vocabularies' base elements by default. */
+  constructor(
+    private readonly options: SplitterOptions,
+    unitStart: RegExp = BASE_START,
+  ) {
     this.nextCutAt = options.chunkBytes;
+    this.headScan = new HeadScan(unitStart);
   }
 
   push(piece: Buffer): Buffer[] {

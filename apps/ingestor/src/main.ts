@@ -207,7 +207,7 @@ function runPreview(
     { level: config.LOG_LEVEL === 'info' ? 'warn' : config.LOG_LEVEL },
     pino.destination(2),
   );
-  const pool = createParserPool({ threads: 1 });
+  const pool = createParserPool({ threads: config.PARSE_THREADS });
   const shared: SharedDeps = {
     pool,
     log,

@@ -1,6 +1,12 @@
 import { isUtf8 } from 'node:buffer';
 import { createFeedReader, createTimeZone, type FeedReading, type TimeZone } from '@tessera/core';
-import { tokenizeXml } from './xml-tokenizer.js';
+import {
+  type CompiledMapping,
+  compileMapping,
+  type Mapping,
+  readRecordChunk,
+} from '@tessera/mapping';
+import { MAX_DEPTH, tokenizeXml } from './xml-tokenizer.js';
 import { condenseZones } from './zone-condenser.js';
 
 export interface ParseTask {
@@ -8,6 +14,10 @@ export interface ParseTask {
   chunk: Uint8Array;
   provider: string;
   timeZone: string;
+  /** A mapped feed's chunk (see chunkPlan): whole records of its own format. */
+  mapping?: Mapping;
+  /** The largest record a mapped chunk may hold. */
+  maxElementBytes?: number;
 }
 
 /** Where a chunk's time went in the worker, in ms: the poll adds them up (see PollReport). */
@@ -26,17 +36,35 @@ export type ParseResult =
   | { ok: false; message: string };
 
 const zones = new Map<string, TimeZone>();
+const mappings = new Map<string, CompiledMapping>();
+
+function zoneNamed(name: string): TimeZone {
+  let zone = zones.get(name);
+  if (zone === undefined) {
+    zone = createTimeZone(name);
+    zones.set(name, zone);
+  }
+  return zone;
+}
+
+/** Compiled once per thread: every chunk of a feed brings the same mapping. */
+function compiled(mapping: Mapping): CompiledMapping {
+  const key = JSON.stringify(mapping);
+  let found = mappings.get(key);
+  if (found === undefined) {
+    found = compileMapping(mapping);
+    mappings.set(key, found);
+  }
+  return found;
+}
 
 /**
  * Piscina worker: parses one chunk of base elements into event records and rejections. Zones
  * are folded into prices by the reader as sax passes them. Returns plain data, never throws.
  */
 export default function parseChunk(task: ParseTask): ParseResult {
-  let timeZone = zones.get(task.timeZone);
-  if (timeZone === undefined) {
-    timeZone = createTimeZone(task.timeZone);
-    zones.set(task.timeZone, timeZone);
-  }
+  if (task.mapping !== undefined) return parseMappedChunk(task, task.mapping);
+  const timeZone = zoneNamed(task.timeZone);
   const reader = createFeedReader({ provider: task.provider, timeZone });
   const times: ParseTimes = { decodeMs: 0, condenseMs: 0, saxMs: 0, readMs: 0 };
   try {
@@ -72,4 +100,30 @@ export default function parseChunk(task: ParseTask): ParseResult {
     };
   }
   return { ok: true, reading: reader.take(), times };
+}
+
+/** A mapped feed's chunk: decoded, then read through the mapping (see readRecordChunk). */
+function parseMappedChunk(task: ParseTask, mapping: Mapping): ParseResult {
+  const times: ParseTimes = { decodeMs: 0, condenseMs: 0, saxMs: 0, readMs: 0 };
+  try {
+    let at = performance.now();
+    const bytes = Buffer.from(task.chunk.buffer, task.chunk.byteOffset, task.chunk.byteLength);
+    if (!isUtf8(bytes)) throw new Error('the feed is not valid UTF-8');
+    const text = bytes.toString('utf8');
+    times.decodeMs = performance.now() - at;
+    at = performance.now();
+    const ctx = { provider: task.provider, timeZone: zoneNamed(task.timeZone) };
+    const limits = {
+      maxRecordChars: task.maxElementBytes ?? Number.MAX_SAFE_INTEGER,
+      maxDepth: MAX_DEPTH,
+    };
+    const reading = readRecordChunk(compiled(mapping), text, ctx, limits);
+    times.readMs = performance.now() - at;
+    return { ok: true, reading, times };
+  } catch (error) {
+    return {
+      ok: false,
+      message: (error instanceof Error ? error.message : String(error)).split('\n')[0] ?? '',
+    };
+  }
 }

@@ -107,8 +107,7 @@ function wallAsUtc(w: WallClock): number {
  */
 export function createTimeZone(name: string): TimeZone {
   const canonical = new Intl.DateTimeFormat('en-US', { timeZone: name }).resolvedOptions().timeZone;
-  const wallClockAt = (epochMs: number): WallClock =>
-    wallClockOf(Temporal.Instant.fromEpochMilliseconds(epochMs).toZonedDateTimeISO(canonical));
+  const wallClockAt = createWallClockAt(canonical);
   if (canonical === 'UTC' || canonical === 'Etc/UTC') {
     return { name: canonical, toInstant: wallAsUtc, wallClockAt };
   }
@@ -124,5 +123,39 @@ export function createTimeZone(name: string): TimeZone {
         w.minute,
         w.second,
       ).toZonedDateTime(canonical, { disambiguation: 'compatible' }).epochMilliseconds,
+  };
+}
+
+/** Offsets are looked up per quarter hour: every transition of the tz database falls on one. */
+const BUCKET_MS = 15 * 60_000;
+
+/**
+ * A zone's wall clock at an instant: the instant plus the zone's offset then, read as UTC. The
+ * offset comes from Temporal once per quarter hour seen (a mapped feed's events share few), and
+ * is kept only when both ends of that quarter agree, so that an instant is never given an offset
+ * from across a transition; otherwise Temporal answers for the instant itself.
+ */
+function createWallClockAt(zone: string): (epochMs: number) => WallClock {
+  const offsetAt = (ms: number): number =>
+    Temporal.Instant.fromEpochMilliseconds(ms).toZonedDateTimeISO(zone).offsetNanoseconds / 1e6;
+  const offsets = new Map<number, number | null>();
+  return (epochMs) => {
+    const bucket = Math.floor(epochMs / BUCKET_MS);
+    let offset = offsets.get(bucket);
+    if (offset === undefined) {
+      const start = offsetAt(bucket * BUCKET_MS);
+      offset = start === offsetAt((bucket + 1) * BUCKET_MS - 1) ? start : null;
+      if (offsets.size > 100_000) offsets.clear();
+      offsets.set(bucket, offset);
+    }
+    const local = new Date(Math.floor(epochMs / 1000) * 1000 + (offset ?? offsetAt(epochMs)));
+    return wallClockOf({
+      year: local.getUTCFullYear(),
+      month: local.getUTCMonth() + 1,
+      day: local.getUTCDate(),
+      hour: local.getUTCHours(),
+      minute: local.getUTCMinutes(),
+      second: local.getUTCSeconds(),
+    });
   };
 }

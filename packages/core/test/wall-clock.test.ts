@@ -287,15 +287,42 @@ describe('parseOffsetDateTime (mapped feeds)', () => {
     expect(parseOffsetDateTime(text)).toBeUndefined();
   });
 
-  it("a zone's wall clock at an instant is Temporal's", () => {
-    const zone = createTimeZone('Europe/Madrid');
-    const at = Date.UTC(2026, 9, 25, 0, 30, 15, 900);
-    const reference =
-      Temporal.Instant.fromEpochMilliseconds(at).toZonedDateTimeISO('Europe/Madrid');
-    const wall = zone.wallClockAt(at);
-    expect([wall.date, wall.time]).toEqual([
-      reference.toPlainDate().toString(),
-      reference.toPlainTime().toString({ smallestUnit: 'second' }),
-    ]);
-  });
+  it.each([
+    'Europe/Madrid',
+    'America/New_York',
+    'Australia/Lord_Howe',
+    'Pacific/Chatham',
+    'America/St_Johns',
+    'Asia/Kolkata',
+    'UTC',
+  ])(
+    "%s: the wall clock at instants drawn around every transition of 2020-2030 is Temporal's",
+    (name) => {
+      const zone = createTimeZone(name);
+      const next = createRandom(SEED);
+      const end = Temporal.Instant.from('2030-12-31T00:00:00Z');
+      let from = Temporal.Instant.from('2020-01-01T00:00:00Z').toZonedDateTimeISO(name);
+      let checked = 0;
+      for (;;) {
+        const found = from.getTimeZoneTransition('next');
+        const at =
+          found === null || Temporal.Instant.compare(found.toInstant(), end) > 0
+            ? end
+            : found.toInstant();
+        for (let k = 0; k < 40; k++) {
+          const ms = at.epochMilliseconds + Math.floor((next() - 0.5) * 4 * 3_600_000);
+          const reference = Temporal.Instant.fromEpochMilliseconds(ms).toZonedDateTimeISO(name);
+          const wall = zone.wallClockAt(ms);
+          expect([wall.date, wall.time], `${name} at ${ms} (WALL_CLOCK_SEED=${SEED})`).toEqual([
+            reference.toPlainDate().toString(),
+            reference.toPlainTime().toString({ smallestUnit: 'second' }),
+          ]);
+          checked++;
+        }
+        if (at === end || found === null) break;
+        from = found;
+      }
+      expect(checked).toBeGreaterThan(0);
+    },
+  );
 });

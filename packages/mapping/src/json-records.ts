@@ -89,6 +89,15 @@ export function toJsonPath(steps: readonly PathStep[]): string {
 
 export function jsonValuesAt(record: unknown): ValuesAt {
   return (steps) => {
+    // Most paths are keys alone: one value or none, walked without the lists below.
+    if (steps.every((step) => step.kind === 'key')) {
+      let node: unknown = record;
+      for (const step of steps) {
+        if (!isObject(node) || !Object.hasOwn(node, step.name)) return [];
+        node = node[step.name];
+      }
+      return node === null || node === undefined ? [] : [node];
+    }
     let nodes: unknown[] = [record];
     for (const step of steps) {
       const next: unknown[] = [];

@@ -197,7 +197,7 @@ function readPrice(
     if (n === undefined || !Number.isFinite(n) || n < 0 || n > MAX_PRICE) {
       return fail('invalid_price', field, `invalid price ${preview(v)}`);
     }
-    const scaled = Number((n * rule.scale).toFixed(6));
+    const scaled = toSixDecimals(n * rule.scale);
     if (scaled > MAX_PRICE) return fail('invalid_price', field, `invalid price ${preview(v)}`);
     found = found === null ? scaled : pick(found, scaled);
   }
@@ -212,4 +212,9 @@ function preview(value: unknown): string {
   const text =
     typeof value === 'string' ? JSON.stringify(value) : (JSON.stringify(value) ?? String(value));
   return text.length > 40 ? `${text.slice(0, 39)}…` : text;
+}
+
+/** Rounds to six decimals; most prices already are (toFixed is slow beside the check). */
+function toSixDecimals(n: number): number {
+  return Math.round(n * 1e6) / 1e6 === n ? n : Number(n.toFixed(6));
 }

@@ -4,6 +4,7 @@ import { CURRENT_VOCABULARY, VOCABULARY_NAMES, type VocabularyName } from '@tess
 import { FIXTURE_RESPONSES, fixturePath } from '@tessera/fixtures';
 import { z } from 'zod';
 import { GeneratedFeedSchema, generateFeed } from './feed-generator.js';
+import { generatePartnerFeed, PartnerFeedSchema } from './partner-feed.js';
 
 /** What the simulator serves as the feed. */
 export const SourceSchema = z.discriminatedUnion('kind', [
@@ -19,6 +20,8 @@ export const SourceSchema = z.discriminatedUnion('kind', [
     /** Serve a different feed each time (seed + feeds served), as a busy partner would. */
     evolve: z.boolean().default(false),
   }),
+  /** A feed in another partner's own format (see partner-feed.ts). */
+  PartnerFeedSchema.extend({ kind: z.literal('partner') }),
   /** Exactly this document, for a test that needs particular records. */
   z.object({
     kind: z.literal('document'),
@@ -72,7 +75,8 @@ export function createSourceCursor(initial: Source): SourceCursor {
       return source;
     },
     get vocabulary() {
-      return source.vocabulary;
+      // A partner of another format has none: fault documents then speak today's.
+      return 'vocabulary' in source ? source.vocabulary : CURRENT_VOCABULARY;
     },
     get feedsServed() {
       return feedsServed;
@@ -92,6 +96,14 @@ export function createSourceCursor(initial: Source): SourceCursor {
             bytes: Buffer.from(source.body),
             ...(source.contentType === undefined ? {} : { contentType: source.contentType }),
           };
+        case 'partner': {
+          const { kind: _kind, ...options } = source;
+          return {
+            etag: `"partner-${digest(JSON.stringify(options))}"`,
+            contentType: options.format === 'json' ? 'application/json' : 'application/xml',
+            stream: () => generatePartnerFeed(options),
+          };
+        }
         case 'generated': {
           const { kind: _kind, evolve, ...options } = source;
           const feed = evolve ? { ...options, seed: options.seed + feedsServed } : options;

@@ -1,0 +1,72 @@
+import type { FeedReading } from '@tessera/core';
+import { DocumentError } from './document-error.js';
+import type { CompiledMapping } from './feed-format.js';
+import { jsonValuesAt } from './json-records.js';
+import { type MapContext, mapRecord } from './record-mapper.js';
+import { emptyReading, type StreamLimits } from './record-stream.js';
+import { createXmlRecordStream } from './xml-records.js';
+
+/**
+ * How a mapped document can be cut into chunks of whole records that threads read side by side,
+ * as the built-in path cuts its feed:
+ * - `json`: the records are the items of one array reached by keys alone (`a.b[*]`, or `[*]`
+ *   for a document that is an array); a chunk is some of its items, with the commas between.
+ * - `xml`: a chunk is a run of whole `unit` elements (the record, or the element the mapping's
+ *   `../` reaches up to), which sit inside the elements `above`.
+ * Anything else (`a[*].b[*]`, an index) is read as one stream (see record-stream.ts).
+ */
+export type ChunkPlan =
+  | { type: 'json'; keys: string[] }
+  | { type: 'xml'; unit: string; above: string[] }
+  | undefined;
+
+export function chunkPlan(mapping: CompiledMapping): ChunkPlan {
+  const steps = mapping.records;
+  if (mapping.type === 'xml') {
+    const names = steps.map((s) => (s.kind === 'key' ? s.name : ''));
+    const unitDepth = names.length - mapping.levelsUp;
+    return { type: 'xml', unit: names[unitDepth - 1]!, above: names.slice(0, unitDepth - 1) };
+  }
+  const keys = steps.slice(0, -1);
+  if (steps.at(-1)?.kind !== 'each' || !keys.every((s) => s.kind === 'key')) return undefined;
+  return { type: 'json', keys: keys.map((s) => (s.kind === 'key' ? s.name : '')) };
+}
+
+/** The synthetic root a chunk of XML units is read in: not a name a partner's element can clash with. */
+const CHUNK_ROOT = 'tessera.chunk';
+
+/**
+ * Reads one chunk cut as `chunkPlan` says. Throws a DocumentError for a chunk that is not
+ * well-formed: the whole document then fails.
+ */
+export function readRecordChunk(
+  mapping: CompiledMapping,
+  text: string,
+  ctx: MapContext,
+  limits: StreamLimits,
+): FeedReading {
+  if (mapping.type === 'json') {
+    let records: unknown[];
+    try {
+      records = JSON.parse(`[${text}]`) as unknown[];
+    } catch (cause) {
+      throw new DocumentError('malformed', `not well-formed JSON: ${(cause as Error).message}`, {
+        cause,
+      });
+    }
+    const reading = emptyReading();
+    for (const record of records) mapRecord(mapping, jsonValuesAt(record), ctx, reading);
+    return reading;
+  }
+  // The units' element and the records below it, under a root of the chunk's own.
+  const names = mapping.records.map((s) => (s.kind === 'key' ? s.name : ''));
+  const below = names.slice(names.length - mapping.levelsUp - 1);
+  const chunkMapping: CompiledMapping = {
+    ...mapping,
+    records: [CHUNK_ROOT, ...below].map((name) => ({ kind: 'key', name })),
+  };
+  const stream = createXmlRecordStream(chunkMapping, ctx, limits);
+  stream.write(`<${CHUNK_ROOT}>${text}</${CHUNK_ROOT}>`);
+  stream.end();
+  return stream.take();
+}

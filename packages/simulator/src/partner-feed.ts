@@ -1,0 +1,106 @@
+import { z } from 'zod';
+import { createRandom } from './random.js';
+
+/**
+ * A feed in another partner's own format, in the shapes of the partner examples of
+ * @tessera/fixtures (`json`: a REST API's `_embedded.events[*]`; `xml`: a catalogue of shows
+ * and their performances), so that their mappings read it. The same bytes for the same options,
+ * streamed in batches: a feed of gigabytes never sits in memory.
+ */
+export const PartnerFeedSchema = z.object({
+  format: z.enum(['json', 'xml']),
+  /** Records (JSON events, XML shows of three performances). */
+  records: z.number().int().min(0).default(1000),
+  /** Price entries per event. */
+  prices: z.number().int().min(0).default(20),
+  seed: z.number().int().default(1),
+  /** Share of events not on sale. */
+  offlineRatio: z.number().min(0).max(1).default(0.1),
+  /** Share of events with a flaw (a bad date, a missing id, a bad price, an end before its start). */
+  flawRatio: z.number().min(0).max(1).default(0),
+});
+export type PartnerFeed = z.infer<typeof PartnerFeedSchema>;
+
+const BATCH_BYTES = 256 * 1024;
+const EPOCH = Date.UTC(2026, 0, 1);
+const HOUR = 3_600_000;
+const iso = (ms: number) => new Date(ms).toISOString().slice(0, 19);
+
+export function* generatePartnerFeed(
+  options: z.input<typeof PartnerFeedSchema>,
+): Generator<Buffer> {
+  const o = PartnerFeedSchema.parse(options);
+  const json = o.format === 'json';
+  let batch = json
+    ? '{"page":{"size":0},"_embedded":{"events":['
+    : '<?xml version="1.0" encoding="UTF-8"?>\n<catalogue>\n';
+  for (let i = 0; i < o.records; i++) {
+    const random = createRandom(o.seed * 1_000_003 + i);
+    batch += json ? jsonEvent(o, i, random) : xmlShow(o, i, random);
+    if (batch.length >= BATCH_BYTES) {
+      yield Buffer.from(batch);
+      batch = '';
+    }
+  }
+  batch += json ? ']}}\n' : '</catalogue>\n';
+  yield Buffer.from(batch);
+}
+
+interface Event {
+  start: number;
+  end: string;
+  online: boolean;
+  id: string | undefined;
+  price: string;
+}
+
+function event(o: PartnerFeed, key: number, random: () => number): Event {
+  const start = EPOCH + Math.floor(random() * 20_000) * HOUR;
+  const flaw = random() < o.flawRatio ? Math.floor(random() * 4) : -1;
+  return {
+    start,
+    end: flaw === 0 ? 'soon' : iso(start + (flaw === 3 ? -HOUR : 2 * HOUR)),
+    online: random() >= o.offlineRatio,
+    id: flaw === 1 ? undefined : `e${key}`,
+    price: flaw === 2 ? 'free' : '',
+  };
+}
+
+function jsonEvent(o: PartnerFeed, i: number, random: () => number): string {
+  const e = event(o, i, random);
+  const prices = Array.from(
+    { length: o.prices },
+    (_, k) =>
+      `{"type":"standard","currency":"EUR","min":${e.price === '' ? 10 + k : '"free"'},"max":${20 + k * 2}.5}`,
+  ).join(',');
+  const id = e.id === undefined ? '' : `"id":"${e.id}",`;
+  return `${i === 0 ? '' : ','}{${id}"name":"Show number ${i} \\u00e9t\\u00e9","type":"event","url":"https://partner.example/e/${i}","series":{"id":"s${i >> 2}"},"dates":{"status":{"code":"${e.online ? 'onsale' : 'offsale'}"},"start":{"dateTime":"${iso(e.start)}Z"},"end":{"dateTime":"${e.end}${e.end === 'soon' ? '' : 'Z'}"}},"priceRanges":[${prices}]}`;
+}
+
+function xmlShow(o: PartnerFeed, i: number, random: () => number): string {
+  const performances = [0, 1, 2].map((p) => {
+    const e = event(o, p, random);
+    const prices = Array.from(
+      { length: o.prices },
+      (_, k) =>
+        `<price zone="${k}" cents="${e.price === '' ? 1000 + k * 150 : e.price}" name="Zone ${k}"/>`,
+    ).join('');
+    const id = e.id === undefined ? '' : ` id="${e.id}"`;
+    return `<performance${id} status="${e.online ? 'on_sale' : 'sold'}"><start>${iso(e.start)}</start><end>${e.end}</end><prices>${prices}</prices></performance>`;
+  });
+  // The show's name after its performances on odd shows: `../name` must still find it.
+  const name = `<name>Show number ${i} &amp; co</name>`;
+  return `<show code="s${i}">${i % 2 ? '' : name}${performances.join('')}${i % 2 ? name : ''}</show>\n`;
+}
+
+/** How many records make a feed of about this many bytes. */
+export function partnerRecordsForBytes(
+  targetBytes: number,
+  options: z.input<typeof PartnerFeedSchema>,
+): number {
+  const sample = [...generatePartnerFeed({ ...options, records: 50 })].reduce(
+    (n, b) => n + b.length,
+    0,
+  );
+  return Math.max(1, Math.round((targetBytes * 50) / sample));
+}
