@@ -213,7 +213,7 @@ interface FeedCutter {
 /**
  * A JSON chunk becomes all its records' objects at once (JSON.parse), which then live until the
  * chunk is mapped: small chunks keep them in the workers' small young generation. Measured on a
- * 200 MB feed, two threads: 64 KiB chunks 64 MiB/s, 256 KiB 49, 1 MiB 47.
+ * 200 MB feed with two threads, 64 KiB chunks read about a third faster than 1 MiB ones.
  */
 const JSON_CHUNK_BYTES = 64 * 1024;
 
