@@ -19,6 +19,7 @@ import { runFixedRate } from './scenarios/fixed-rate.js';
 import { runHostileClients } from './scenarios/hostile-clients.js';
 import { runIngestion, runUnchangedPoll } from './scenarios/ingestion.js';
 import { runPages } from './scenarios/pages.js';
+import { runPartnerFormats } from './scenarios/partner-formats.js';
 import { runRealServer } from './scenarios/real-server.js';
 import { runSearchThroughput } from './scenarios/search-throughput.js';
 import { runStartupUnderWrite } from './scenarios/startup-under-write.js';
@@ -104,6 +105,7 @@ async function measure(ctx: BenchContext, config: BenchConfig): Promise<void> {
   if (wants('hostile')) results.hostile = await runHostileClients(ctx, bigDir!, weekQuery);
   if (wants('pages')) results.pages = await runPages(ctx, config.BENCH_PAGE_EVENTS);
   if (wants('ingestion')) results.ingestion = await runIngestion(ctx);
+  if (wants('partners')) results.partners = await runPartnerFormats(ctx);
   if (wants('real-server')) results.realServer = await runRealServer(ctx);
   if (wants('feeds')) results.feeds = await runFeeds(ctx);
   if (wants('digest')) results.digestCost = await runDigestCost(ctx, config.BENCH_EVENTS);

@@ -257,6 +257,28 @@ function ingestion(r: Results): string[] {
       '',
     );
   }
+  if (r.partners !== undefined) {
+    const builtIn = r.ingestion?.filter((i) => i.threads === 2).at(-1);
+    lines.push(
+      '### Partners in their own formats (through their mappings, 2 parse threads, into an empty store)',
+      '',
+      'The shapes of the partner examples (packages/fixtures/partners), 20 prices per event, at the',
+      "large feed's size; the built-in path's large feed of the same run beside them.",
+      '',
+      '| feed | MB | events | seconds | MB/s | peak RSS MiB |',
+      '|---|---:|---:|---:|---:|---:|',
+      ...(builtIn === undefined
+        ? []
+        : [
+            `| built-in XML, ${builtIn.feed} | ${n(builtIn.bytes / 1e6)} | ${n(builtIn.events)} | ${n(builtIn.ms / 1000, 1)} | ${n(builtIn.bytes / 1e6 / (builtIn.ms / 1000), 1)} | ${builtIn.peakRssMb} |`,
+          ]),
+      ...r.partners.map(
+        (p) =>
+          `| mapped ${p.format.toUpperCase()} | ${n(p.bytes / 1e6)} | ${n(p.events)} | ${n(p.ms / 1000, 1)} | **${n(p.mbPerSecond, 1)}** | **${p.peakRssMb}** |`,
+      ),
+      '',
+    );
+  }
   if (r.unchanged !== undefined) {
     const { notModified, sameBytes } = r.unchanged;
     lines.push(

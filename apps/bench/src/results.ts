@@ -7,6 +7,7 @@ import type { FixedRateResult } from './scenarios/fixed-rate.js';
 import type { HostileResult } from './scenarios/hostile-clients.js';
 import type { IngestResult, UnchangedResult } from './scenarios/ingestion.js';
 import type { PagesResult } from './scenarios/pages.js';
+import type { PartnerFormatResult } from './scenarios/partner-formats.js';
 import type { RealServerResult } from './scenarios/real-server.js';
 import type { SearchResult } from './scenarios/search-throughput.js';
 import type { StartupResult } from './scenarios/startup-under-write.js';
@@ -19,6 +20,7 @@ export const SCENARIOS = [
   'hostile',
   'pages',
   'ingestion',
+  'partners',
   'real-server',
   'feeds',
   'digest',
@@ -52,6 +54,7 @@ export interface Results {
   hostile?: HostileResult;
   pages?: PagesResult;
   ingestion?: IngestResult[];
+  partners?: PartnerFormatResult[];
   realServer?: RealServerResult[];
   feeds?: FeedsResult[];
   digestCost?: DigestCostResult;

@@ -85,6 +85,27 @@ export function judge(r: Results): Verdict[] {
       (large.mbPerSecond * 1024 ** 2) / 1e6 >= 60,
     );
   }
+  for (const p of r.partners ?? []) {
+    check(
+      `ingest peak RSS ≤ 200 MiB, ${p.format} partner feed through its mapping, 2 threads`,
+      `${p.peakRssMb} MiB`,
+      p.peakRssMb <= 200,
+    );
+    if (p.format === 'json') {
+      check(
+        'a JSON partner feed ingests at ≥ 50 MB/s through its mapping, 2 threads',
+        `${fixed(p.mbPerSecond, 1)} MB/s`,
+        p.mbPerSecond >= 50,
+      );
+    } else if (large !== undefined) {
+      const builtIn = (large.mbPerSecond * 1024 ** 2) / 1e6;
+      check(
+        `a mapped XML partner feed ingests at ≥ 0.8 of the built-in path (${large.feed} feed, same run)`,
+        `${fixed(p.mbPerSecond, 1)} MB/s against ${fixed(builtIn, 1)} MB/s (${fixed(p.mbPerSecond / builtIn, 2)})`,
+        p.mbPerSecond >= 0.8 * builtIn,
+      );
+    }
+  }
   if (r.startup !== undefined) {
     check(
       'API start-up to first answer ≤ 1 s while a feed is half received',
