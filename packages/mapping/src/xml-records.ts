@@ -25,76 +25,19 @@ export function createXmlRecordStream(
   limits: StreamLimits,
 ): RecordStream {
   const names = mapping.records.map((step) => (step.kind === 'key' ? step.name : ''));
-  const unitDepth = names.length - mapping.levelsUp;
+  const units = new UnitBuilder(names, names.length - mapping.levelsUp, limits);
+  const below = names.slice(units.unitDepth);
   // strictEntities is a sax option its type definitions do not list.
   const parser = sax.parser(true, { strictEntities: true, position: false } as sax.SAXOptions);
   let reading = emptyReading();
-  let depth = 0;
-  /** How deep the open elements follow the records' path from the root. */
-  let onPath = 0;
-  let unit: XmlNode | undefined;
-  let current: XmlNode | undefined;
-  let unitChars = 0;
   let failure: Error | undefined;
-  let sawRoot = false;
-
-  const grow = (chars: number): void => {
-    unitChars += chars;
-    if (unitChars > limits.maxRecordChars) {
-      throw new DocumentError(
-        'malformed',
-        `a <${unit?.name}> exceeds ${limits.maxRecordChars} characters (MAX_ELEMENT_BYTES)`,
-      );
-    }
-  };
-  parser.onopentag = (tag) => {
-    depth++;
-    if (depth > limits.maxDepth) {
-      throw new DocumentError('malformed', `elements nested deeper than ${limits.maxDepth}`);
-    }
-    const attributes = tag.attributes as Record<string, string>;
-    if (current !== undefined) {
-      const child: XmlNode = {
-        name: tag.name,
-        attributes,
-        children: [],
-        text: '',
-        parent: current,
-      };
-      current.children.push(child);
-      current = child;
-      grow(tag.name.length + 2);
-      return;
-    }
-    sawRoot = true;
-    if (depth === 1 && tag.name !== names[0]) {
-      throw new DocumentError('mismatch', `the root element is <${tag.name}>, not <${names[0]}>`);
-    }
-    if (onPath === depth - 1 && depth <= unitDepth && tag.name === names[depth - 1]) onPath = depth;
-    if (onPath === unitDepth && depth === unitDepth) {
-      unit = { name: tag.name, attributes, children: [], text: '', parent: undefined };
-      current = unit;
-      unitChars = 0;
-    }
-  };
+  parser.onopentag = (tag) => units.open(tag.name, tag.attributes as Record<string, string>);
   parser.onclosetag = () => {
-    if (current !== undefined) {
-      if (current === unit) {
-        readRecords(unit, names.slice(unitDepth), mapping, ctx, reading);
-        unit = undefined;
-      }
-      current = current.parent;
-    }
-    if (onPath === depth) onPath--;
-    depth--;
+    const unit = units.close();
+    if (unit !== undefined) readRecords(unit, below, mapping, ctx, reading);
   };
-  const onText = (text: string): void => {
-    if (current === undefined) return;
-    current.text += text;
-    grow(text.length);
-  };
-  parser.ontext = onText;
-  parser.oncdata = onText;
+  parser.ontext = (text) => units.text(text);
+  parser.oncdata = (text) => units.text(text);
   parser.ondoctype = () => {
     throw new DocumentError('malformed', 'DOCTYPE declarations are not accepted');
   };
@@ -118,11 +61,7 @@ export function createXmlRecordStream(
     },
     end() {
       run(() => parser.close());
-      if (depth !== 0)
-        throw new DocumentError('malformed', 'not well-formed XML: unclosed elements');
-      if (!sawRoot) {
-        throw new DocumentError('mismatch', `no <${names[0]}> root element`);
-      }
+      units.checkEnd();
     },
     take() {
       const done = reading;
@@ -130,6 +69,91 @@ export function createXmlRecordStream(
       return done;
     },
   };
+}
+
+/**
+ * Follows the open elements along the records' path and builds each unit element (at
+ * `unitDepth`, from the root) whole, handing it over when it closes.
+ */
+class UnitBuilder {
+  private depth = 0;
+  /** How deep the open elements follow the records' path from the root. */
+  private onPath = 0;
+  private unit: XmlNode | undefined;
+  private current: XmlNode | undefined;
+  private unitChars = 0;
+  private sawRoot = false;
+
+  constructor(
+    private readonly names: readonly string[],
+    readonly unitDepth: number,
+    private readonly limits: StreamLimits,
+  ) {}
+
+  open(name: string, attributes: Record<string, string>): void {
+    this.depth++;
+    if (this.depth > this.limits.maxDepth) {
+      throw new DocumentError('malformed', `elements nested deeper than ${this.limits.maxDepth}`);
+    }
+    if (this.current !== undefined) {
+      const child: XmlNode = { name, attributes, children: [], text: '', parent: this.current };
+      this.current.children.push(child);
+      this.current = child;
+      this.grow(name.length + 2);
+      return;
+    }
+    this.sawRoot = true;
+    const { depth, names } = this;
+    if (depth === 1 && name !== names[0]) {
+      throw new DocumentError('mismatch', `the root element is <${name}>, not <${names[0]}>`);
+    }
+    if (this.onPath === depth - 1 && depth <= this.unitDepth && name === names[depth - 1]) {
+      this.onPath = depth;
+    }
+    if (this.onPath === this.unitDepth && depth === this.unitDepth) {
+      this.unit = { name, attributes, children: [], text: '', parent: undefined };
+      this.current = this.unit;
+      this.unitChars = 0;
+    }
+  }
+
+  /** Closes the innermost element; returns the unit when it was the one closing. */
+  close(): XmlNode | undefined {
+    let done: XmlNode | undefined;
+    if (this.current !== undefined) {
+      if (this.current === this.unit) {
+        done = this.unit;
+        this.unit = undefined;
+      }
+      this.current = this.current.parent;
+    }
+    if (this.onPath === this.depth) this.onPath--;
+    this.depth--;
+    return done;
+  }
+
+  text(text: string): void {
+    if (this.current === undefined) return;
+    this.current.text += text;
+    this.grow(text.length);
+  }
+
+  checkEnd(): void {
+    if (this.depth !== 0) {
+      throw new DocumentError('malformed', 'not well-formed XML: unclosed elements');
+    }
+    if (!this.sawRoot) throw new DocumentError('mismatch', `no <${this.names[0]}> root element`);
+  }
+
+  private grow(chars: number): void {
+    this.unitChars += chars;
+    if (this.unitChars > this.limits.maxRecordChars) {
+      throw new DocumentError(
+        'malformed',
+        `a <${this.unit?.name}> exceeds ${this.limits.maxRecordChars} characters (MAX_ELEMENT_BYTES)`,
+      );
+    }
+  }
 }
 
 /** Maps every record below the kept element (`rest` is the path from it down to them). */
