@@ -262,8 +262,9 @@ function ingestion(r: Results): string[] {
     lines.push(
       '### Partners in their own formats (through their mappings, 2 parse threads, into an empty store)',
       '',
-      'The shapes of the partner examples (packages/fixtures/partners), 20 prices per event, at the',
-      "large feed's size; the built-in path's large feed of the same run beside them.",
+      'The shapes of the partner examples (packages/fixtures/partners), with as many prices per event',
+      "as make their events the size of the built-in large feed's (100 zones each), at that feed's",
+      "size; the built-in path's large feed of the same run beside them.",
       '',
       '| feed | MB | events | seconds | MB/s | peak RSS MiB |',
       '|---|---:|---:|---:|---:|---:|',
