@@ -3,11 +3,12 @@ import { createFeedReader, createTimeZone, type FeedReading, type TimeZone } fro
 import {
   type CompiledMapping,
   compileMapping,
+  condensablePrices,
   type Mapping,
   readRecordChunk,
 } from '@tessera/mapping';
 import { MAX_DEPTH, tokenizeXml } from './xml-tokenizer.js';
-import { condenseZones } from './zone-condenser.js';
+import { condenseZones, createRunCondenser, type RunCondenser } from './zone-condenser.js';
 
 export interface ParseTask {
   /** Whole base elements, as cut by the FeedSplitter. */
@@ -36,7 +37,10 @@ export type ParseResult =
   | { ok: false; message: string };
 
 const zones = new Map<string, TimeZone>();
-const mappings = new Map<string, CompiledMapping>();
+const mappings = new Map<
+  string,
+  { mapping: CompiledMapping; condense: RunCondenser | undefined }
+>();
 
 function zoneNamed(name: string): TimeZone {
   let zone = zones.get(name);
@@ -47,12 +51,16 @@ function zoneNamed(name: string): TimeZone {
   return zone;
 }
 
-/** Compiled once per thread: every chunk of a feed brings the same mapping. */
-function compiled(mapping: Mapping): CompiledMapping {
-  const key = JSON.stringify(mapping);
+/** Compiled once per thread (every chunk of a feed brings the same mapping), with its condenser. */
+function compiled(raw: Mapping): { mapping: CompiledMapping; condense: RunCondenser | undefined } {
+  const key = JSON.stringify(raw);
   let found = mappings.get(key);
   if (found === undefined) {
-    found = compileMapping(mapping);
+    const mapping = compileMapping(raw);
+    const prices = condensablePrices(mapping);
+    const condense =
+      prices === undefined ? undefined : createRunCondenser(prices.element, prices.attribute);
+    found = { mapping, condense };
     mappings.set(key, found);
   }
   return found;
@@ -109,15 +117,19 @@ function parseMappedChunk(task: ParseTask, mapping: Mapping): ParseResult {
     let at = performance.now();
     const bytes = Buffer.from(task.chunk.buffer, task.chunk.byteOffset, task.chunk.byteLength);
     if (!isUtf8(bytes)) throw new Error('the feed is not valid UTF-8');
-    const text = bytes.toString('utf8');
+    const decoded = bytes.toString('utf8');
     times.decodeMs = performance.now() - at;
+    at = performance.now();
+    const { mapping: compiledMapping, condense } = compiled(mapping);
+    const text = condense === undefined ? decoded : condense(decoded);
+    times.condenseMs = performance.now() - at;
     at = performance.now();
     const ctx = { provider: task.provider, timeZone: zoneNamed(task.timeZone) };
     const limits = {
       maxRecordChars: task.maxElementBytes ?? Number.MAX_SAFE_INTEGER,
       maxDepth: MAX_DEPTH,
     };
-    const reading = readRecordChunk(compiled(mapping), text, ctx, limits);
+    const reading = readRecordChunk(compiledMapping, text, ctx, limits);
     times.readMs = performance.now() - at;
     return { ok: true, reading, times };
   } catch (error) {

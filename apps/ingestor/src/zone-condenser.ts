@@ -13,21 +13,50 @@ import { endOfOpaque, nextOpaque } from './opaque-markup.js';
  * sax to read or refuse, exactly as without this step. Zones spelled inside comments, CDATA
  * sections and processing instructions are text and are left alone.
  */
-const OPEN = `<${ZONE_ELEMENT}`;
-const ZONE_TAG = new RegExp(`${OPEN}(?:\\s+[A-Za-z_:][-\\w.:]*\\s*=\\s*"[^"<&]*")*\\s*/>`, 'y');
+/** Which elements are condensed, and by which attribute's value. */
+export type RunCondenser = (xml: string) => string;
+
 /**
- * The tag's first price attribute, read from the tag's start without a substring per zone. It
- * steps over quoted values whole and cannot pass the tag's closing `>`, so a zone without a
- * price costs its own length: searched on through the text, every price-less zone would scan to
- * the next price in the chunk, quadratic in a run of them.
+ * The condenser for runs of `<element …/>` by the numeric value of `attribute` (read as a
+ * price). The built-in path condenses zones by price; a mapped XML feed whose price is
+ * `…/<element>/@<attribute>`, and whose mapping reads that element nowhere else, its price
+ * elements (see condensablePrices in @tessera/mapping).
  */
-const PRICE = /(?:[^">]|"[^"]*")*?\sprice\s*=\s*"([^"]*)"/y;
+export function createRunCondenser(element: string, attribute: string): RunCondenser {
+  const open = `<${element}`;
+  const tag = new RegExp(
+    `${escape(open)}(?:\\s+[A-Za-z_:][-\\w.:]*\\s*=\\s*"[^"<&]*")*\\s*/>`,
+    'y',
+  );
+  const value = new RegExp(`(?:[^">]|"[^"]*")*?\\s${escape(attribute)}\\s*=\\s*"([^"]*)"`, 'y');
+  return (xml) => condenseRuns(xml, { open, tag, value, attribute });
+}
+
+const escape = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/** Zones, by price: the built-in path's. */
+export const condenseZones: RunCondenser = createRunCondenser(ZONE_ELEMENT, 'price');
+
+interface RunPattern {
+  open: string;
+  /** A whole, plain empty element (sticky). */
+  tag: RegExp;
+  /**
+   * The tag's first such attribute, read from the tag's start without a substring per element.
+   * It steps over quoted values whole and cannot pass the tag's closing `>`, so an element
+   * without the attribute costs its own length: searched on through the text, every such
+   * element would scan to the next value in the chunk, quadratic in a run of them.
+   */
+  value: RegExp;
+  attribute: string;
+}
+
 const WHITESPACE = /\s*/y;
 
-export function condenseZones(xml: string): string {
+function condenseRuns(xml: string, { open, tag, value, attribute }: RunPattern): string {
   let out = '';
   let copied = 0;
-  let at = xml.indexOf(OPEN, 0);
+  let at = xml.indexOf(open, 0);
   let opaque = nextOpaque(xml, 0);
   while (at !== -1) {
     if (opaque !== -1 && opaque < at) {
@@ -35,10 +64,10 @@ export function condenseZones(xml: string): string {
       // The rest is inside a stretch that never ends: sax refuses it as it is.
       if (end === -1) break;
       opaque = nextOpaque(xml, end);
-      if (at < end) at = xml.indexOf(OPEN, end);
+      if (at < end) at = xml.indexOf(open, end);
       continue;
     }
-    // A run of condensable zones starting here, separated only by whitespace.
+    // A run of condensable elements starting here, separated only by whitespace.
     let end = at;
     let count = 0;
     let minText = '';
@@ -46,33 +75,33 @@ export function condenseZones(xml: string): string {
     let min = Number.POSITIVE_INFINITY;
     let max = Number.NEGATIVE_INFINITY;
     for (;;) {
-      ZONE_TAG.lastIndex = end;
-      if (ZONE_TAG.exec(xml) === null) break;
-      PRICE.lastIndex = end;
-      const priceText = PRICE.exec(xml)?.[1];
-      const price = priceText === undefined ? undefined : parsePrice(priceText);
+      tag.lastIndex = end;
+      if (tag.exec(xml) === null) break;
+      value.lastIndex = end;
+      const text = value.exec(xml)?.[1];
+      const price = text === undefined ? undefined : parsePrice(text);
       if (price === undefined) break;
       if (price < min) {
         min = price;
-        minText = priceText!;
+        minText = text!;
       }
       if (price > max) {
         max = price;
-        maxText = priceText!;
+        maxText = text!;
       }
       count++;
-      end = ZONE_TAG.lastIndex;
+      end = tag.lastIndex;
       WHITESPACE.lastIndex = end;
       WHITESPACE.exec(xml);
-      if (!xml.startsWith(OPEN, WHITESPACE.lastIndex)) break;
+      if (!xml.startsWith(open, WHITESPACE.lastIndex)) break;
       end = WHITESPACE.lastIndex;
     }
     if (count > 2) {
-      out += `${xml.slice(copied, at)}${OPEN} price="${minText}"/>${OPEN} price="${maxText}"/>`;
+      out += `${xml.slice(copied, at)}${open} ${attribute}="${minText}"/>${open} ${attribute}="${maxText}"/>`;
       copied = end;
     }
-    // Resume after the run, or just past this `<zone` when nothing was condensed.
-    at = xml.indexOf(OPEN, Math.max(end, at + OPEN.length));
+    // Resume after the run, or just past this element when nothing was condensed.
+    at = xml.indexOf(open, Math.max(end, at + open.length));
   }
   return copied === 0 ? xml : out + xml.slice(copied);
 }

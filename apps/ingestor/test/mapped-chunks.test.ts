@@ -34,7 +34,7 @@ describe(`a mapped feed cut into many chunks for the workers reads as the same f
     ['json', PARTNER_EXAMPLES.tm],
     ['xml', PARTNER_EXAMPLES.xs],
   ] as const)('%s', async (format, example) => {
-    const feed = { format, records: 400, prices: 3, seed: SEED, flawRatio: 0.2, offlineRatio: 0.2 };
+    const feed = { format, records: 400, prices: 6, seed: SEED, flawRatio: 0.2, offlineRatio: 0.2 };
     const text = Buffer.concat([...generatePartnerFeed(feed)]).toString('utf8');
     const mapping = parseFeedFormat(example.mapping) as Mapping;
     harness = await createHarness({

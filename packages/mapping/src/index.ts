@@ -11,7 +11,7 @@ export {
   MappingSchema,
   parseFeedFormat,
 } from './feed-format.js';
-export { type ChunkPlan, chunkPlan, readRecordChunk } from './record-chunks.js';
+export { type ChunkPlan, chunkPlan, condensablePrices, readRecordChunk } from './record-chunks.js';
 export type { MapContext } from './record-mapper.js';
 export { createRecordStream, type RecordStream, type StreamLimits } from './record-stream.js';
 export { vocabularyMapping } from './vocabulary-mapping.js';

@@ -70,3 +70,35 @@ export function readRecordChunk(
   stream.end();
   return stream.take();
 }
+
+/**
+ * The element whose runs a reader may condense to their lowest and highest value before sax
+ * reads them, as the built-in path condenses zones: the mapping's price (or min and max price)
+ * is one path ending in `<element>/@<attribute>`, and nothing else the mapping reads names that
+ * element, so that the two values kept are the only ones any path could see the difference of.
+ */
+export function condensablePrices(
+  mapping: CompiledMapping,
+): { element: string; attribute: string } | undefined {
+  if (mapping.type !== 'xml' || mapping.minPrice === undefined || mapping.maxPrice === undefined) {
+    return undefined;
+  }
+  const steps = mapping.minPrice.steps;
+  if (JSON.stringify(steps) !== JSON.stringify(mapping.maxPrice.steps)) return undefined;
+  const [element, attribute] = steps.slice(-2);
+  if (element?.kind !== 'key' || attribute?.kind !== 'attribute') return undefined;
+  const others = [
+    mapping.records,
+    mapping.eventId.steps,
+    mapping.baseId?.steps ?? [],
+    mapping.title.steps,
+    mapping.online?.steps ?? [],
+    mapping.startsAt.steps,
+    mapping.endsAt.steps,
+    steps.slice(0, -2),
+  ];
+  const named = others.some((path) =>
+    path.some((s) => s.kind === 'key' && s.name === element.name),
+  );
+  return named ? undefined : { element: element.name, attribute: attribute.name };
+}

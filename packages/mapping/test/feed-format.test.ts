@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { BUILT_IN_FORMAT, MappingError, parseFeedFormat } from '../src/index.js';
+import {
+  BUILT_IN_FORMAT,
+  compileMapping,
+  condensablePrices,
+  type Mapping,
+  MappingError,
+  parseFeedFormat,
+} from '../src/index.js';
 
 const fields = {
   event_id: 'id',
@@ -58,5 +65,56 @@ describe('a feed format', () => {
   it('a sound mapping of either type is kept as written', () => {
     const mapping = xml({ base_id: '../@code', price: { path: 'p/@c', scale: 0.01 } });
     expect(parseFeedFormat(mapping)).toEqual(mapping);
+  });
+});
+
+describe('condensablePrices', () => {
+  const xs = {
+    type: 'xml',
+    records: 'catalogue/show/performance',
+    fields: {
+      base_id: '../@code',
+      event_id: '@id',
+      title: '../name',
+      starts_at: 'start',
+      ends_at: 'end',
+      price: { path: 'prices/price/@cents', scale: 0.01 },
+    },
+  };
+  const condensable = (raw: unknown) =>
+    condensablePrices(compileMapping(parseFeedFormat(raw) as Mapping));
+
+  it('is the price element when nothing else the mapping reads names it', () => {
+    expect(condensable(xs)).toEqual({ element: 'price', attribute: 'cents' });
+  });
+
+  it.each([
+    [
+      'another field reads the element',
+      { ...xs, fields: { ...xs.fields, title: 'prices/price/@name' } },
+    ],
+    [
+      'the records are that element',
+      { ...xs, records: 'catalogue/show/price', fields: { ...xs.fields, base_id: '../@code' } },
+    ],
+    [
+      'min and max come from different attributes',
+      {
+        ...xs,
+        fields: {
+          ...xs.fields,
+          price: undefined,
+          min_price: 'prices/price/@min',
+          max_price: 'prices/price/@max',
+        },
+      },
+    ],
+    ['the price is element text', { ...xs, fields: { ...xs.fields, price: 'prices/price' } }],
+    [
+      'the format is JSON',
+      { type: 'json', records: 'a[*]', fields: { ...fields, price: 'p[*].v' } },
+    ],
+  ])('is none when %s', (_, raw) => {
+    expect(condensable(raw)).toBeUndefined();
   });
 });
