@@ -25,14 +25,14 @@ export type RunCondenser = (xml: string) => string;
 export function createRunCondenser(element: string, attribute: string): RunCondenser {
   const open = `<${element}`;
   const tag = new RegExp(
-    `${escape(open)}(?:\\s+[A-Za-z_:][-\\w.:]*\\s*=\\s*"[^"<&]*")*\\s*/>`,
+    `${escapeRegExp(open)}(?:\\s+[A-Za-z_:][-\\w.:]*\\s*=\\s*"[^"<&]*")*\\s*/>`,
     'y',
   );
-  const value = new RegExp(`(?:[^">]|"[^"]*")*?\\s${escape(attribute)}\\s*=\\s*"([^"]*)"`, 'y');
+  const value = new RegExp(`(?:[^">]|"[^"]*")*?\\s${escapeRegExp(attribute)}\\s*=\\s*"([^"]*)"`, 'y');
   return (xml) => condenseRuns(xml, { open, tag, value, attribute });
 }
 
-const escape = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+const escapeRegExp = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /** Zones, by price: the built-in path's. */
 export const condenseZones: RunCondenser = createRunCondenser(ZONE_ELEMENT, 'price');
