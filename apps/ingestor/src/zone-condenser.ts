@@ -28,7 +28,10 @@ export function createRunCondenser(element: string, attribute: string): RunConde
     `${escapeRegExp(open)}(?:\\s+[A-Za-z_:][-\\w.:]*\\s*=\\s*"[^"<&]*")*\\s*/>`,
     'y',
   );
-  const value = new RegExp(`(?:[^">]|"[^"]*")*?\\s${escapeRegExp(attribute)}\\s*=\\s*"([^"]*)"`, 'y');
+  const value = new RegExp(
+    `(?:[^">]|"[^"]*")*?\\s${escapeRegExp(attribute)}\\s*=\\s*"([^"]*)"`,
+    'y',
+  );
   return (xml) => condenseRuns(xml, { open, tag, value, attribute });
 }
 
