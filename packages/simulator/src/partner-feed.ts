@@ -80,10 +80,12 @@ function jsonEvent(o: PartnerFeed, i: number, random: () => number): string {
 function xmlShow(o: PartnerFeed, i: number, random: () => number): string {
   const performances = [0, 1, 2].map((p) => {
     const e = event(o, p, random);
+    // What the built-in feed's zones say (id, capacity, price, name, numbered), laid out as a
+    // pretty-printed document is: the same data in this partner's own spelling.
     const prices = Array.from(
       { length: o.prices },
       (_, k) =>
-        `<price zone="${k}" cents="${e.price === '' ? 1000 + k * 150 : e.price}" name="Zone ${k}"/>`,
+        `\n          <price zone="${k}" capacity="${Math.floor(random() * 300)}" cents="${e.price === '' ? 1000 + k * 150 : e.price}" name="Zone ${k}" numbered="${k % 2 === 0}"/>`,
     ).join('');
     const id = e.id === undefined ? '' : ` id="${e.id}"`;
     return `<performance${id} status="${e.online ? 'on_sale' : 'sold'}"><start>${iso(e.start)}</start><end>${e.end}</end><prices>${prices}</prices></performance>`;
