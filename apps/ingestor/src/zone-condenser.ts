@@ -56,32 +56,6 @@ interface RunPattern {
 
 const WHITESPACE = /\s*/y;
 
-/**
- * The attribute's value in the tag from `start` to `end`. Most tags spell it ` name="…"`, found
- * with indexOf and no match object (runs are thousands of elements: the garbage of one exec per
- * element was a quarter of a worker's time); anything else, or a hit that is not a price (it was
- * inside another attribute's value), is read by the pattern that steps over quoted values.
- */
-function valueIn(
-  xml: string,
-  start: number,
-  end: number,
-  attribute: string,
-  value: RegExp,
-): string | undefined {
-  // Searched within the tag only: through the text, a tag without the attribute would scan on
-  // to the next one that has it, quadratic in a run of them.
-  const tagText = xml.slice(start, end);
-  const key = tagText.indexOf(` ${attribute}="`);
-  if (key !== -1) {
-    const from = key + attribute.length + 3;
-    const text = tagText.slice(from, tagText.indexOf('"', from));
-    if (parsePrice(text) !== undefined) return text;
-  }
-  value.lastIndex = start;
-  return value.exec(xml)?.[1];
-}
-
 function condenseRuns(xml: string, { open, tag, value, attribute }: RunPattern): string {
   let out = '';
   let copied = 0;
@@ -106,7 +80,8 @@ function condenseRuns(xml: string, { open, tag, value, attribute }: RunPattern):
     for (;;) {
       tag.lastIndex = end;
       if (!tag.test(xml)) break;
-      const text = valueIn(xml, end, tag.lastIndex, attribute, value);
+      value.lastIndex = end;
+      const text = value.exec(xml)?.[1];
       const price = text === undefined ? undefined : parsePrice(text);
       if (price === undefined) break;
       if (price < min) {
