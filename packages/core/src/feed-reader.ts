@@ -134,6 +134,7 @@ function missingBase(): Rejection {
   return { code: 'missing_attribute', message: 'base element unreadable' };
 }
 
-function emptyReading(): FeedReading {
+/** A reading of nothing yet, to add to. */
+export function emptyReading(): FeedReading {
   return { records: [], rejections: [], bases: 0, offline: 0 };
 }

@@ -10,6 +10,7 @@ export {
 export { eventIdFor } from './event-identity.js';
 export {
   createFeedReader,
+  emptyReading,
   type FeedReader,
   type FeedReading,
   type RejectedRecord,

@@ -1,9 +1,10 @@
 import { JSONParser } from '@streamparser/json';
+import { emptyReading } from '@tessera/core';
 import { DocumentError } from './document-error.js';
 import type { CompiledMapping } from './feed-format.js';
 import { type MapContext, mapRecord, type ValuesAt } from './record-mapper.js';
 import type { PathStep } from './record-path.js';
-import { emptyReading, type RecordStream, type StreamLimits } from './record-stream.js';
+import type { RecordStream, StreamLimits } from './record-stream.js';
 
 /**
  * JSON records with @streamparser/json: only the values at the records' path are built, each

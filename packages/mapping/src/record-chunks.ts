@@ -1,9 +1,9 @@
-import type { FeedReading } from '@tessera/core';
+import { emptyReading, type FeedReading } from '@tessera/core';
 import { DocumentError } from './document-error.js';
 import type { CompiledMapping } from './feed-format.js';
 import { jsonValuesAt } from './json-records.js';
 import { type MapContext, mapRecord } from './record-mapper.js';
-import { emptyReading, type StreamLimits } from './record-stream.js';
+import type { StreamLimits } from './record-stream.js';
 import { createXmlRecordStream } from './xml-records.js';
 
 /**

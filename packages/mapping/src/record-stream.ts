@@ -33,7 +33,3 @@ export function createRecordStream(
     ? createJsonRecordStream(mapping, ctx, limits)
     : createXmlRecordStream(mapping, ctx, limits);
 }
-
-export function emptyReading(): FeedReading {
-  return { records: [], rejections: [], bases: 0, offline: 0 };
-}

@@ -1,8 +1,9 @@
+import { emptyReading, type FeedReading } from '@tessera/core';
 import sax from 'sax';
 import { DocumentError } from './document-error.js';
 import type { CompiledMapping } from './feed-format.js';
 import { type MapContext, mapRecord, type ValuesAt } from './record-mapper.js';
-import { emptyReading, type RecordStream, type StreamLimits } from './record-stream.js';
+import type { RecordStream, StreamLimits } from './record-stream.js';
 
 /** An element as the mapping reads it: attributes as written, text trimmed when read. */
 export interface XmlNode {
@@ -162,7 +163,7 @@ function readRecords(
   rest: readonly string[],
   mapping: CompiledMapping,
   ctx: MapContext,
-  reading: ReturnType<typeof emptyReading>,
+  reading: FeedReading,
 ): void {
   let nodes = [unit];
   for (const name of rest) nodes = nodes.flatMap((n) => n.children.filter((c) => c.name === name));

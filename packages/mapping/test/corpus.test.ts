@@ -127,23 +127,34 @@ function jsonDocument(random: () => number, m: ReferenceMapping): string {
   );
 }
 
+/**
+ * Reads DOCUMENTS seeded documents as a stream, in pieces of seeded sizes, and holds each reading
+ * to the independent one: the same records, rejections (code, field, event) and offline count.
+ */
+function expectCorpusAsReference(
+  m: ReferenceMapping,
+  makeDocument: (random: () => number) => string,
+): void {
+  const random = createRandom(SEED);
+  const mapping = parseFeedFormat(m) as Mapping;
+  for (let n = 0; n < DOCUMENTS; n++) {
+    const text = makeDocument(random);
+    const expected = referenceReading(m, text, 'feed', ZONE);
+    const pieces = [1 + Math.floor(random() * 97), 1 + Math.floor(random() * 5)];
+    const got = readDocument(mapping, text, { provider: 'feed', timeZone: ZONE, pieces });
+    const where = `document ${n} (CORPUS_SEED=${SEED})`;
+    expect(got.records, where).toEqual(expected.records);
+    expect(
+      got.rejections.map((r) => [r.code, r.field, r.eventId]),
+      where,
+    ).toEqual(expected.rejected);
+    expect(got.offline, where).toBe(expected.offline);
+  }
+}
+
 describe(`mapped JSON read as a stream equals JSON.parse of the whole document (CORPUS_SEED=${SEED})`, () => {
   it.each(JSON_MAPPINGS)('%s mapping', (_, m) => {
-    const random = createRandom(SEED);
-    const mapping = parseFeedFormat(m) as Mapping;
-    for (let n = 0; n < DOCUMENTS; n++) {
-      const text = jsonDocument(random, m);
-      const expected = referenceReading(m, text, 'feed', ZONE);
-      const pieces = [1 + Math.floor(random() * 97), 1 + Math.floor(random() * 5)];
-      const got = readDocument(mapping, text, { provider: 'feed', timeZone: ZONE, pieces });
-      const where = `document ${n} (CORPUS_SEED=${SEED})`;
-      expect(got.records, where).toEqual(expected.records);
-      expect(
-        got.rejections.map((r) => [r.code, r.field, r.eventId]),
-        where,
-      ).toEqual(expected.rejected);
-      expect(got.offline, where).toBe(expected.offline);
-    }
+    expectCorpusAsReference(m, (random) => jsonDocument(random, m));
   });
 });
 
@@ -202,20 +213,6 @@ function xmlDocument(random: () => number): string {
 
 describe(`mapped XML read as a stream equals a whole-document sax read (CORPUS_SEED=${SEED})`, () => {
   it("the issue's xs mapping", () => {
-    const random = createRandom(SEED);
-    const mapping = parseFeedFormat(XML_MAPPING) as Mapping;
-    for (let n = 0; n < DOCUMENTS; n++) {
-      const text = xmlDocument(random);
-      const expected = referenceReading(XML_MAPPING, text, 'feed', ZONE);
-      const pieces = [1 + Math.floor(random() * 97), 1 + Math.floor(random() * 5)];
-      const got = readDocument(mapping, text, { provider: 'feed', timeZone: ZONE, pieces });
-      const where = `document ${n} (CORPUS_SEED=${SEED})`;
-      expect(got.records, where).toEqual(expected.records);
-      expect(
-        got.rejections.map((r) => [r.code, r.field, r.eventId]),
-        where,
-      ).toEqual(expected.rejected);
-      expect(got.offline, where).toBe(expected.offline);
-    }
+    expectCorpusAsReference(XML_MAPPING, xmlDocument);
   });
 });
