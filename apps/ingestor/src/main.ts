@@ -16,9 +16,9 @@ import { runClusterMode } from './cluster-mode.js';
 import { type IngestorConfig, IngestorConfigSchema, loadConfig } from './config.js';
 import { redactUrl } from './feed-config.js';
 import type { PollReport } from './feed-poll.js';
-import { createFeedSet, type SharedDeps } from './feed-set.js';
+import { createFeedSet, type FetchLimits, type SharedDeps } from './feed-set.js';
 import { formatSummary } from './ingestor.js';
-import { createParserPool } from './parser-pool.js';
+import { createParserPool, type ParserPool } from './parser-pool.js';
 import { formatPreview, previewFeed } from './preview-command.js';
 import { createProgress } from './progress.js';
 
@@ -54,22 +54,8 @@ runMain(
       threads: config.PARSE_THREADS,
       onWorkerError: (err) => log.error({ err }, 'a parse worker failed between tasks'),
     });
-    const limits = {
-      connectTimeoutMs: config.CONNECT_TIMEOUT_MS,
-      headersTimeoutMs: config.HEADERS_TIMEOUT_MS,
-      bodyIdleTimeoutMs: config.BODY_IDLE_TIMEOUT_MS,
-      maxFeedBytes: config.MAX_FEED_BYTES,
-    };
-    const shared: SharedDeps = {
-      pool,
-      log,
-      chunkBytes: config.CHUNK_BYTES,
-      maxElementBytes: config.MAX_ELEMENT_BYTES,
-      deadlineMs: config.POLL_DEADLINE_MS,
-      backoff: { baseMs: config.BACKOFF_BASE_MS, maxMs: config.BACKOFF_MAX_MS },
-      storeFailureLimit: config.STORE_FAILURE_LIMIT,
-      onProgress: progress?.update,
-    };
+    const limits = fetchLimits(config);
+    const shared: SharedDeps = { ...sharedDeps(config, pool, log), onProgress: progress?.update };
     const release = async (): Promise<void> => {
       await pool.close().catch(() => {});
       await store.close();
@@ -203,26 +189,11 @@ function runPreview(
   const limit = Number(flags.get('--limit') ?? 5);
   if (!Number.isInteger(limit) || limit < 0) throw new BootError('--limit must be a whole number');
   const file = flags.get('--file');
-  const log = pino(
-    { level: config.LOG_LEVEL === 'info' ? 'warn' : config.LOG_LEVEL },
-    pino.destination(2),
-  );
+  // What the poll would log (each rejection, say) is what the preview prints: errors only.
+  const log = pino({ level: 'error' }, pino.destination(2));
   const pool = createParserPool({ threads: config.PARSE_THREADS });
-  const shared: SharedDeps = {
-    pool,
-    log,
-    chunkBytes: config.CHUNK_BYTES,
-    maxElementBytes: config.MAX_ELEMENT_BYTES,
-    deadlineMs: config.POLL_DEADLINE_MS,
-    backoff: { baseMs: config.BACKOFF_BASE_MS, maxMs: config.BACKOFF_MAX_MS },
-    storeFailureLimit: config.STORE_FAILURE_LIMIT,
-  };
-  const limits = {
-    connectTimeoutMs: config.CONNECT_TIMEOUT_MS,
-    headersTimeoutMs: config.HEADERS_TIMEOUT_MS,
-    bodyIdleTimeoutMs: config.BODY_IDLE_TIMEOUT_MS,
-    maxFeedBytes: config.MAX_FEED_BYTES,
-  };
+  const shared = sharedDeps(config, pool, log);
+  const limits = fetchLimits(config);
   const done = previewFeed(feed, shared, limits, {
     file: typeof file === 'string' ? file : undefined,
     limit,
@@ -234,4 +205,26 @@ function runPreview(
     })
     .finally(() => pool.close());
   return { done, stop: () => done.then(() => undefined) };
+}
+
+/** What every feed's polls share, from the settings. */
+function sharedDeps(config: IngestorConfig, pool: ParserPool, log: Logger): SharedDeps {
+  return {
+    pool,
+    log,
+    chunkBytes: config.CHUNK_BYTES,
+    maxElementBytes: config.MAX_ELEMENT_BYTES,
+    deadlineMs: config.POLL_DEADLINE_MS,
+    backoff: { baseMs: config.BACKOFF_BASE_MS, maxMs: config.BACKOFF_MAX_MS },
+    storeFailureLimit: config.STORE_FAILURE_LIMIT,
+  };
+}
+
+function fetchLimits(config: IngestorConfig): FetchLimits {
+  return {
+    connectTimeoutMs: config.CONNECT_TIMEOUT_MS,
+    headersTimeoutMs: config.HEADERS_TIMEOUT_MS,
+    bodyIdleTimeoutMs: config.BODY_IDLE_TIMEOUT_MS,
+    maxFeedBytes: config.MAX_FEED_BYTES,
+  };
 }
