@@ -84,10 +84,8 @@ function readEvent(
   if (end.value.instant < start.value.instant) {
     return fail('end_before_start', 'ends_at', 'the event ends before it starts');
   }
-  const minPrice = readPrice('min_price', mapping.minPrice, valuesAt, Math.min);
-  if (!minPrice.ok) return minPrice;
-  const maxPrice = readPrice('max_price', mapping.maxPrice, valuesAt, Math.max);
-  if (!maxPrice.ok) return maxPrice;
+  const prices = readPrices(mapping, valuesAt);
+  if (!prices.ok) return prices;
   return {
     ok: true,
     value: {
@@ -102,8 +100,8 @@ function readEvent(
       endTime: end.value.wall.time,
       startsAt: start.value.instant,
       endsAt: end.value.instant,
-      minPrice: minPrice.value,
-      maxPrice: maxPrice.value,
+      minPrice: prices.value.min,
+      maxPrice: prices.value.max,
     },
   };
 }
@@ -179,19 +177,33 @@ function readDatetime(
   return { ok: true, value: { wall, instant: zone.toInstant(wall) } };
 }
 
+interface PriceRange {
+  min: number | null;
+  max: number | null;
+}
+
+/** The price range; a `price` field is both ends' rule, and its values are read once. */
+function readPrices(mapping: CompiledMapping, valuesAt: ValuesAt): Read<PriceRange> {
+  const { minPrice, maxPrice } = mapping;
+  const low = readPriceRange('min_price', minPrice, valuesAt);
+  if (!low.ok || minPrice === maxPrice) return low;
+  const high = readPriceRange('max_price', maxPrice, valuesAt);
+  if (!high.ok) return high;
+  return { ok: true, value: { min: low.value.min, max: high.value.max } };
+}
+
 /**
- * The lowest (or highest) of a price field's values, each a non-negative number or decimal
+ * The lowest and highest of a price field's values, each a non-negative number or decimal
  * text times the field's scale, to six decimals (`1999` cents × 0.01 is 19.99, not
  * 19.990000000000002). No value at all is no price, as an event without zones.
  */
-function readPrice(
+function readPriceRange(
   field: 'min_price' | 'max_price',
   rule: PriceRule | undefined,
   valuesAt: ValuesAt,
-  pick: (a: number, b: number) => number,
-): Read<number | null> {
-  if (rule === undefined) return { ok: true, value: null };
-  let found: number | null = null;
+): Read<PriceRange> {
+  const range: PriceRange = { min: null, max: null };
+  if (rule === undefined) return { ok: true, value: range };
   for (const v of valuesAt(rule.steps)) {
     const n = typeof v === 'number' ? v : typeof v === 'string' ? parsePrice(v) : undefined;
     if (n === undefined || !Number.isFinite(n) || n < 0 || n > MAX_PRICE) {
@@ -199,9 +211,10 @@ function readPrice(
     }
     const scaled = toSixDecimals(n * rule.scale);
     if (scaled > MAX_PRICE) return fail('invalid_price', field, `invalid price ${preview(v)}`);
-    found = found === null ? scaled : pick(found, scaled);
+    if (range.min === null || scaled < range.min) range.min = scaled;
+    if (range.max === null || scaled > range.max) range.max = scaled;
   }
-  return { ok: true, value: found };
+  return { ok: true, value: range };
 }
 
 function sameValue(value: unknown, equals: string | number | boolean): boolean {

@@ -3,6 +3,7 @@ import sax from 'sax';
 import { DocumentError } from './document-error.js';
 import type { CompiledMapping } from './feed-format.js';
 import { type MapContext, mapRecord, type ValuesAt } from './record-mapper.js';
+import type { PathStep } from './record-path.js';
 import type { RecordStream, StreamLimits } from './record-stream.js';
 
 /** An element as the mapping reads it: attributes as written, text trimmed when read. */
@@ -172,20 +173,31 @@ function readRecords(
 
 export function xmlValuesAt(record: XmlNode): ValuesAt {
   return (steps) => {
-    let nodes: XmlNode[] = [record];
-    for (const step of steps) {
-      if (step.kind === 'up') {
-        nodes = nodes.flatMap((n) => (n.parent === undefined ? [] : [n.parent]));
-      } else if (step.kind === 'key') {
-        nodes = nodes.flatMap((n) => n.children.filter((c) => c.name === step.name));
-      } else if (step.kind === 'attribute') {
-        return nodes.flatMap((n) =>
-          Object.hasOwn(n.attributes, step.name) ? [n.attributes[step.name]] : [],
-        );
-      } else if (step.kind === 'text') {
-        return nodes.map((n) => n.text.trim()).filter((text) => text !== '');
-      }
+    // `../` steps only lead a path.
+    let node: XmlNode | undefined = record;
+    let i = 0;
+    for (; steps[i]?.kind === 'up'; i++) {
+      node = node.parent;
+      if (node === undefined) return [];
     }
-    return [];
+    const values: string[] = [];
+    collectValues(node, steps, i, values);
+    return values;
   };
+}
+
+/** The values below `node` along `steps` from `i`, in document order (loops, not lists per step: this runs for every field of every record). */
+function collectValues(node: XmlNode, steps: readonly PathStep[], i: number, into: string[]): void {
+  const step = steps[i];
+  if (step === undefined) return;
+  if (step.kind === 'key') {
+    for (const child of node.children) {
+      if (child.name === step.name) collectValues(child, steps, i + 1, into);
+    }
+  } else if (step.kind === 'attribute') {
+    if (Object.hasOwn(node.attributes, step.name)) into.push(node.attributes[step.name]!);
+  } else if (step.kind === 'text') {
+    const text = node.text.trim();
+    if (text !== '') into.push(text);
+  }
 }
