@@ -66,7 +66,8 @@ export function createApp(deps: AppDeps): TesseraApp {
   const { store, log } = deps;
   const now = deps.now ?? Date.now;
   const maxLagMs = deps.maxLagMs ?? DEFAULTS.MAX_LAG_MS;
-  const metrics = deps.metrics ?? createMetrics(store, { maxLagMs });
+  const staleAfterMs = deps.staleAfterMs ?? DEFAULTS.STALE_AFTER_MS;
+  const metrics = deps.metrics ?? createMetrics(store, { maxLagMs, staleAfterMs, now });
   const renderMetrics = deps.renderMetrics ?? (() => metrics.registry.metrics());
   const search = createSearchResponder({
     store,
@@ -80,7 +81,6 @@ export function createApp(deps: AppDeps): TesseraApp {
     sliceEvents: deps.sliceEvents,
     onScanned: metrics.scanned,
   });
-  const staleAfterMs = deps.staleAfterMs ?? DEFAULTS.STALE_AFTER_MS;
   const accessLog = createAccessLog(log, deps.slowRequestMs ?? DEFAULTS.SLOW_REQUEST_MS);
   const openApi = loadOpenApi();
   const docs = loadDocsAssets();

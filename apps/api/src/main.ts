@@ -27,7 +27,10 @@ runMain(
     // Opened after fork: an LMDB environment must not be shared across a fork. Read-only: the API
     // never starts a write transaction, so it never waits for the ingestor.
     const store = openStoreReader({ path: config.DATA_DIR });
-    const metrics = createMetrics(store, { maxLagMs: config.MAX_LAG_MS });
+    const metrics = createMetrics(store, {
+      maxLagMs: config.MAX_LAG_MS,
+      staleAfterMs: config.STALE_AFTER_MS,
+    });
     const app = createApp({
       store,
       log,

@@ -1,5 +1,6 @@
 import type { StoreView } from '@tessera/store';
 import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import { configuredFeeds, readyBody } from './readiness.js';
 import { viewReplication } from './replication-view.js';
 import { registerRequestMetrics } from './request-metrics.js';
 
@@ -22,7 +23,11 @@ function readOncePerScrape<T>(read: () => T): () => T {
 }
 
 /** The API's Prometheus metrics, in a registry of its own (no global state). */
-export function createMetrics(store: StoreView, options: { maxLagMs: number }) {
+export function createMetrics(
+  store: StoreView,
+  options: { maxLagMs: number; staleAfterMs: number; now?: () => number },
+) {
+  const now = options.now ?? Date.now;
   const registry = new Registry();
   const feeds = readOncePerScrape(() => store.feeds());
   collectDefaultMetrics({ register: registry });
@@ -92,9 +97,13 @@ export function createMetrics(store: StoreView, options: { maxLagMs: number }) {
     },
   });
   // Cluster mode, read from the ingestor's replication status (single mode: role "single").
-  const replication = readOncePerScrape(() =>
-    viewReplication(store.replication(), Date.now(), options.maxLagMs),
-  );
+  const status = readOncePerScrape(() => store.replication());
+  const replication = readOncePerScrape(() => viewReplication(status(), now(), options.maxLagMs));
+  // /ready's rule over the same reads as the other gauges of the scrape.
+  const scraped: StoreView = Object.assign(Object.create(store) as StoreView, {
+    feeds,
+    replication: status,
+  });
   new Gauge({
     name: 'tessera_replication_role',
     help: "This node's role: 1 for the current one of single, leader, follower",
@@ -152,6 +161,42 @@ export function createMetrics(store: StoreView, options: { maxLagMs: number }) {
       this.set(replication().configDiffers.length);
     },
   });
+  // What alerts page on (deploy/prometheus/alerts.yaml), as numbers rather than read from
+  // /ready's status code, which a scrape does not see.
+  new Gauge({
+    name: 'tessera_ready',
+    help: 'Whether this node answers /ready with 200 (1) or not (0)',
+    registers: [registry],
+    aggregator: 'min',
+    collect() {
+      this.set(isReady(scraped, now(), options) ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'tessera_state_diverged',
+    help: "Cluster mode: 1 while this node's content is known to differ from the cluster's (it re-syncs)",
+    registers: [registry],
+    aggregator: 'max',
+    collect() {
+      this.set(replication().diverged === null ? 0 : 1);
+    },
+  });
+  // Cluster mode only: one series per configured feed on every node, so that a feed no node
+  // leads is a sum of zeros rather than a missing series.
+  new Gauge({
+    name: 'tessera_feed_leader',
+    help: 'Cluster mode: 1 for each configured feed this node leads (polls) now, else 0',
+    labelNames: ['feed'] as const,
+    registers: [registry],
+    aggregator: 'max',
+    collect() {
+      this.reset();
+      const { role, leading } = replication();
+      if (role === 'single') return;
+      for (const f of configuredFeeds(scraped))
+        this.set({ feed: f.id }, leading.includes(f.id) ? 1 : 0);
+    },
+  });
   const scanned = new Counter({
     name: 'tessera_search_events_scanned_total',
     help: 'Events read from the store to answer uncached /search requests',
@@ -167,3 +212,16 @@ export function createMetrics(store: StoreView, options: { maxLagMs: number }) {
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;
+
+function isReady(
+  store: StoreView,
+  at: number,
+  limits: { maxLagMs: number; staleAfterMs: number },
+): boolean {
+  try {
+    readyBody(store, at, limits);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -192,8 +192,14 @@ describe('operations', () => {
       message:
         "this node's content differs from the cluster's and is being re-synced: after sequence 9 this store differs",
     });
+    const diverged = await (await api.get('/metrics')).text();
+    expect(diverged).toContain('tessera_state_diverged 1');
+    expect(diverged).toContain('tessera_ready 0');
     api.writer.writeReplicationStatus({ ...status, diverged: null });
     expect((await api.get('/ready')).status).toBe(200);
+    const resynced = await (await api.get('/metrics')).text();
+    expect(resynced).toContain('tessera_state_diverged 0');
+    expect(resynced).toContain('tessera_ready 1');
   });
 
   it('GET /ready and /metrics name the nodes running another feed configuration, and the node stays ready', async () => {
@@ -246,6 +252,14 @@ describe('operations', () => {
       leading_feeds: ['a', 'c'],
       replication: 'connected',
     });
+    // Every configured feed has a series on every node, so that one no node leads sums to 0.
+    api.writer.configureFeeds(
+      ['test', 'a', 'b', 'c', 'd'].map((id) => ({ id, url: `http://p/${id}` })),
+    );
+    const leaders = await (await api.get('/metrics')).text();
+    for (const [feed, led] of Object.entries({ test: 0, a: 1, b: 0, c: 1, d: 0 })) {
+      expect(leaders).toContain(`tessera_feed_leader{feed="${feed}"} ${led}`);
+    }
     // Written by a process that has exited since: its last word, not the current ingestor's.
     const exited = spawnSync('true');
     api.writer.writeReplicationStatus({ ...status, writer: { pid: exited.pid!, startTicks: 1 } });
@@ -270,6 +284,9 @@ describe('operations', () => {
     expect(text).toContain(
       `tessera_last_ingest_success_timestamp_seconds{feed="test"} ${NOW / 1000}`,
     );
+    expect(text).toContain('tessera_ready 1');
+    // A single node leads no feed: no leader series to alert on.
+    expect(text).not.toContain('tessera_feed_leader{');
   });
 
   it('GET /metrics reads the feeds and the replication status once per scrape, whatever the gauges using them', async () => {
