@@ -104,12 +104,14 @@ typecheck: build
 	turbo run typecheck --output-logs=errors-only
 
 # The Debian tools the tests drive for real (NATS JetStream for the cluster suites, nginx as a
-# partner's web server, openssl for its throwaway CA), installed when missing, as `make bench`
-# does for wrk.
-TEST_TOOLS := nats-server nginx openssl
+# partner's web server, openssl for its throwaway CA, Prometheus and promtool for the alerting
+# rules), installed when missing, as `make bench` does for wrk. `command=package` where the two
+# names differ. kubectl (the manifests' test renders them with its kustomize) comes with the
+# machine: Debian does not package it.
+TEST_TOOLS := nats-server nginx openssl promtool=prometheus
 
-# Installs the Debian packages named as arguments when their commands are missing (needs root).
-APT_INSTALL := bash -c 'missing=(); for tool in "$$@"; do command -v "$$tool" >/dev/null || missing+=("$$tool"); done; \
+# Installs the Debian packages of the commands named as arguments when missing (needs root).
+APT_INSTALL := bash -c 'missing=(); for tool in "$$@"; do command -v "$${tool%%=*}" >/dev/null || missing+=("$${tool\#*=}"); done; \
   [ $${\#missing[@]} -eq 0 ] && exit 0; \
   [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null || { echo "please install: $${missing[*]}" >&2; exit 1; }; \
   apt-get install -y "$${missing[@]}" >/dev/null 2>&1 || { apt-get update >/dev/null 2>&1 && apt-get install -y "$${missing[@]}" >/dev/null; }' apt-install
