@@ -119,6 +119,7 @@ export function feedsBody(store: StoreView, now: number, staleAfterMs: number) {
       feeds: feeds.map((f) => ({
         id: f.id,
         configured: f.configured,
+        paused: f.paused,
         url: f.url,
         events: f.events,
         last_success_at: iso(f.state.lastSuccessAt),

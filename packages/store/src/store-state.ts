@@ -133,6 +133,11 @@ export const FeedRecordSchema = z.object({
   runs: z.array(PollRunSchema).default([]),
   events: z.number().int().nonnegative().default(0),
   url: z.string().nullable().default(null),
+  /**
+   * An operator paused the feed: the ingestor does not poll it (its events stay served) until it
+   * is resumed; kept here so that a restart keeps it paused.
+   */
+  paused: z.boolean().default(false),
 });
 export type FeedRecord = z.infer<typeof FeedRecordSchema>;
 
@@ -141,6 +146,7 @@ export const INITIAL_FEED_RECORD: FeedRecord = {
   runs: [],
   events: 0,
   url: null,
+  paused: false,
 };
 
 /** The run a poll's outcome makes in its feed's record. */

@@ -128,6 +128,8 @@ export interface StoreWriter extends StoreView {
    * out keep their records and events.
    */
   configureFeeds(feeds: ReadonlyArray<{ id: string; url: string }>): void;
+  /** Marks a feed paused or not (an operator's action, see FeedRecord.paused). */
+  recordPaused(feed: string, paused: boolean): void;
   /** Cluster mode: records a replicated write that changed no event (a state message). */
   recordReplicated(commit: ReplicatedWrite): void;
   /** A new, empty stage of this store, closed with it (see feed-stage.ts). */
@@ -352,6 +354,12 @@ function createWriter(env: Environment, lock: WriterLock): StoreWriter {
           FEEDS_KEY,
           feeds.map((f) => f.id),
         );
+      });
+    },
+
+    recordPaused(feed, paused) {
+      write(`recording feed ${feed} ${paused ? 'paused' : 'resumed'}`, () => {
+        meta.putSync(feedKey(feed), { ...readRecord(feed), paused } satisfies FeedRecord);
       });
     },
 

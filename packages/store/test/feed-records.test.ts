@@ -98,6 +98,27 @@ describe('one record per feed', () => {
     ]);
     expect(store.count()).toBe(3);
   });
+
+  it('keeps a feed paused across polls, applies and a reopen, until resumed', async () => {
+    store.applyFeed('a', feedOf('a', 1), commit(1));
+    store.recordPaused('a', true);
+    store.recordPoll('a', { ok: true, at: 2 });
+    store.applyFeed('a', feedOf('a', 2), commit(3));
+    store.configureFeeds([{ id: 'a', url: 'https://a.example/feed' }]);
+    await store.close();
+    store = openStoreWriter({ path: dir });
+    const reader = openStoreReader({ path: dir });
+    try {
+      expect(reader.feeds().map((f) => [f.id, f.paused, f.events])).toEqual([['a', true, 2]]);
+    } finally {
+      await reader.close();
+    }
+    store.recordPaused('a', false);
+    expect(store.feeds().map((f) => f.paused)).toEqual([false]);
+    // A feed never paused reads as not paused (records written before the field existed too).
+    store.recordPoll('b', { ok: true, at: 4 });
+    expect(store.feeds().find((f) => f.id === 'b')?.paused).toBe(false);
+  });
 });
 
 /**
