@@ -24,14 +24,41 @@ export interface Ingestor {
   run(): Promise<void>;
   /** Stops polling; an in-flight poll is aborted (its transaction, if begun, completes). */
   stop(): Promise<void>;
+  /**
+   * An operator's "poll now": the loop's wait ends and it polls at once (a poll already in
+   * flight is that poll). False when paused: a paused feed is polled by no one.
+   */
+  pollNow(): boolean;
+  /** Stops polling after the poll in flight, if any, until resume(); the loop keeps waiting. */
+  pause(): void;
+  resume(): void;
+  readonly paused: boolean;
 }
 
-export function createIngestor(deps: IngestorDeps): Ingestor {
+export function createIngestor(deps: IngestorDeps, options: { paused?: boolean } = {}): Ingestor {
   const stopping = new AbortController();
   let current: Promise<PollReport> | undefined;
   let running: Promise<void> | undefined;
   let failures = 0;
   let storeFailures = 0;
+  let paused = options.paused ?? false;
+  // Ends the loop's current wait early (poll now, resume); replaced after each wait.
+  let wake = new AbortController();
+
+  /** Waits `ms` (until woken, when undefined), or until woken or stopped. */
+  const wait = async (ms: number | undefined): Promise<void> => {
+    const signal = AbortSignal.any([stopping.signal, wake.signal]);
+    try {
+      if (ms === undefined) {
+        await new Promise((_, reject) => signal.addEventListener('abort', reject, { once: true }));
+      } else {
+        await sleep(ms, undefined, { signal });
+      }
+    } catch {
+      // Woken or stopped: the loop decides which.
+    }
+    if (wake.signal.aborted) wake = new AbortController();
+  };
 
   const pollOnce = (): Promise<PollReport> => {
     if (current !== undefined) return current;
@@ -51,6 +78,10 @@ export function createIngestor(deps: IngestorDeps): Ingestor {
 
   const loop = async (): Promise<void> => {
     while (!stopping.signal.aborted) {
+      if (paused) {
+        await wait(undefined);
+        continue;
+      }
       const report = await pollOnce();
       if (stopping.signal.aborted) break;
       if (storeFailures >= deps.storeFailureLimit) {
@@ -64,11 +95,7 @@ export function createIngestor(deps: IngestorDeps): Ingestor {
           ? backoffDelay(deps.backoff, failures, report.retryAfterMs, deps.random)
           : deps.pollIntervalMs;
       if (report.outcome === 'failed') deps.log.info({ retryInMs: delay, failures }, 'backing off');
-      try {
-        await sleep(delay, undefined, { signal: stopping.signal });
-      } catch {
-        break;
-      }
+      await wait(delay);
     }
   };
 
@@ -82,6 +109,22 @@ export function createIngestor(deps: IngestorDeps): Ingestor {
       stopping.abort();
       await current?.catch(() => {});
       await running?.catch(() => {}); // a run that gave up has said so to whoever awaited run()
+    },
+    pollNow() {
+      if (paused) return false;
+      // A poll in flight is the one asked for; waking the wait after it would poll twice.
+      if (current === undefined) wake.abort();
+      return true;
+    },
+    pause() {
+      paused = true;
+    },
+    resume() {
+      paused = false;
+      wake.abort();
+    },
+    get paused() {
+      return paused;
     },
   };
 }

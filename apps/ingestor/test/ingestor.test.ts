@@ -73,4 +73,50 @@ describe('createIngestor', () => {
     expect(Date.now() - started).toBeLessThan(1_000);
     expect(h.store.count()).toBe(0);
   });
+
+  it('polls at once when asked, and not at all while paused, until resumed', async () => {
+    h = await createHarness();
+    const requests = () => h!.sim.state().requests;
+    ingestor = createIngestor({
+      ...h.deps,
+      pollIntervalMs: 60_000,
+      backoff: { baseMs: 100, maxMs: 1_000 },
+      storeFailureLimit: 5,
+    });
+    void ingestor.run();
+    await waitUntil(() => requests() === 1 && h!.store.count() > 0, { what: 'the first poll' });
+    // The interval is a minute: only "poll now" brings the next request this soon.
+    expect(ingestor.pollNow()).toBe(true);
+    await waitUntil(() => requests() === 2, { what: 'the poll asked for', timeoutMs: 1_000 });
+    ingestor.pause();
+    expect(ingestor.paused).toBe(true);
+    expect(ingestor.pollNow()).toBe(false);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(requests()).toBe(2);
+    ingestor.resume();
+    await waitUntil(() => requests() === 3, { what: 'the poll on resume', timeoutMs: 1_000 });
+  });
+
+  it('starts paused when told so, and asking it to poll during a poll polls once', async () => {
+    h = await createHarness({ plan: { steps: [{ kind: 'delay', ms: 300 }], afterwards: 'none' } });
+    const requests = () => h!.sim.state().requests;
+    ingestor = createIngestor(
+      {
+        ...h.deps,
+        pollIntervalMs: 60_000,
+        backoff: { baseMs: 100, maxMs: 1_000 },
+        storeFailureLimit: 5,
+      },
+      { paused: true },
+    );
+    void ingestor.run();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(requests()).toBe(0);
+    ingestor.resume();
+    await waitUntil(() => requests() === 1, { what: 'the first poll', timeoutMs: 1_000 });
+    expect(ingestor.pollNow()).toBe(true);
+    await waitUntil(() => h!.store.count() > 0, { what: 'the first apply' });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(requests()).toBe(1);
+  });
 });
