@@ -49,6 +49,8 @@ export function createIngestor(deps: IngestorDeps, options: { paused?: boolean }
   const wait = async (ms: number | undefined): Promise<void> => {
     const signal = AbortSignal.any([stopping.signal, wake.signal]);
     try {
+      // Already woken (a resume, say, before this wait began): an abort event will not come.
+      if (signal.aborted) throw signal.reason;
       if (ms === undefined) {
         await new Promise((_, reject) => signal.addEventListener('abort', reject, { once: true }));
       } else {

@@ -119,4 +119,26 @@ describe('createIngestor', () => {
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(requests()).toBe(1);
   });
+
+  it('does not miss a resume that comes before the loop waits', async () => {
+    h = await createHarness();
+    const requests = () => h!.sim.state().requests;
+    ingestor = createIngestor(
+      {
+        ...h.deps,
+        pollIntervalMs: 60_000,
+        backoff: { baseMs: 100, maxMs: 1_000 },
+        storeFailureLimit: 5,
+      },
+      { paused: true },
+    );
+    // Woken, then paused again, before the loop's first wait: the next resume must still wake it.
+    ingestor.resume();
+    ingestor.pause();
+    void ingestor.run();
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(requests()).toBe(0);
+    ingestor.resume();
+    await waitUntil(() => requests() === 1, { what: 'the poll on resume', timeoutMs: 1_000 });
+  });
 });
