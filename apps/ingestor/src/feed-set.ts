@@ -1,6 +1,6 @@
 import { BUILT_IN_FORMAT, describeFormat } from '@tessera/mapping';
-import type { StoreWriter } from '@tessera/store';
-import type { FeedConfig } from './feed-config.js';
+import type { FeedStage, StoreWriter } from '@tessera/store';
+import { type FeedConfig, redactUrl } from './feed-config.js';
 import { createFeedFetcher, type FeedFetcher } from './feed-fetcher.js';
 import type { PollReport } from './feed-poll.js';
 import { storeSink } from './feed-sink.js';
@@ -25,12 +25,34 @@ export interface FeedSet {
   /** Every feed's loop; rejects when one gives up (its store keeps failing). */
   run(): Promise<void>;
   stop(): Promise<void>;
+  /** The loop of a feed this set runs (for an operator's action), or undefined. */
+  loop(feed: string): Ingestor | undefined;
+  /**
+   * Runs these feeds from now on: new ones start, removed ones stop polling (their records and
+   * events stay), changed ones restart with their new settings, the others go on untouched.
+   */
+  reload(feeds: readonly FeedConfig[]): Promise<FeedChanges>;
+}
+
+export interface FeedChanges {
+  added: string[];
+  removed: string[];
+  changed: string[];
+}
+
+interface FeedLoop {
+  /** The feed's settings as compared by a reload. */
+  settings: string;
+  ingestor: Ingestor;
+  fetcher: FeedFetcher;
+  stage: FeedStage;
 }
 
 /**
  * One poll loop per feed, each with its own fetcher (URL, headers, validators), stage, state and
  * backoff: a slow, failing or huge feed delays no other. They share the parse workers and the
  * store, whose applies are synchronous transactions: an apply waits at most for another apply.
+ * A feed an operator paused starts paused (see FeedRecord.paused).
  */
 export function createFeedSet(
   feeds: readonly FeedConfig[],
@@ -38,31 +60,74 @@ export function createFeedSet(
   shared: SharedDeps,
   limits: FetchLimits,
 ): FeedSet {
-  const fetchers: FeedFetcher[] = [];
   const progressOf = summedProgress(shared.onProgress);
-  const loops = feeds.map((feed): { feed: string; ingestor: Ingestor } => {
+  const loops = new Map<string, FeedLoop>();
+  // Settles when the set stops, or rejects when a loop gives up: loops come and go with
+  // reloads, so run() cannot wait on a fixed list of them.
+  const ended = Promise.withResolvers<void>();
+  let running = false;
+
+  const open = (feed: FeedConfig): void => {
     const { fetcher, deps } = feedPollDeps(feed, shared, limits);
-    fetchers.push(fetcher);
-    const ingestor = createIngestor({
-      ...deps,
-      store: storeSink(store, feed.id),
-      onProgress: progressOf(feed.id),
-    });
-    return { feed: feed.id, ingestor };
-  });
+    const paused = store.feeds().some((f) => f.id === feed.id && f.paused);
+    const sink = storeSink(store, feed.id);
+    const ingestor = createIngestor(
+      { ...deps, store: sink, onProgress: progressOf(feed.id) },
+      { paused },
+    );
+    loops.set(feed.id, { settings: settingsOf(feed), ingestor, fetcher, stage: sink.stage });
+    if (running) start(ingestor);
+  };
+  const start = (ingestor: Ingestor): void => {
+    ingestor.run().catch((error: unknown) => ended.reject(error));
+  };
+  const close = async (feed: string): Promise<void> => {
+    const loop = loops.get(feed);
+    loops.delete(feed);
+    await loop?.ingestor.stop();
+    await loop?.fetcher.close().catch(() => {});
+    await loop?.stage.close();
+  };
+  for (const feed of feeds) open(feed);
+
   return {
     pollOnce: () =>
       Promise.all(
-        loops.map(async ({ feed, ingestor }) => ({ feed, report: await ingestor.pollOnce() })),
+        [...loops].map(async ([feed, { ingestor }]) => ({
+          feed,
+          report: await ingestor.pollOnce(),
+        })),
       ),
-    run: async () => {
-      await Promise.all(loops.map(({ ingestor }) => ingestor.run()));
+    async run() {
+      running = true;
+      for (const { ingestor } of loops.values()) start(ingestor);
+      await ended.promise;
     },
     async stop() {
-      await Promise.allSettled(loops.map(({ ingestor }) => ingestor.stop()));
-      await Promise.allSettled(fetchers.map((f) => f.close()));
+      await Promise.allSettled([...loops.keys()].map(close));
+      ended.resolve();
+    },
+    loop: (feed) => loops.get(feed)?.ingestor,
+    async reload(next) {
+      const wanted = new Map(next.map((feed) => [feed.id, feed]));
+      const changes: FeedChanges = { added: [], removed: [], changed: [] };
+      for (const id of loops.keys()) {
+        const feed = wanted.get(id);
+        if (feed === undefined) changes.removed.push(id);
+        else if (settingsOf(feed) !== loops.get(id)?.settings) changes.changed.push(id);
+      }
+      for (const id of wanted.keys()) if (!loops.has(id)) changes.added.push(id);
+      await Promise.all([...changes.removed, ...changes.changed].map(close));
+      store.configureFeeds(next.map((f) => ({ id: f.id, url: redactUrl(f.url) })));
+      for (const id of [...changes.changed, ...changes.added]) open(wanted.get(id)!);
+      return changes;
     },
   };
+}
+
+/** What a reload compares: everything a feed's loop was built from. */
+function settingsOf(feed: FeedConfig): string {
+  return JSON.stringify(feed);
 }
 
 /**

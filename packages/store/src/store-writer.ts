@@ -132,7 +132,7 @@ export interface StoreWriter extends StoreView {
   recordPaused(feed: string, paused: boolean): void;
   /** Cluster mode: records a replicated write that changed no event (a state message). */
   recordReplicated(commit: ReplicatedWrite): void;
-  /** A new, empty stage of this store, closed with it (see feed-stage.ts). */
+  /** A new, empty stage of this store, closed with it or before (see feed-stage.ts). */
   openStage(name: string): FeedStage;
   /**
    * Cluster mode, after a feed was found to differ from the cluster's: removes every event of
@@ -371,7 +371,14 @@ function createWriter(env: Environment, lock: WriterLock): StoreWriter {
       if (stages.has(name)) throw new StoreError('store_write_failed', `stage ${name} is open`);
       const stage = openFeedStage(env.path, name);
       stages.set(name, stage);
-      return stage;
+      // Closed before the store (a feed's loop stopped by a reload), its name is free again.
+      return {
+        ...stage,
+        async close() {
+          stages.delete(name);
+          await stage.close();
+        },
+      };
     },
 
     resetFeed(feed, reset) {

@@ -259,6 +259,14 @@ describe('openStoreWriter', () => {
       store = openStoreWriter({ path: dir });
       expect(store.openStage('feed').size()).toBe(0);
     });
+
+    it('are one per name while open; a closed one frees its name for a new, empty stage', async () => {
+      const stage = store.openStage('feed');
+      stage.add([record('1', 1, 2)]);
+      expect(() => store.openStage('feed')).toThrow(/stage feed is open/);
+      await stage.close();
+      expect(store.openStage('feed').size()).toBe(0);
+    });
   });
 
   describe('state digest', () => {
