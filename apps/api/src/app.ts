@@ -43,6 +43,8 @@ export interface AppDeps {
   cursorSecret?: string;
   /** Returns the Prometheus text; defaults to this process's registry (see cluster.ts). */
   renderMetrics?: () => Promise<string>;
+  /** /metrics and /feeds are served by the admin port (see admin-app.ts), not here. */
+  operatorPathsElsewhere?: boolean;
 }
 
 /** What a caller leaves out: the settings' defaults, whose one home is config.ts. */
@@ -165,14 +167,15 @@ export function createApp(deps: AppDeps): TesseraApp {
     }
   });
 
-  router.get('/feeds', (ctx) => {
-    ctx.body = feedsBody(store, now(), staleAfterMs);
-  });
-
-  router.get('/metrics', async (ctx) => {
-    ctx.type = metrics.registry.contentType;
-    ctx.body = await renderMetrics();
-  });
+  if (deps.operatorPathsElsewhere !== true) {
+    router.get('/feeds', (ctx) => {
+      ctx.body = feedsBody(store, now(), staleAfterMs);
+    });
+    router.get('/metrics', async (ctx) => {
+      ctx.type = metrics.registry.contentType;
+      ctx.body = await renderMetrics();
+    });
+  }
 
   router.get('/openapi.json', (ctx) => {
     ctx.type = 'application/json';

@@ -51,6 +51,16 @@ export const ApiConfigSchema = z
      * value on every node behind one load balancer.
      */
     CURSOR_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
+    /**
+     * A second listener for operators: /metrics, /feeds and the actions on a feed. Set, the
+     * first two leave the public port. Unset, they stay there and there are no actions.
+     */
+    ADMIN_PORT: z.coerce.number().int().min(0).max(65535).optional(),
+    /**
+     * The bearer token the admin port's actions require (compared in constant time). Unset,
+     * the actions are off; /metrics and /feeds need none.
+     */
+    ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
     /** How long SIGTERM waits for in-flight requests before closing connections. */
     SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(10_000),
   })

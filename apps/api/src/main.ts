@@ -5,6 +5,7 @@ import { SettingsError } from '@tessera/core';
 import { checkDirectorySetting, packageVersion, runMain } from '@tessera/runtime';
 import { openStoreReader } from '@tessera/store';
 import { pino } from 'pino';
+import { createAdminApp } from './admin-app.js';
 import { createApp } from './app.js';
 import { clusterMetricsRenderer, runPrimary } from './cluster.js';
 import { ApiConfigSchema, loadConfig, serverTimeouts } from './config.js';
@@ -22,6 +23,7 @@ runMain(
     process.env.CURSOR_SECRET = cursorSecret;
     if (cluster.isPrimary && config.API_WORKERS > 1) {
       await probeListen(config.PORT, config.HOST);
+      if (config.ADMIN_PORT !== undefined) await probeListen(config.ADMIN_PORT, config.HOST);
       return runPrimary({ workers: config.API_WORKERS, log });
     }
     // Opened after fork: an LMDB environment must not be shared across a fork. Read-only: the API
@@ -31,6 +33,7 @@ runMain(
       maxLagMs: config.MAX_LAG_MS,
       staleAfterMs: config.STALE_AFTER_MS,
     });
+    const renderMetrics = cluster.isWorker ? clusterMetricsRenderer(metrics.registry) : undefined;
     const app = createApp({
       store,
       log,
@@ -43,16 +46,40 @@ runMain(
       maxLagMs: config.MAX_LAG_MS,
       slowRequestMs: config.SLOW_REQUEST_MS,
       cursorSecret,
-      renderMetrics: cluster.isWorker ? clusterMetricsRenderer(metrics.registry) : undefined,
+      renderMetrics,
+      operatorPathsElsewhere: config.ADMIN_PORT !== undefined,
     });
     const running = await startServer(app, config.PORT, config.HOST, serverTimeouts(config));
     log.info({ port: running.port, dataDir: config.DATA_DIR }, 'api listening');
+    const admin =
+      config.ADMIN_PORT === undefined
+        ? undefined
+        : await startServer(
+            createAdminApp({
+              store,
+              log,
+              metrics,
+              renderMetrics: renderMetrics ?? (() => metrics.registry.metrics()),
+              dataDir: config.DATA_DIR,
+              token: config.ADMIN_TOKEN,
+              staleAfterMs: config.STALE_AFTER_MS,
+            }),
+            config.ADMIN_PORT,
+            config.HOST,
+            serverTimeouts(config),
+          );
+    if (admin !== undefined) {
+      log.info({ port: admin.port, actions: config.ADMIN_TOKEN !== undefined }, 'admin listening');
+    }
 
     let stopping: Promise<void> | undefined;
     const stop = (): Promise<void> =>
       (stopping ??= (async () => {
         log.info('api stopping');
-        await running.close(config.SHUTDOWN_GRACE_MS);
+        await Promise.all([
+          running.close(config.SHUTDOWN_GRACE_MS),
+          admin?.close(config.SHUTDOWN_GRACE_MS),
+        ]);
         await store.close();
         log.info('api stopped');
       })());

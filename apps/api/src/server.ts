@@ -53,7 +53,7 @@ export async function probeListen(port: number, host: string): Promise<void> {
 }
 
 export async function startServer(
-  app: TesseraApp,
+  app: Pick<TesseraApp, 'callback' | 'routes'>,
   port: number,
   host: string,
   timeouts: ServerTimeouts,

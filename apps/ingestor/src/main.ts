@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { setPriority } from 'node:os';
 import { SettingsError } from '@tessera/core';
+import { listenForActions } from '@tessera/operator';
 import {
   BootError,
   checkDirectorySetting,
@@ -17,7 +18,9 @@ import { type IngestorConfig, IngestorConfigSchema, loadConfig } from './config.
 import { redactUrl } from './feed-config.js';
 import type { PollReport } from './feed-poll.js';
 import { createFeedSet, type FetchLimits, type SharedDeps } from './feed-set.js';
+import { reloadFeedsOnChange } from './feeds-reload.js';
 import { formatSummary } from './ingestor.js';
+import { createActionHandler } from './operator-actions.js';
 import { createParserPool, type ParserPool } from './parser-pool.js';
 import { formatPreview, previewFeed } from './preview-command.js';
 import { createProgress } from './progress.js';
@@ -80,9 +83,19 @@ runMain(
     }
 
     const feeds = createFeedSet(config.feeds, store, shared, limits);
+    // A daemon takes operator actions (through the API's admin port) and FEEDS reloads.
+    const control = once
+      ? undefined
+      : await listenForActions(
+          config.DATA_DIR,
+          createActionHandler(feeds, store, log, config.NODE_ID),
+        );
+    const stopReloading = once ? undefined : reloadFeedsOnChange(process.env, feeds, log);
     let closing: Promise<void> | undefined;
     const close = (): Promise<void> =>
       (closing ??= (async () => {
+        stopReloading?.();
+        await control?.close();
         await feeds.stop();
         await release();
       })());
