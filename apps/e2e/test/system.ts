@@ -122,6 +122,7 @@ export class System {
 
   async simState(): Promise<{
     requests: number;
+    feedRequests: number;
     feedsServed: number;
     externalEntityHits: number;
     held: number;

@@ -17,7 +17,10 @@ export interface ProviderSimOptions {
 }
 
 export interface ProviderSimState {
+  /** Every request, the control API's included. */
   requests: number;
+  /** Requests for the feed alone: what a partner would count of an ingestor's polls. */
+  feedRequests: number;
   feedsServed: number;
   externalEntityHits: number;
   /** Responses waiting at a `hold` fault for `release()`. */
@@ -44,6 +47,7 @@ export function createProviderSim(options: ProviderSimOptions = {}): ProviderSim
   const script = new FaultScript(options.plan);
   const cursor = createSourceCursor(options.source ?? { kind: 'fixtures' });
   let requests = 0;
+  let feedRequests = 0;
   let externalEntityHits = 0;
   let held = 0;
   let release = (): void => {};
@@ -55,6 +59,7 @@ export function createProviderSim(options: ProviderSimOptions = {}): ProviderSim
   const server = createServer((req, res) => {
     requests++;
     const path = (req.url ?? '/').split('?')[0] ?? '/';
+    if (path === FEED_PATH) feedRequests++;
     const work =
       path === FEED_PATH && (req.method === 'GET' || req.method === 'HEAD')
         ? sendFeed(req, res, cursor.current(), script.next(), {
@@ -103,6 +108,7 @@ export function createProviderSim(options: ProviderSimOptions = {}): ProviderSim
     },
     state: () => ({
       requests,
+      feedRequests,
       feedsServed: cursor.feedsServed,
       externalEntityHits,
       held,
