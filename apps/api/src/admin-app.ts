@@ -1,5 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import Router from '@koa/router';
+import { isFeedId } from '@tessera/core';
 import { OPERATOR_ACTIONS, OperatorError, requestAction } from '@tessera/operator';
 import type { StoreView } from '@tessera/store';
 import Koa from 'koa';
@@ -61,6 +62,7 @@ export function createAdminApp(deps: AdminDeps): Koa & { readonly routes: RouteM
     const feed = ctx.params.id ?? '';
     const action = OPERATOR_ACTIONS.find((a) => a === ctx.params.action);
     if (action === undefined) throw new ApiError('not_found', `no such resource: ${ctx.path}`);
+    if (!isFeedId(feed)) throw new ApiError('unknown_feed', `no feed ${JSON.stringify(feed)}`);
     const by = ctx.req.socket.remoteAddress ?? 'unknown';
     if (token === undefined) {
       throw new ApiError('not_found', 'operator actions are off: ADMIN_TOKEN is not set');

@@ -23,6 +23,8 @@ export const API_ERRORS = {
   /** The ingestor could not do an operator's action (its log says why). */
   action_failed: 500,
   store_unavailable: 503,
+  /** Cluster mode: an operator action on a feed no node leads now. */
+  no_leader: 503,
   /** An operator action while the ingestor does not answer on its control socket. */
   ingestor_unavailable: 503,
   /** /ready before the store holds a single applied feed. */

@@ -15,10 +15,15 @@ import {
 /** A lease short enough for tests to move quickly. */
 export const LEASE_MS = 1_500;
 
+/** Every node's ADMIN_TOKEN. */
+export const ADMIN_TOKEN = 'cluster-operator-token-for-tests';
+
 export interface ClusterNode {
   readonly name: string;
   readonly dataDir: string;
   readonly apiPort: number;
+  /** The API's admin port (operator actions with ADMIN_TOKEN, /feeds, /metrics). */
+  readonly adminPort: number;
   ingestor: RunningProcess | undefined;
   api: RunningProcess | undefined;
 }
@@ -74,6 +79,7 @@ export class ClusterSystem {
       name,
       dataDir: join(this.root, name),
       apiPort: await freePort(),
+      adminPort: await freePort(),
       ingestor: undefined,
       api: undefined,
     };
@@ -91,6 +97,8 @@ export class ClusterSystem {
       HOST: '127.0.0.1',
       API_WORKERS: '1',
       MAX_LAG_MS: '20000',
+      ADMIN_PORT: String(node.adminPort),
+      ADMIN_TOKEN,
     });
     await waitUntil(() => getJson(`http://127.0.0.1:${node.apiPort}/health`), {
       what: `${node.name}'s API`,

@@ -105,7 +105,7 @@ describe.each(OVERLAYS)('the %s overlay', (overlay) => {
     expect(tessera.spec.updateStrategy.type).toBe('RollingUpdate');
   });
 
-  it("probes the API on /health and /ready, and routes only to the pod's API port", () => {
+  it('probes the API on /health and /ready, routes only to its public port, scrapes its admin port', () => {
     const tessera = named(objects, 'StatefulSet', 'tessera');
     const pod = tessera.spec.template.spec;
     const api = pod.containers.find((c: Manifest) => c.name === 'api');
@@ -129,9 +129,13 @@ describe.each(OVERLAYS)('the %s overlay', (overlay) => {
     ).toBe(true);
     const policy = named(objects, 'NetworkPolicy', 'tessera');
     expect(matches(policy.spec.podSelector.matchLabels, labels)).toBe(true);
+    // The admin port: let in for Prometheus and operators, scraped there, never a Service's.
+    const admin = api.ports.find((p: Manifest) => p.name === 'admin').containerPort;
+    expect(api.env.find((e: Manifest) => e.name === 'ADMIN_PORT').value).toBe(String(admin));
+    expect(tessera.spec.template.metadata.annotations['prometheus.io/port']).toBe(String(admin));
     expect(
       policy.spec.ingress.flatMap((rule: Manifest) => rule.ports.map((p: Manifest) => p.port)),
-    ).toEqual([port]);
+    ).toEqual([port, admin]);
   });
 
   it('reads FEEDS from the ConfigMap it mounts', () => {

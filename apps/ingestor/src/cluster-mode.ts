@@ -1,3 +1,4 @@
+import { listenForActions } from '@tessera/operator';
 import { type Replication, startReplication } from '@tessera/replication';
 import type { Service } from '@tessera/runtime';
 import type { StoreWriter } from '@tessera/store';
@@ -7,6 +8,7 @@ import { digestFeeds, type FeedConfig } from './feed-config.js';
 import { type FetchLimits, feedPollDeps, type SharedDeps } from './feed-set.js';
 import type { FeedSink } from './feed-sink.js';
 import { createIngestor, type Ingestor } from './ingestor.js';
+import { createActionHandler } from './operator-actions.js';
 
 /**
  * Cluster mode (NATS_URL set): every node applies the cluster's feed stream to its own store;
@@ -42,14 +44,19 @@ export async function runClusterMode(
   const leaders = new Map(
     config.feeds.map((feed) => [
       feed.id,
-      feedLeader(feed, store, replication, shared, limits, fail),
+      feedLeader(feed, store, replication, shared, limits, config.NODE_ID, fail),
     ]),
   );
   replication.onLeadership((feed, leading) => leaders.get(feed)?.lead(leading));
+  // An action reaching this node goes to the feed's leader, wherever that is (this node too).
+  const control = await listenForActions(config.DATA_DIR, (request) =>
+    replication.operator.ask(request),
+  );
 
   let closing: Promise<void> | undefined;
   const stop = (): Promise<void> =>
     (closing ??= (async () => {
+      await control.close();
       await Promise.allSettled([...leaders.values()].map((leader) => leader.close()));
       await replication.close();
       await release();
@@ -68,6 +75,7 @@ function feedLeader(
   replication: Replication,
   shared: SharedDeps,
   limits: FetchLimits,
+  node: string,
   fail: (error: unknown) => void,
 ): { lead(leading: boolean): Promise<void>; close(): Promise<void> } {
   const { fetcher, deps } = feedPollDeps(feed, shared, limits);
@@ -81,21 +89,36 @@ function feedLeader(
       replication.publishFeed(feed.id, stage.records(), { ...commit, endedAt: Date.now() }),
     recordPoll: (outcome) => replication.publishState(feed.id, { ...outcome, endedAt: Date.now() }),
   };
-  let term: Ingestor | undefined;
+  let term: { ingestor: Ingestor; stopServing: () => void } | undefined;
   let changing = Promise.resolve();
+  const { operator } = replication;
+  const begin = async (): Promise<void> => {
+    // A pause is the cluster's: a new leader keeps it (NATS unreachable: none is known).
+    const paused = await operator.paused(feed.id).catch(() => false);
+    const ingestor = createIngestor(
+      { ...deps, store: sink, prepare: (signal) => replication.caughtUp(feed.id, signal) },
+      { paused },
+    );
+    const act = createActionHandler(
+      {
+        loopOf: (id) => (id === feed.id ? ingestor : undefined),
+        recordPaused: (id, pause) => operator.setPaused(id, pause),
+        node,
+      },
+      deps.log,
+    );
+    term = { ingestor, stopServing: operator.serve(feed.id, act) };
+    ingestor.run().catch(fail);
+  };
   const lead = (leading: boolean): Promise<void> =>
     (changing = changing.then(async () => {
       if (leading && term === undefined) {
-        term = createIngestor({
-          ...deps,
-          store: sink,
-          prepare: (signal) => replication.caughtUp(feed.id, signal),
-        });
-        term.run().catch(fail);
+        await begin();
       } else if (!leading && term !== undefined) {
         const ending = term;
         term = undefined;
-        await ending.stop();
+        ending.stopServing();
+        await ending.ingestor.stop();
       }
     }));
   return {

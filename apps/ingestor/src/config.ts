@@ -1,9 +1,9 @@
 import { hostname } from 'node:os';
-import { createTimeZone, LOG_LEVELS, parseSettings, SettingsError } from '@tessera/core';
+import { createTimeZone, FEED_ID, LOG_LEVELS, parseSettings, SettingsError } from '@tessera/core';
 import { BUILT_IN_FORMAT } from '@tessera/mapping';
 import { NatsServersSchema } from '@tessera/replication';
 import { z } from 'zod';
-import { FEED_ID, type FeedConfig, parseFeeds } from './feed-config.js';
+import { type FeedConfig, parseFeeds } from './feed-config.js';
 
 const ms = (fallback: number) => z.coerce.number().int().min(1).default(fallback);
 const bytes = (fallback: number) => z.coerce.number().int().min(1024).default(fallback);

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { createTimeZone } from '@tessera/core';
+import { createTimeZone, FEED_ID } from '@tessera/core';
 import {
   BUILT_IN_FORMAT,
   describeFormat,
@@ -10,9 +10,6 @@ import {
   parseFeedFormat,
 } from '@tessera/mapping';
 import { z } from 'zod';
-
-/** A feed id: the provider part of every event's identity, and the key of its state. */
-export const FEED_ID = /^[a-z0-9][a-z0-9_-]{0,63}$/;
 
 const isTimeZone = (name: string): boolean => {
   try {

@@ -88,7 +88,14 @@ runMain(
       ? undefined
       : await listenForActions(
           config.DATA_DIR,
-          createActionHandler(feeds, store, log, config.NODE_ID),
+          createActionHandler(
+            {
+              loopOf: feeds.loop,
+              recordPaused: (feed, paused) => store.recordPaused(feed, paused),
+              node: config.NODE_ID,
+            },
+            log,
+          ),
         );
     const stopReloading = once ? undefined : reloadFeedsOnChange(process.env, feeds, log);
     let closing: Promise<void> | undefined;

@@ -1,21 +1,27 @@
 import { OperatorError, type OperatorRequest, type OperatorResult } from '@tessera/operator';
-import type { StoreWriter } from '@tessera/store';
 import type { Logger } from 'pino';
-import type { FeedSet } from './feed-set.js';
+import type { Ingestor } from './ingestor.js';
+
+export interface ActionTarget {
+  /** The running loop of a feed, or undefined when this node does not poll it. */
+  loopOf(feed: string): Ingestor | undefined;
+  /** Keeps a pause where a restart (or, in cluster mode, the next leader) finds it. */
+  recordPaused(feed: string, paused: boolean): void | Promise<void>;
+  /** This node's name, in the answer. */
+  node: string;
+}
 
 /**
- * Does an operator's action on this node's feed loops (see @tessera/operator): poll now, or pause
- * and resume, recorded in the store first so that a restart keeps the feed as the operator left
- * it. Every action is logged with who asked.
+ * Does an operator's action on a feed's poll loop (see @tessera/operator): poll now, or pause and
+ * resume, the pause recorded first so that a restart keeps the feed as the operator left it.
+ * Every action is logged with who asked.
  */
 export function createActionHandler(
-  feeds: FeedSet,
-  store: StoreWriter,
+  target: ActionTarget,
   log: Logger,
-  node: string,
 ): (request: OperatorRequest) => Promise<OperatorResult> {
   return async ({ feed, action, by }) => {
-    const loop = feeds.loop(feed);
+    const loop = target.loopOf(feed);
     if (loop === undefined) {
       throw new OperatorError('unknown_feed', `no feed ${feed} runs on this ingestor (see FEEDS)`);
     }
@@ -29,7 +35,7 @@ export function createActionHandler(
       const pause = action === 'pause';
       outcome = loop.paused === pause ? 'unchanged' : pause ? 'paused' : 'resumed';
       try {
-        store.recordPaused(feed, pause);
+        await target.recordPaused(feed, pause);
       } catch (cause) {
         throw new OperatorError(
           'action_failed',
@@ -43,6 +49,6 @@ export function createActionHandler(
       else loop.resume();
     }
     log.info({ feed, action, by, outcome }, 'operator action');
-    return { feed, action, outcome, paused: loop.paused, node };
+    return { feed, action, outcome, paused: loop.paused, node: target.node };
   };
 }

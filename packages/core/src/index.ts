@@ -8,6 +8,7 @@ export {
   toEventRecord,
 } from './event.js';
 export { eventIdFor } from './event-identity.js';
+export { FEED_ID, isFeedId } from './feed-id.js';
 export {
   createFeedReader,
   emptyReading,

@@ -1,3 +1,4 @@
+import { FEED_ID } from '@tessera/core';
 import { z } from 'zod';
 
 /**
@@ -8,7 +9,7 @@ export const OPERATOR_ACTIONS = ['poll', 'pause', 'resume'] as const;
 export type OperatorActionName = (typeof OPERATOR_ACTIONS)[number];
 
 export const OperatorRequestSchema = z.strictObject({
-  feed: z.string().min(1),
+  feed: z.string().regex(FEED_ID, 'not a feed id'),
   action: z.enum(OPERATOR_ACTIONS),
   /** Who asked, for the log of every action: the admin client's address. */
   by: z.string(),

@@ -4,6 +4,8 @@ export const OPERATOR_ERRORS = {
   unknown_feed: 404,
   /** Poll now on a paused feed: resume it first. */
   feed_paused: 409,
+  /** Cluster mode: no node leads the feed now (none configures it, or its lease is passing). */
+  no_leader: 503,
   /** The ingestor does not answer on the control socket (not running, or starting). */
   ingestor_unavailable: 503,
   /** The ingestor could not do it (a store write failed, say); its log says why. */

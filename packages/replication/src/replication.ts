@@ -24,6 +24,12 @@ import { readPosition } from './cluster-position.js';
 import { LEASE_BUCKET } from './feed-lease.js';
 import { commitSubject, FEED_STREAM, FEED_SUBJECTS } from './feed-message.js';
 import { type LeaseSet, NODES_BUCKET, startLeaseSet } from './lease-set.js';
+import {
+  createOperatorChannel,
+  mirrorPauses,
+  type OperatorChannel,
+  PAUSED_BUCKET,
+} from './operator-channel.js';
 import { ReplicationError } from './replication-error.js';
 import { trackProgress } from './replication-progress.js';
 import { followStream, type StreamFollower } from './stream-follower.js';
@@ -77,6 +83,8 @@ export interface Replication {
    * compares the feed with the latest.
    */
   caughtUp(feed: string, signal: AbortSignal): Promise<void>;
+  /** Operator actions, carried to each feed's leader; pauses kept by the cluster. */
+  readonly operator: OperatorChannel;
   /** Rejects when replication cannot go on (the store keeps failing, the stream is inconsistent). */
   readonly done: Promise<never>;
   close(): Promise<void>;
@@ -198,6 +206,11 @@ export async function startReplication(options: ReplicationOptions): Promise<Rep
 
   const leaseKv = await bucket(LEASE_BUCKET, options.leaseMs);
   const nodesKv = await bucket(NODES_BUCKET, options.leaseMs);
+  const pausedKv = await bucket(PAUSED_BUCKET);
+  const operator = createOperatorChannel(nc, pausedKv, log);
+  void mirrorPauses(pausedKv, store, log).catch((error: unknown) =>
+    log.warn({ err: error }, "stopped mirroring the cluster's pauses"),
+  );
 
   const waiters = new Set<{ sequence: number; resolve: () => void }>();
   const consumedUpTo = (sequence: number): void => {
@@ -286,6 +299,7 @@ export async function startReplication(options: ReplicationOptions): Promise<Rep
   return {
     publishFeed: (feed, records, commit) => publisherOf(feed).publishFeed(records, commit),
     publishState: (feed, outcome) => publisherOf(feed).publishState(outcome),
+    operator,
     done,
     onLeadership(listener) {
       listeners.push(listener);
