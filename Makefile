@@ -34,7 +34,7 @@ INGESTOR := node --max-semi-space-size=2 apps/ingestor/dist/main.js
 API      := node apps/api/dist/main.js
 SIM      := node apps/provider-sim/dist/main.js
 
-.PHONY: node-runtime install build run ingest api demo dev backup test test-docker soak lint typecheck bench bench-runtimes audit licenses clean
+.PHONY: node-runtime install build run ingest api demo dev backup test test-docker test-kubernetes soak lint typecheck bench bench-runtimes audit licenses clean
 
 # Checked by every target (quick when it is there); nothing to do on a machine of the right line.
 node-runtime:
@@ -125,6 +125,11 @@ test: build
 # profile (docker and compose, or ../shared/tools/compose where only compose v1 exists).
 test-docker:
 	bash scripts/test-docker
+
+# Opt-in, not in .ci/run: the StatefulSet's pod under `podman kube play`, from images built by
+# Docker (see docs/kubernetes.md).
+test-kubernetes: build
+	bash scripts/test-kubernetes
 
 # The cluster-truth schedules, then the several-feeds cluster, on SEEDS fresh random seeds each
 # (every seed printed), with a summary line each.
