@@ -22,12 +22,19 @@ const claims = set.spec.volumeClaimTemplates.map((claim) => ({
   metadata: { name: `${claim.metadata.name}-${set.metadata.name}-0` },
   spec: claim.spec,
 }));
+// HOST_NETWORK=1: the pod on the host's network. Its containers' ports are left out then: podman
+// 4.3 refuses port mappings there (Kubernetes reads them as host ports, to the same effect).
+const hostNetwork = process.env.HOST_NETWORK === '1';
+const template = set.spec.template.spec;
 const pod = {
   apiVersion: 'v1',
   kind: 'Pod',
   metadata: { ...strip(set.spec.template.metadata), name: `${set.metadata.name}-0` },
   spec: {
-    ...set.spec.template.spec,
+    ...template,
+    ...(hostNetwork
+      ? { hostNetwork, containers: template.containers.map(({ ports: _, ...c }) => c) }
+      : {}),
     volumes: [
       ...set.spec.template.spec.volumes,
       ...claims.map((claim, i) => ({
