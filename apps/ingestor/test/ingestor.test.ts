@@ -12,6 +12,19 @@ afterEach(async () => {
   ingestor = undefined;
 });
 
+/** An ingestor whose interval is a minute: any other poll in a test is one it was asked for. */
+function slowIngestor(harness: Harness, options: { paused?: boolean } = {}): Ingestor {
+  return createIngestor(
+    {
+      ...harness.deps,
+      pollIntervalMs: 60_000,
+      backoff: { baseMs: 100, maxMs: 1_000 },
+      storeFailureLimit: 5,
+    },
+    options,
+  );
+}
+
 describe('createIngestor', () => {
   it('backs off after failures, honours Retry-After, and returns to the interval after a success', async () => {
     h = await createHarness({
@@ -77,12 +90,7 @@ describe('createIngestor', () => {
   it('polls at once when asked, and not at all while paused, until resumed', async () => {
     h = await createHarness();
     const requests = () => h!.sim.state().requests;
-    ingestor = createIngestor({
-      ...h.deps,
-      pollIntervalMs: 60_000,
-      backoff: { baseMs: 100, maxMs: 1_000 },
-      storeFailureLimit: 5,
-    });
+    ingestor = slowIngestor(h);
     void ingestor.run();
     await waitUntil(() => requests() === 1 && h!.store.count() > 0, { what: 'the first poll' });
     // The interval is a minute: only "poll now" brings the next request this soon.
@@ -100,15 +108,7 @@ describe('createIngestor', () => {
   it('starts paused when told so, and asking it to poll during a poll polls once', async () => {
     h = await createHarness({ plan: { steps: [{ kind: 'delay', ms: 300 }], afterwards: 'none' } });
     const requests = () => h!.sim.state().requests;
-    ingestor = createIngestor(
-      {
-        ...h.deps,
-        pollIntervalMs: 60_000,
-        backoff: { baseMs: 100, maxMs: 1_000 },
-        storeFailureLimit: 5,
-      },
-      { paused: true },
-    );
+    ingestor = slowIngestor(h, { paused: true });
     void ingestor.run();
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(requests()).toBe(0);
@@ -123,15 +123,7 @@ describe('createIngestor', () => {
   it('does not miss a resume that comes before the loop waits', async () => {
     h = await createHarness();
     const requests = () => h!.sim.state().requests;
-    ingestor = createIngestor(
-      {
-        ...h.deps,
-        pollIntervalMs: 60_000,
-        backoff: { baseMs: 100, maxMs: 1_000 },
-        storeFailureLimit: 5,
-      },
-      { paused: true },
-    );
+    ingestor = slowIngestor(h, { paused: true });
     // Woken, then paused again, before the loop's first wait: the next resume must still wake it.
     ingestor.resume();
     ingestor.pause();
