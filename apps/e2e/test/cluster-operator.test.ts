@@ -1,6 +1,10 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { getJson, waitUntil } from '@tessera/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ADMIN_TOKEN, type ClusterNode, ClusterSystem } from './cluster-system.js';
+import { ADMIN_TOKEN, type ClusterNode, ClusterSystem, eventCount } from './cluster-system.js';
+import { SEED_WINDOW } from './system.js';
 
 /**
  * Operator actions in a three-node cluster, sent to nodes that do not lead the feed: each reaches
@@ -11,14 +15,22 @@ import { ADMIN_TOKEN, type ClusterNode, ClusterSystem } from './cluster-system.j
 const FEED = 'feverup';
 let system: ClusterSystem;
 
+/** One FEEDS file for every node, as one ConfigMap is mounted in every pod. */
+const feedsDir = mkdtempSync(join(tmpdir(), 'tessera-cluster-feeds.'));
+const feedsFile = join(feedsDir, 'feeds.json');
+
 beforeAll(async () => {
   system = new ClusterSystem();
   await system.start(0, { kind: 'fixtures', vocabulary: 'plan', response: 1 });
-  for (let i = 0; i < 3; i++) await system.addNode({ POLL_INTERVAL_MS: '600000' });
-  await system.converged('', (body) => body.includes('"events":[{'));
+  writeFileSync(feedsFile, JSON.stringify([{ id: FEED, url: system.feedUrl }]));
+  for (let i = 0; i < 3; i++) {
+    await system.addNode({ POLL_INTERVAL_MS: '600000', FEEDS: `@${feedsFile}` });
+  }
+  await system.converged(SEED_WINDOW, (body) => body.includes('"events":[{'));
 }, 120_000);
 afterAll(async () => {
   await system?.stopAll();
+  rmSync(feedsDir, { recursive: true, force: true });
 });
 
 const feedRequests = async (): Promise<number> =>
@@ -37,12 +49,20 @@ async function act(node: ClusterNode, action: string) {
   return { status: res.status, ...body };
 }
 
-async function pausedOn(node: ClusterNode): Promise<boolean | undefined> {
-  const body = (await getJson(`http://127.0.0.1:${node.adminPort}/feeds`)) as {
-    data: { feeds: Array<{ id: string; paused: boolean }> };
-  };
-  return body.data.feeds.find((f) => f.id === FEED)?.paused;
+interface FeedStatus {
+  id: string;
+  configured: boolean;
+  paused: boolean;
+  events: number;
 }
+async function feedsOn(node: ClusterNode): Promise<FeedStatus[]> {
+  const body = (await getJson(`http://127.0.0.1:${node.adminPort}/feeds`)) as {
+    data: { feeds: FeedStatus[] };
+  };
+  return body.data.feeds;
+}
+const pausedOn = async (node: ClusterNode) =>
+  (await feedsOn(node)).find((f) => f.id === FEED)?.paused;
 
 const others = (leader: ClusterNode) => system.nodes.filter((n) => n !== leader);
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -90,4 +110,64 @@ describe('operator actions in a cluster', () => {
       timeoutMs: 2_000,
     });
   });
+});
+
+describe('a FEEDS reload in a cluster', () => {
+  it('adds a feed that some node leads and every node applies; a broken FEEDS changes nothing', async () => {
+    // The node whose ingestor the pause test killed comes back first.
+    for (const node of system.nodes) {
+      if (node.ingestor?.child.exitCode === null && node.ingestor.child.signalCode === null)
+        continue;
+      system.startIngestor(node, { POLL_INTERVAL_MS: '600000', FEEDS: `@${feedsFile}` });
+    }
+    const { body } = await system.converged(SEED_WINDOW, (b) => b.includes('"events":[{'));
+    const events = eventCount(body);
+    // The same answers under another feed are other events.
+    writeFileSync(
+      feedsFile,
+      JSON.stringify([
+        { id: FEED, url: system.feedUrl },
+        { id: 'second', url: `${system.feedUrl}?second` },
+      ]),
+    );
+    await system.converged(SEED_WINDOW, (body) => eventCount(body) === events * 2);
+    for (const node of system.nodes) {
+      const second = (await feedsOn(node)).find((f) => f.id === 'second');
+      expect(second, node.name).toMatchObject({ configured: true });
+    }
+    writeFileSync(feedsFile, '[{"id": "second", "url": "not a url"}');
+    for (const node of system.nodes) {
+      await waitUntil(() => node.ingestor?.output().includes('FEEDS reload refused'), {
+        what: `${node.name} to refuse the broken FEEDS`,
+      });
+    }
+    for (const node of system.nodes) {
+      expect(
+        (await feedsOn(node)).filter((f) => f.configured).map((f) => f.id),
+        node.name,
+      ).toEqual([FEED, 'second']);
+    }
+    // `second` changed: its leader keeps the lease and starts a new term at once, which polls
+    // (nothing else would for ten minutes).
+    const before = await feedRequests();
+    writeFileSync(
+      feedsFile,
+      JSON.stringify([
+        { id: FEED, url: system.feedUrl },
+        { id: 'second', url: `${system.feedUrl}?second`, poll_interval_ms: 300_000 },
+      ]),
+    );
+    await waitUntil(async () => (await feedRequests()) > before, {
+      what: "the changed feed's new term to poll",
+    });
+    // Fixed, without `second`: its leader stops, its events stay on every node.
+    writeFileSync(feedsFile, JSON.stringify([{ id: FEED, url: system.feedUrl }]));
+    for (const node of system.nodes) {
+      await waitUntil(
+        async () => (await feedsOn(node)).find((f) => f.id === 'second')?.configured === false,
+        { what: `${node.name} to drop feed second` },
+      );
+    }
+    await system.converged(SEED_WINDOW, (body) => eventCount(body) === events * 2);
+  }, 90_000);
 });

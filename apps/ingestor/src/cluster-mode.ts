@@ -4,9 +4,17 @@ import type { Service } from '@tessera/runtime';
 import type { StoreWriter } from '@tessera/store';
 import type { Logger } from 'pino';
 import type { IngestorConfig } from './config.js';
-import { digestFeeds, type FeedConfig } from './feed-config.js';
-import { type FetchLimits, feedPollDeps, type SharedDeps } from './feed-set.js';
+import { digestFeeds, type FeedConfig, redactUrl } from './feed-config.js';
+import {
+  diffFeeds,
+  type FeedChanges,
+  type FetchLimits,
+  feedPollDeps,
+  type SharedDeps,
+  settingsOf,
+} from './feed-set.js';
 import type { FeedSink } from './feed-sink.js';
+import { reloadFeedsOnChange } from './feeds-reload.js';
 import { createIngestor, type Ingestor } from './ingestor.js';
 import { createActionHandler } from './operator-actions.js';
 
@@ -23,6 +31,7 @@ export async function runClusterMode(
   limits: FetchLimits,
   log: Logger,
   release: () => Promise<void>,
+  env: Readonly<Record<string, string | undefined>>,
 ): Promise<Service> {
   const replication: Replication = await startReplication({
     servers: config.NATS_URL,
@@ -41,13 +50,38 @@ export async function runClusterMode(
   });
   failed.catch(() => {});
 
-  const leaders = new Map(
-    config.feeds.map((feed) => [
-      feed.id,
-      feedLeader(feed, store, replication, shared, limits, config.NODE_ID, fail),
-    ]),
-  );
+  const leaderOf = (feed: FeedConfig) => ({
+    settings: settingsOf(feed),
+    ...feedLeader(feed, store, replication, shared, limits, config.NODE_ID, fail),
+  });
+  const leaders = new Map(config.feeds.map((feed) => [feed.id, leaderOf(feed)]));
   replication.onLeadership((feed, leading) => leaders.get(feed)?.lead(leading));
+
+  /**
+   * A FEEDS reload: the leaders of removed and changed feeds stop first (their polls end before
+   * their leases are handed over), new ones are ready before their leases are contended for, and
+   * a changed feed whose lease this node keeps starts its new term at once.
+   */
+  const reload = async (next: readonly FeedConfig[]): Promise<FeedChanges> => {
+    const changes = diffFeeds(
+      new Map([...leaders].map(([id, leader]) => [id, leader.settings])),
+      next,
+    );
+    for (const id of [...changes.removed, ...changes.changed]) {
+      await leaders.get(id)?.close();
+      leaders.delete(id);
+    }
+    for (const feed of next) if (!leaders.has(feed.id)) leaders.set(feed.id, leaderOf(feed));
+    await replication.setFeeds(
+      next.map((f) => f.id),
+      digestFeeds(next),
+    );
+    store.configureFeeds(next.map((f) => ({ id: f.id, url: redactUrl(f.url) })));
+    const leading = replication.leading();
+    for (const id of changes.changed) if (leading.includes(id)) await leaders.get(id)?.lead(true);
+    return changes;
+  };
+  const stopReloading = reloadFeedsOnChange(env, { reload }, log);
   // An action reaching this node goes to the feed's leader, wherever that is (this node too).
   const control = await listenForActions(config.DATA_DIR, (request) =>
     replication.operator.ask(request),
@@ -56,6 +90,7 @@ export async function runClusterMode(
   let closing: Promise<void> | undefined;
   const stop = (): Promise<void> =>
     (closing ??= (async () => {
+      stopReloading();
       await control.close();
       await Promise.allSettled([...leaders.values()].map((leader) => leader.close()));
       await replication.close();
@@ -126,6 +161,8 @@ function feedLeader(
     async close() {
       await lead(false);
       await fetcher.close().catch(() => {});
+      // A reload may start this feed's leader again, with a stage of the same name.
+      await stage.close();
     },
   };
 }

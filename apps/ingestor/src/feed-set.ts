@@ -109,25 +109,36 @@ export function createFeedSet(
     },
     loop: (feed) => loops.get(feed)?.ingestor,
     async reload(next) {
-      const wanted = new Map(next.map((feed) => [feed.id, feed]));
-      const changes: FeedChanges = { added: [], removed: [], changed: [] };
-      for (const id of loops.keys()) {
-        const feed = wanted.get(id);
-        if (feed === undefined) changes.removed.push(id);
-        else if (settingsOf(feed) !== loops.get(id)?.settings) changes.changed.push(id);
-      }
-      for (const id of wanted.keys()) if (!loops.has(id)) changes.added.push(id);
+      const changes = diffFeeds(new Map([...loops].map(([id, loop]) => [id, loop.settings])), next);
       await Promise.all([...changes.removed, ...changes.changed].map(close));
       store.configureFeeds(next.map((f) => ({ id: f.id, url: redactUrl(f.url) })));
-      for (const id of [...changes.changed, ...changes.added]) open(wanted.get(id)!);
+      for (const feed of next) {
+        if (changes.changed.includes(feed.id) || changes.added.includes(feed.id)) open(feed);
+      }
       return changes;
     },
   };
 }
 
 /** What a reload compares: everything a feed's loop was built from. */
-function settingsOf(feed: FeedConfig): string {
+export function settingsOf(feed: FeedConfig): string {
   return JSON.stringify(feed);
+}
+
+/** What a reload to `next` changes, against the settings (see settingsOf) of the feeds running. */
+export function diffFeeds(
+  running: ReadonlyMap<string, string>,
+  next: readonly FeedConfig[],
+): FeedChanges {
+  const wanted = new Map(next.map((feed) => [feed.id, feed]));
+  const changes: FeedChanges = { added: [], removed: [], changed: [] };
+  for (const [id, settings] of running) {
+    const feed = wanted.get(id);
+    if (feed === undefined) changes.removed.push(id);
+    else if (settingsOf(feed) !== settings) changes.changed.push(id);
+  }
+  for (const id of wanted.keys()) if (!running.has(id)) changes.added.push(id);
+  return changes;
 }
 
 /**

@@ -1,7 +1,13 @@
 import { unwatchFile, watchFile } from 'node:fs';
 import type { Logger } from 'pino';
 import { type IngestorConfig, loadConfig } from './config.js';
-import type { FeedSet } from './feed-set.js';
+import type { FeedConfig } from './feed-config.js';
+import type { FeedChanges } from './feed-set.js';
+
+/** What runs the feeds: a single node's feed set, or a cluster node's leaders. */
+export interface ReloadTarget {
+  reload(feeds: readonly FeedConfig[]): Promise<FeedChanges>;
+}
 
 /** How often a FEEDS file is looked at: stat polling sees a ConfigMap's symlink swap too. */
 const WATCH_INTERVAL_MS = 1_000;
@@ -13,7 +19,7 @@ const WATCH_INTERVAL_MS = 1_000;
  */
 export function reloadFeedsOnChange(
   env: Readonly<Record<string, string | undefined>>,
-  feeds: FeedSet,
+  feeds: ReloadTarget,
   log: Logger,
 ): () => void {
   let reloading = Promise.resolve();
@@ -35,7 +41,7 @@ export function reloadFeedsOnChange(
 
 async function reloadFeeds(
   env: Readonly<Record<string, string | undefined>>,
-  feeds: FeedSet,
+  feeds: ReloadTarget,
   log: Logger,
   why: string,
 ): Promise<void> {

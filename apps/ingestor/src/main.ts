@@ -79,7 +79,15 @@ runMain(
     );
     await pool.warm();
     if (cluster !== undefined) {
-      return runClusterMode({ ...config, NATS_URL: cluster }, store, shared, limits, log, release);
+      return runClusterMode(
+        { ...config, NATS_URL: cluster },
+        store,
+        shared,
+        limits,
+        log,
+        release,
+        process.env,
+      );
     }
 
     const feeds = createFeedSet(config.feeds, store, shared, limits);

@@ -12,6 +12,12 @@ export interface LeaseSet {
    * lease whose cover has ended is not among them, whether or not its timer has run yet.
    */
   held(): Map<string, number>;
+  /**
+   * Contends for these feeds from now on (a FEEDS reload): leases of feeds no longer listed are
+   * handed over (their listener told first), new ones contended for; `configuration` is what the
+   * heartbeat tells the other nodes from now on.
+   */
+  setFeeds(feeds: readonly string[], configuration: string): Promise<void>;
   /** Releases every lease held (a clean stop hands over at once) and leaves the membership. */
   close(): Promise<void>;
 }
@@ -38,7 +44,9 @@ export function startLeaseSet(options: {
   /** Called when the set of live nodes whose configuration differs from this one's changes. */
   onDiffering?(nodes: string[]): void;
 }): LeaseSet {
-  const { nodesKv, nodeId, leaseMs, log, configuration } = options;
+  const { nodesKv, nodeId, leaseMs, log } = options;
+  let feeds = [...options.feeds];
+  let configuration = options.configuration;
   let differing: string[] = [];
   let nodes = 1;
   let closed = false;
@@ -46,9 +54,9 @@ export function startLeaseSet(options: {
   const held: string[] = [];
   /** Tries to take a lease under way: they count against the share until they end. */
   let trying = 0;
-  const share = (): number => Math.ceil(options.feeds.length / Math.max(1, nodes));
+  const share = (): number => Math.ceil(feeds.length / Math.max(1, nodes));
 
-  const leases: FeedLease[] = options.feeds.map((feed) =>
+  const startLease = (feed: string): FeedLease =>
     startFeedLease({
       kv: options.leaseKv,
       feed,
@@ -69,8 +77,8 @@ export function startLeaseSet(options: {
         if (!leading && at >= 0) held.splice(at, 1);
         return options.onChange(feed, leading);
       },
-    }),
-  );
+    });
+  const leases: FeedLease[] = feeds.map(startLease);
 
   /**
    * The nodes whose key is there now. A listing of the bucket's keys can miss one being renewed
@@ -106,7 +114,7 @@ export function startLeaseSet(options: {
       }
       if (count !== nodes) {
         log.info(
-          { nodes: count, share: Math.ceil(options.feeds.length / Math.max(1, count)) },
+          { nodes: count, share: Math.ceil(feeds.length / Math.max(1, count)) },
           'cluster size changed',
         );
       }
@@ -155,6 +163,16 @@ export function startLeaseSet(options: {
   return {
     leading: () => [...heldNow().keys()],
     held: heldNow,
+    async setFeeds(next, nextConfiguration) {
+      configuration = nextConfiguration;
+      feeds = [...next];
+      const gone = leases.filter((lease) => !next.includes(lease.feed));
+      for (const lease of gone) leases.splice(leases.indexOf(lease), 1);
+      await Promise.all(gone.map((lease) => lease.close()));
+      for (const feed of next) {
+        if (!leases.some((lease) => lease.feed === feed)) leases.push(startLease(feed));
+      }
+    },
     async close() {
       closed = true;
       clearTimeout(timer);

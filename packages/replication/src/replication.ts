@@ -83,6 +83,13 @@ export interface Replication {
    * compares the feed with the latest.
    */
   caughtUp(feed: string, signal: AbortSignal): Promise<void>;
+  /** The feeds this node leads now. */
+  leading(): string[];
+  /**
+   * A FEEDS reload: contends for these feeds from now on (see LeaseSet.setFeeds), and tells the
+   * other nodes the new configuration's digest.
+   */
+  setFeeds(feeds: readonly string[], configuration: string): Promise<void>;
   /** Operator actions, carried to each feed's leader; pauses kept by the cluster. */
   readonly operator: OperatorChannel;
   /** Rejects when replication cannot go on (the store keeps failing, the stream is inconsistent). */
@@ -300,6 +307,8 @@ export async function startReplication(options: ReplicationOptions): Promise<Rep
     publishFeed: (feed, records, commit) => publisherOf(feed).publishFeed(records, commit),
     publishState: (feed, outcome) => publisherOf(feed).publishState(outcome),
     operator,
+    leading: () => leases.leading(),
+    setFeeds: (feeds, configuration) => leases.setFeeds(feeds, configuration),
     done,
     onLeadership(listener) {
       listeners.push(listener);
