@@ -1,4 +1,10 @@
-/** The API's error catalogue. `code` is part of the contract; `message` is for people. */
+import { OPERATOR_ERRORS } from '@tessera/operator';
+
+/**
+ * The API's error catalogue. `code` is part of the contract; `message` is for people. The admin
+ * port answers an operator action that was not done with the operator catalogue's own code and
+ * status (see @tessera/operator).
+ */
 export const API_ERRORS = {
   invalid_parameter: 400,
   /** A request HTTP itself forbids: a missing, repeated or invalid Host, or one that cannot be parsed. */
@@ -6,8 +12,6 @@ export const API_ERRORS = {
   /** An operator action without the admin token, or with another. */
   unauthorized: 401,
   not_found: 404,
-  /** An operator action on a feed the ingestor does not run. */
-  unknown_feed: 404,
   method_not_allowed: 405,
   /** The request did not arrive whole within the server's limits (REQUEST_TIMEOUT_MS). */
   request_timeout: 408,
@@ -17,22 +21,15 @@ export const API_ERRORS = {
   uri_too_long: 414,
   /** Headers past the server's limit on the request head (16 KiB). */
   headers_too_large: 431,
-  /** Poll now on a paused feed. */
-  feed_paused: 409,
   internal_error: 500,
-  /** The ingestor could not do an operator's action (its log says why). */
-  action_failed: 500,
   store_unavailable: 503,
-  /** Cluster mode: an operator action on a feed no node leads now. */
-  no_leader: 503,
-  /** An operator action while the ingestor does not answer on its control socket. */
-  ingestor_unavailable: 503,
   /** /ready before the store holds a single applied feed. */
   not_ready: 503,
   /** Cluster mode: this node's content differs from the cluster's; it is re-syncing on its own. */
   state_diverged: 503,
   /** Uncached /search work past the per-process budget; answered with Retry-After. */
   overloaded: 503,
+  ...OPERATOR_ERRORS,
 } as const;
 
 export type ApiErrorCode = keyof typeof API_ERRORS;
