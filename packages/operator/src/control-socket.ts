@@ -1,13 +1,13 @@
 import { rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, request } from 'node:http';
 import { join } from 'node:path';
+import { errorEnvelope, resultEnvelope, resultOf } from './action-envelope.js';
 import {
   type OperatorRequest,
   OperatorRequestSchema,
   type OperatorResult,
-  OperatorResultSchema,
 } from './operator-action.js';
-import { isOperatorErrorCode, OperatorError } from './operator-error.js';
+import { OperatorError } from './operator-error.js';
 
 /**
  * The API reaches the ingestor through a Unix socket in the store's directory: the two share
@@ -64,16 +64,9 @@ export async function listenForActions(
           },
         });
       }
-      answer(200, { data: await act(parsed.data), error: null });
+      answer(200, resultEnvelope(await act(parsed.data)));
     } catch (error) {
-      const known = error instanceof OperatorError ? error : undefined;
-      answer(known?.status ?? 500, {
-        data: null,
-        error: {
-          code: known?.code ?? 'action_failed',
-          message: error instanceof Error ? error.message : String(error),
-        },
-      });
+      answer(error instanceof OperatorError ? error.status : 500, errorEnvelope(error));
     }
   });
   rmSync(path, { force: true });
@@ -122,7 +115,7 @@ export async function requestAction(
     JSON.stringify(action),
     timeoutMs,
   );
-  let envelope: { data?: unknown; error?: { code?: unknown; message?: unknown } | null };
+  let envelope: unknown;
   try {
     envelope = JSON.parse(body);
   } catch (cause) {
@@ -130,10 +123,7 @@ export async function requestAction(
       cause,
     });
   }
-  if (status === 200) return OperatorResultSchema.parse(envelope.data);
-  const code = envelope.error?.code;
-  const message = String(envelope.error?.message ?? `the ingestor answered ${status}`);
-  throw new OperatorError(isOperatorErrorCode(code) ? code : 'action_failed', message);
+  return resultOf(envelope);
 }
 
 function post(

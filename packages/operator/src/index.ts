@@ -1,4 +1,10 @@
 export {
+  type ActionEnvelope,
+  errorEnvelope,
+  resultEnvelope,
+  resultOf,
+} from './action-envelope.js';
+export {
   CONTROL_SOCKET,
   type ControlListener,
   controlSocketPath,

@@ -1,11 +1,14 @@
 import type { KV } from '@nats-io/kv';
 import { type NatsConnection, RequestError, TimeoutError } from '@nats-io/transport-node';
 import {
+  type ActionEnvelope,
+  errorEnvelope,
   OperatorError,
   type OperatorRequest,
   OperatorRequestSchema,
   type OperatorResult,
-  OperatorResultSchema,
+  resultEnvelope,
+  resultOf,
 } from '@tessera/operator';
 import type { StoreWriter } from '@tessera/store';
 import type { Logger } from 'pino';
@@ -39,7 +42,7 @@ export function createOperatorChannel(
   return {
     async ask(request, timeoutMs = 5_000) {
       const checked = OperatorRequestSchema.parse(request);
-      let reply: { data?: unknown; error?: { code?: string; message?: string } | null };
+      let reply: unknown;
       try {
         const msg = await nc.request(subjectOf(checked.feed), JSON.stringify(checked), {
           timeout: timeoutMs,
@@ -59,25 +62,17 @@ export function createOperatorChannel(
           cause,
         });
       }
-      if (reply.error != null) {
-        const code = reply.error.code;
-        throw new OperatorError(
-          code === 'unknown_feed' || code === 'feed_paused' ? code : 'action_failed',
-          String(reply.error.message),
-        );
-      }
-      return OperatorResultSchema.parse(reply.data);
+      return resultOf(reply);
     },
     serve(feed, act) {
       const sub = nc.subscribe(subjectOf(feed));
       void (async () => {
         for await (const msg of sub) {
-          let answer: unknown;
+          let answer: ActionEnvelope;
           try {
-            answer = { data: await act(OperatorRequestSchema.parse(msg.json())), error: null };
+            answer = resultEnvelope(await act(OperatorRequestSchema.parse(msg.json())));
           } catch (error) {
-            const code = error instanceof OperatorError ? error.code : 'action_failed';
-            answer = { data: null, error: { code, message: (error as Error).message } };
+            answer = errorEnvelope(error);
           }
           msg.respond(JSON.stringify(answer));
         }
