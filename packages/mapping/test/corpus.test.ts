@@ -1,3 +1,4 @@
+import { PARTNER_EXAMPLES } from '@tessera/fixtures';
 import { createRandom } from '@tessera/simulator';
 import { describe, expect, it } from 'vitest';
 import { type Mapping, parseFeedFormat } from '../src/index.js';
@@ -158,19 +159,8 @@ describe(`mapped JSON read as a stream equals JSON.parse of the whole document (
   });
 });
 
-const XML_MAPPING: ReferenceMapping = {
-  type: 'xml',
-  records: 'catalogue/show/performance',
-  fields: {
-    base_id: '../@code',
-    event_id: '@id',
-    title: '../name',
-    online: { path: '@status', equals: 'on_sale' },
-    starts_at: 'start',
-    ends_at: 'end',
-    price: { path: 'prices/price/@cents', scale: 0.01 },
-  },
-};
+/** The xs partner's own mapping (packages/fixtures/partners/xs.mapping.json). */
+const XML_MAPPING = PARTNER_EXAMPLES.xs.mapping as ReferenceMapping;
 
 const escapeXml = (s: string) =>
   s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/"/g, '&quot;');

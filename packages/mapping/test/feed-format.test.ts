@@ -1,3 +1,4 @@
+import { PARTNER_EXAMPLES } from '@tessera/fixtures';
 import { describe, expect, it } from 'vitest';
 import {
   BUILT_IN_FORMAT,
@@ -69,18 +70,8 @@ describe('a feed format', () => {
 });
 
 describe('condensablePrices', () => {
-  const xs = {
-    type: 'xml',
-    records: 'catalogue/show/performance',
-    fields: {
-      base_id: '../@code',
-      event_id: '@id',
-      title: '../name',
-      starts_at: 'start',
-      ends_at: 'end',
-      price: { path: 'prices/price/@cents', scale: 0.01 },
-    },
-  };
+  // The xs partner's own mapping (packages/fixtures/partners), varied below.
+  const xs = PARTNER_EXAMPLES.xs.mapping as { type: string; records: string; fields: object };
   const condensable = (raw: unknown) =>
     condensablePrices(compileMapping(parseFeedFormat(raw) as Mapping));
 
