@@ -2,11 +2,10 @@ import { OUTPUT_ELEMENT, type Vocabulary, ZONE_ELEMENT } from '@tessera/core';
 import type { Mapping } from './feed-format.js';
 
 /**
- * One of the partner API's own vocabularies (core's table) written as a mapping. The built-in
- * path stays the one that reads them: it cuts a feed into chunks that several threads parse,
- * where a mapped feed is read by one (docs/partners.md has the measurement). This mapping is
+ * One of the partner API's own vocabularies (core's table) written as a mapping. This mapping is
  * what a contract test holds the built-in path to, over the fixtures and generated feeds, so
- * that the two readings of "an event" cannot drift apart.
+ * that the two readings of "an event" cannot drift apart. (Read through it, a feed now costs the
+ * workers what the built-in path costs: docs/partners.md.)
  */
 export function vocabularyMapping(v: Vocabulary): Mapping {
   return {
