@@ -2,7 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Database, open, type RootDatabase } from 'lmdb';
+import { type ChangesDatabase, checkChangeLog, openChangesDb } from './change-log.js';
 import {
+  CHANGES_DB,
   DATA_FILE,
   DIGEST_KEY,
   type Digest,
@@ -37,13 +39,18 @@ import {
 import { describeCause, StoreError } from './store-error.js';
 import { FeedRecordSchema, INITIAL_FEED_RECORD, StoreStateSchema } from './store-state.js';
 
-/** The open LMDB environment and its three databases. */
+/** The open LMDB environment and its databases. */
 export interface Environment {
   readonly path: string;
   readonly root: RootDatabase;
   readonly events: Database<Buffer, EventKey>;
   readonly ids: Database<IdEntry, string>;
   readonly meta: Database<unknown, string>;
+  /**
+   * The change log; undefined for a reader of a store whose writer has not created it yet (see
+   * changesOf).
+   */
+  changes: ChangesDatabase | undefined;
 }
 
 export function unavailable(path: string, cause: unknown, doing = 'open'): StoreError {
@@ -77,7 +84,20 @@ function openDatabases(path: string, root: RootDatabase): Environment {
     events: root.openDB<Buffer, EventKey>(EVENTS_DB, { encoding: 'binary' }),
     ids: root.openDB<IdEntry, string>(IDS_DB, { encoding: 'msgpack' }),
     meta: root.openDB<unknown, string>(META_DB, { encoding: 'msgpack' }),
+    changes: undefined,
   };
+}
+
+/**
+ * The change log of an environment. A reader opened before the writer created it (a store of an
+ * older Tessera, upgraded while the API ran) opens it once it exists; opening a named database
+ * that does not exist read-only fails, so its name is looked for first.
+ */
+export function changesOf(env: Environment): ChangesDatabase | undefined {
+  if (env.changes === undefined && new Set(env.root.getKeys()).has(CHANGES_DB)) {
+    env.changes = openChangesDb(env.root);
+  }
+  return env.changes;
 }
 
 /**
@@ -150,6 +170,7 @@ export function openForWriting(path: string, legacyFeed: string): Environment {
   try {
     return root.transactionSync(() => {
       const env = openDatabases(path, root);
+      env.changes = openChangesDb(root);
       const layout = storedLayout(env);
       if (layout === undefined) {
         env.meta.putSync(LAYOUT_KEY, LAYOUT_VERSION);
@@ -168,6 +189,7 @@ export function openForWriting(path: string, legacyFeed: string): Environment {
       } else if (layout !== LAYOUT_VERSION) {
         throw refuseLayout(path, layout);
       }
+      checkChangeLog(env.meta);
       return env;
     });
   } catch (cause) {

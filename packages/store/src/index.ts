@@ -1,9 +1,20 @@
+export {
+  type ChangeRead,
+  type ChangeRetention,
+  ChangeRetentionSchema,
+  DEFAULT_CHANGE_RETENTION,
+  type StoredChange,
+} from './change-log.js';
 export type { FeedStage } from './feed-stage.js';
 export {
+  type ChangePosition,
+  comparePositions,
   type Digest,
   DigestSum,
   EMPTY_DIGEST,
+  END_OF_VERSION,
   type EventKey,
+  endOfVersion,
   type Head,
   MAX_READERS,
   recordDigest,

@@ -4,12 +4,13 @@ import type { EventRecord } from '@tessera/core';
 /**
  * The LMDB layout, in one place. One environment (a directory, `DATA_DIR`: lmdb-js is always told
  * so, `noSubdir: false`, because it would otherwise guess "a file" from a dot in the name) holds
- * three named databases:
+ * four named databases:
  *
  * | db       | key                         | value                                              |
  * |----------|-----------------------------|----------------------------------------------------|
  * | `events` | `[startsAt, id]`            | 8 bytes: endsAt (float64 LE), then the EventSummary JSON (UTF-8) |
  * | `ids`    | `id`                        | `[startsAt, digest, movedAt, feed]`: the event's current key, its record digest, the version at which its key last changed (null: never), and the feed it belongs to |
+ * | `changes`| `[version, seq]`            | `[feed, at, summary]`: a change to what is served (see below) |
  * | `meta`   | see below                   | msgpack                                            |
  *
  * `meta` keys:
@@ -23,6 +24,7 @@ import type { EventRecord } from '@tessera/core';
  * | `feeds`  | the ids of the feeds the ingestor was last started with (the others are kept, unconfigured) |
  * | `digest` | the state digest: XOR of every event's record digest (see below)               |
  * | `digest/<id>` | feed `<id>`'s digest: the same XOR over that feed's events only (absent: none) |
+ * | `changes` | `{ horizon, last, count }` of the change log (absent: a store that had none yet) |
  * | `replicated` | cluster mode only: where the store stands in what it replicates, opaque to the store |
  * |          | (the replication package's), written in the same transaction as each write it describes |
  *
@@ -65,6 +67,20 @@ import type { EventRecord } from '@tessera/core';
  * last batch that changed an event (a replicated write never lowers it), so that every node names
  * the same content alike.
  *
+ * The change log (`changes`) is what a consumer follows instead of re-reading /search: every
+ * event a write inserts, updates or moves is recorded in that write's transaction under
+ * `[version, seq]`, the version the write commits and the record's place among that write's
+ * changes. In cluster mode the version is the stream sequence of the batch, and every node applies
+ * the same batches to the same content, so a position names the same change on every node. The
+ * log only ever grows at its end: a write whose version is not past the log's `last` (a re-sync
+ * replaying older batches) records nothing. Retention compacts it from the front; `horizon` is the
+ * position of the last change removed (or the point before which changes were never recorded),
+ * and a consumer whose position is before it may have missed changes. `[v, END_OF_VERSION]` is
+ * the end of version v: where a snapshot of that version stands. The writer checks at every open
+ * that `last` names the head's version; a store written meanwhile by a writer that kept no log
+ * (an older Tessera) gets its horizon moved to now, so that no consumer silently misses what that
+ * writer did. Adding the log needed no layout change: older readers never open `changes`.
+ *
  * Beside the environment, `stage/<name>/` holds stages (no fsync) where a feed's records wait
  * until the whole document proved sound: `records`, a plain file they are appended to, and
  * `index/`, an LMDB environment of id → the offset of its last occurrence (which wins). They are
@@ -91,6 +107,9 @@ export const MIGRATABLE_LAYOUTS: readonly number[] = [2, 3, 4];
 export const EVENTS_DB = 'events';
 export const IDS_DB = 'ids';
 export const META_DB = 'meta';
+export const CHANGES_DB = 'changes';
+/** The meta key of the change log's bounds (ChangeLogBounds). */
+export const CHANGES_KEY = 'changes';
 export const LAYOUT_KEY = 'layout';
 export const HEAD_KEY = 'head';
 /** Layouts 1–3: the one feed's state (see `feed/<id>`). */
@@ -147,6 +166,33 @@ export const ENVIRONMENT_OPTIONS = {
 } as const;
 
 export type EventKey = [startsAt: number, id: string];
+
+/** A place in the change log: after the change at `seq` of the write that committed `version`. */
+export type ChangePosition = [version: number, seq: number];
+/** The seq of "every change of this version": a snapshot of a version stands there. */
+export const END_OF_VERSION = 0xffff_ffff;
+/** A `changes` value: the feed, when it was recorded (epoch ms), the served summary. */
+export type ChangeEntry = [feed: string, at: number, summary: string];
+
+/** The change log's bounds, kept in `meta` under CHANGES_KEY, written with every change. */
+export interface ChangeLogBounds {
+  /** Positions before this one may have had changes that are gone (compacted, or never recorded). */
+  horizon: ChangePosition;
+  /** The position of the last change recorded, or the end of the version the log began at. */
+  last: ChangePosition;
+  /** How many changes the log holds. */
+  count: number;
+}
+
+/** Orders two change positions (negative: a before b). */
+export function comparePositions(a: ChangePosition, b: ChangePosition): number {
+  return a[0] - b[0] || a[1] - b[1];
+}
+
+/** The position a snapshot of `version` stands at: after every change of that version. */
+export function endOfVersion(version: number): ChangePosition {
+  return [version, END_OF_VERSION];
+}
 
 export const END_PREFIX_BYTES = 8;
 

@@ -56,6 +56,7 @@ export function openStoreReader(options: OpenStoreReaderOptions): StoreReader {
     scan: (window, position) => current().scan(window, position),
     event: (id) => current().event(id),
     replication: () => current().replication(),
+    changes: (after, limit) => current().changes(after, limit),
     exists() {
       current();
       return env !== undefined;

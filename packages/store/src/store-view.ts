@@ -1,9 +1,13 @@
 import { isInWindow, type QueryWindow, startBounds } from '@tessera/core';
-import { type Environment, readDigest, readHead, unavailable } from './environment.js';
+import { type ChangeRead, readChangesAfter } from './change-log.js';
+import { changesOf, type Environment, readDigest, readHead, unavailable } from './environment.js';
 import {
+  type ChangePosition,
+  comparePositions,
   type Digest,
   decodeEnd,
   type EventKey,
+  endOfVersion,
   eventKey,
   FEED_KEYS,
   FEEDS_KEY,
@@ -50,6 +54,11 @@ export interface StoreView {
   event(id: string): StoredEvent | undefined;
   /** Cluster mode: the ingestor's view of the cluster; null in single mode. */
   replication(): ReplicationStatus | null;
+  /**
+   * Up to `limit` changes of the change log strictly after `after`, in log order, from one
+   * snapshot; `expired` when the log no longer reaches back to `after` (see layout.ts).
+   */
+  changes(after: ChangePosition, limit: number): ChangeRead;
 }
 
 /** A feed's record, with its id and whether the ingestor was last started with it. */
@@ -89,6 +98,7 @@ export const EMPTY_VIEW: StoreView = {
   scan: () => Object.assign([][Symbol.iterator](), { lastKey: () => undefined }),
   event: () => undefined,
   replication: () => null,
+  changes: (after) => ({ expired: comparePositions(after, endOfVersion(0)) < 0, changes: [] }),
 };
 
 /** A view whose open scans can be ended: its owner does so before closing the environment. */
@@ -141,6 +151,7 @@ export function viewOf(env: Environment): OwnedView {
         return value === undefined ? undefined : { summary: summaryBytes(value), digest: entry[1] };
       });
     },
+    changes: (after, limit) => read(() => readChangesAfter(changesOf(env), env.meta, after, limit)),
     endScans() {
       for (const scan of open) scan.end();
     },

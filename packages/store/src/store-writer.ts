@@ -2,6 +2,12 @@ import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { type EventRecord, EventRecordSchema } from '@tessera/core';
 import {
+  ChangeRecorder,
+  type ChangeRetention,
+  DEFAULT_CHANGE_RETENTION,
+  restartChangeLog,
+} from './change-log.js';
+import {
   computeDigests,
   type Environment,
   openForWriting,
@@ -61,6 +67,8 @@ export interface OpenStoreWriterOptions {
    * moves its state into that feed's record.
    */
   legacyFeed?: string;
+  /** How much of the change log to keep (default: DEFAULT_CHANGE_RETENTION). */
+  changeRetention?: ChangeRetention;
 }
 
 /** How a single node's own poll closes its feed: the version moves by one if an event changed. */
@@ -194,11 +202,16 @@ export function openStoreWriter(options: OpenStoreWriterOptions): StoreWriter {
     lock.release();
     throw cause;
   }
-  return createWriter(env, lock);
+  return createWriter(env, lock, options.changeRetention ?? DEFAULT_CHANGE_RETENTION);
 }
 
-function createWriter(env: Environment, lock: WriterLock): StoreWriter {
+function createWriter(
+  env: Environment,
+  lock: WriterLock,
+  changeRetention: ChangeRetention,
+): StoreWriter {
   const { root, events, ids, meta } = env;
+  const changesDb = env.changes!;
   const view = viewOf(env);
   const stages = new Map<string, FeedStage>();
 
@@ -235,7 +248,8 @@ function createWriter(env: Environment, lock: WriterLock): StoreWriter {
    * Writes one feed's records in the current write transaction, skipping the unchanged ones, and
    * keeps the state digest and the feed's in step: each changed record's old digest out, its new
    * one in. `version` is the one this write will commit, recorded on the events it moves. An
-   * unchanged record still unattributed (see layout.ts) is given its feed.
+   * unchanged record still unattributed (see layout.ts) is given its feed. Each record that
+   * changes what is served is recorded in the change log, in the same transaction.
    */
   const upsertAll = (
     feed: string,
@@ -246,6 +260,7 @@ function createWriter(env: Environment, lock: WriterLock): StoreWriter {
     const digest = new DigestSum(readDigest(env) ?? EMPTY_DIGEST);
     const feedDigest = new DigestSum(readFeedDigest(env, feed));
     let unattributed: DigestSum | undefined;
+    const changes = new ChangeRecorder(changesDb, meta, version, changeRetention, Date.now());
     for (const record of records) {
       if (!EventRecordSchema.safeParse(record).success) {
         throw new StoreError('invalid_record', `refusing malformed record ${String(record?.id)}`);
@@ -261,6 +276,7 @@ function createWriter(env: Environment, lock: WriterLock): StoreWriter {
           eventKey(record.startsAt, record.id),
           encodeEventValue(record.endsAt, record.summary),
         );
+        changes.add(feed, record);
       }
       const movedAt = seen.change === 'moved' ? version : previous?.[2];
       ids.putSync(record.id, idEntry(record.startsAt, seen.digest, movedAt, feed));
@@ -281,6 +297,7 @@ function createWriter(env: Environment, lock: WriterLock): StoreWriter {
     if (unattributed !== undefined) {
       meta.putSync(feedDigestKey(UNATTRIBUTED_FEED), unattributed.value());
     }
+    changes.finish();
     return counts;
   };
 
@@ -395,6 +412,7 @@ function createWriter(env: Environment, lock: WriterLock): StoreWriter {
         meta.putSync(feedKey(feed), { ...readRecord(feed), events: 0 } satisfies FeedRecord);
         meta.putSync(HEAD_KEY, { ...readHead(env), storeId: reset.storeId } satisfies Head);
         meta.putSync(REPLICATED_KEY, reset.position);
+        restartChangeLog(meta);
       });
     },
 
