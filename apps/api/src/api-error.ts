@@ -12,6 +12,8 @@ export const API_ERRORS = {
   /** An operator action without the admin token, or with another. */
   unauthorized: 401,
   not_found: 404,
+  /** A change token older than the change log's retention: list /search again. */
+  changes_expired: 410,
   method_not_allowed: 405,
   /** The request did not arrive whole within the server's limits (REQUEST_TIMEOUT_MS). */
   request_timeout: 408,
@@ -27,7 +29,7 @@ export const API_ERRORS = {
   not_ready: 503,
   /** Cluster mode: this node's content differs from the cluster's; it is re-syncing on its own. */
   state_diverged: 503,
-  /** Uncached /search work past the per-process budget; answered with Retry-After. */
+  /** Uncached /search work, or change subscribers, past the per-process bound; answered with Retry-After. */
   overloaded: 503,
   ...OPERATOR_ERRORS,
 } as const;

@@ -8,6 +8,8 @@ import type { Logger } from 'pino';
 import { createAccessLog } from './access-log.js';
 import { loadDocsAssets, loadOpenApi } from './api-docs.js';
 import { ApiError } from './api-error.js';
+import { type ChangeFeed, type ChangeFeedOptions, createChangeFeed } from './change-feed.js';
+import { parseChangesQuery } from './changes-query.js';
 import { setCommonHeaders } from './common-headers.js';
 import { loadConfig } from './config.js';
 import type { DirectExchange } from './direct-answer.js';
@@ -45,7 +47,11 @@ export interface AppDeps {
   renderMetrics?: () => Promise<string>;
   /** /metrics and /feeds are served by the admin port (see admin-app.ts), not here. */
   operatorPathsElsewhere?: boolean;
+  /** Bounds of the change feed behind /changes (see config.ts); the settings' defaults otherwise. */
+  changeLimits?: Partial<ChangeLimits>;
 }
+
+export type ChangeLimits = Omit<ChangeFeedOptions, 'store' | 'metrics'>;
 
 /** What a caller leaves out: the settings' defaults, whose one home is config.ts. */
 const DEFAULTS = loadConfig({});
@@ -61,8 +67,14 @@ interface RequestState {
   logged?: boolean;
 }
 
-/** The Koa app and what a server answering outside it (see parser-refusal.ts) needs of its routes. */
-export type TesseraApp = Koa<RequestState> & { readonly routes: RouteMethods };
+/**
+ * The Koa app, what a server answering outside it (see parser-refusal.ts) needs of its routes,
+ * and its change feed, whose streams its owner ends at shutdown (they never end on their own).
+ */
+export type TesseraApp = Koa<RequestState> & {
+  readonly routes: RouteMethods;
+  readonly changes: Pick<ChangeFeed, 'close'>;
+};
 
 export function createApp(deps: AppDeps): TesseraApp {
   const { store, log } = deps;
@@ -82,6 +94,15 @@ export function createApp(deps: AppDeps): TesseraApp {
     cacheMaxEntryBytes: deps.cacheMaxEntryBytes ?? DEFAULTS.CACHE_MAX_ENTRY_BYTES,
     sliceEvents: deps.sliceEvents,
     onScanned: metrics.scanned,
+  });
+  const changes = createChangeFeed({
+    store,
+    maxSubscribers: DEFAULTS.CHANGES_MAX_SUBSCRIBERS,
+    bufferBytes: DEFAULTS.CHANGES_BUFFER_BYTES,
+    heartbeatMs: DEFAULTS.CHANGES_HEARTBEAT_MS,
+    watchMs: DEFAULTS.CHANGES_WATCH_MS,
+    ...deps.changeLimits,
+    metrics: metrics.changeFeed,
   });
   const accessLog = createAccessLog(log, deps.slowRequestMs ?? DEFAULTS.SLOW_REQUEST_MS);
   const openApi = loadOpenApi();
@@ -147,6 +168,17 @@ export function createApp(deps: AppDeps): TesseraApp {
     events.respond(ctx.params.id ?? '', directExchange(ctx));
   });
 
+  // The change log: JSON pages with a long-poll, or the same changes as Server-Sent Events.
+  router.get('/changes', async (ctx) => {
+    const stream = acceptsEventStream(ctx.req.headers.accept);
+    const lastEventId = stream ? ctx.get('Last-Event-ID') : undefined;
+    const request = parseChangesQuery(ctx.querystring, lastEventId);
+    if (stream) return changes.stream(request, directExchange(ctx));
+    const body = await changes.page(request, ctx.res);
+    ctx.type = 'application/json';
+    ctx.body = body;
+  });
+
   router.get('/health', (ctx) => {
     ctx.type = 'application/json';
     ctx.body = '{"data":{"status":"ok"},"error":null}';
@@ -194,7 +226,12 @@ export function createApp(deps: AppDeps): TesseraApp {
   const routes = routeMethods(router);
   app.use(router.routes());
   app.use(answerUnrouted(routes));
-  return Object.assign(app, { routes });
+  return Object.assign(app, { routes, changes });
+}
+
+/** The client asks for Server-Sent Events (an EventSource sends exactly this Accept). */
+function acceptsEventStream(accept: string | undefined): boolean {
+  return accept !== undefined && /(?:^|,)\s*text\/event-stream\s*(?:;|,|$)/i.test(accept);
 }
 
 /** A route that writes its own answer: Koa is told not to write one after it. */

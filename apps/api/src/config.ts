@@ -61,8 +61,25 @@ export const ApiConfigSchema = z
      * the actions are off; /metrics and /feeds need none.
      */
     ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+    /** Change streams and waiting long-polls of /changes one process serves at once (then 503). */
+    CHANGES_MAX_SUBSCRIBERS: z.coerce.number().int().min(1).default(2_000),
+    /** A change stream whose client leaves this many bytes unread is cut off (it resumes by token). */
+    CHANGES_BUFFER_BYTES: z.coerce
+      .number()
+      .int()
+      .min(64 * 1024)
+      .default(1024 ** 2),
+    /** A comment line this often on every change stream, for proxies that close quiet connections. */
+    CHANGES_HEARTBEAT_MS: ms(5_000),
+    /** While anyone follows /changes, how often the store is looked at for a new write. */
+    CHANGES_WATCH_MS: ms(10),
     /** How long SIGTERM waits for in-flight requests before closing connections. */
     SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(10_000),
+  })
+  // A stream quiet for the idle timeout is cut off: its heartbeat must come first.
+  .refine((c) => c.CHANGES_HEARTBEAT_MS < c.RESPONSE_IDLE_TIMEOUT_MS, {
+    path: ['CHANGES_HEARTBEAT_MS'],
+    message: 'must be less than RESPONSE_IDLE_TIMEOUT_MS',
   })
   // Node refuses a request timeout shorter than the headers timeout.
   .refine((c) => c.HEADERS_TIMEOUT_MS <= c.REQUEST_TIMEOUT_MS, {

@@ -48,6 +48,12 @@ runMain(
       cursorSecret,
       renderMetrics,
       operatorPathsElsewhere: config.ADMIN_PORT !== undefined,
+      changeLimits: {
+        maxSubscribers: config.CHANGES_MAX_SUBSCRIBERS,
+        bufferBytes: config.CHANGES_BUFFER_BYTES,
+        heartbeatMs: config.CHANGES_HEARTBEAT_MS,
+        watchMs: config.CHANGES_WATCH_MS,
+      },
     });
     const running = await startServer(app, config.PORT, config.HOST, serverTimeouts(config));
     log.info({ port: running.port, dataDir: config.DATA_DIR }, 'api listening');
@@ -76,6 +82,8 @@ runMain(
     const stop = (): Promise<void> =>
       (stopping ??= (async () => {
         log.info('api stopping');
+        // Streams and long-polls never end on their own: ended now, their clients resume elsewhere.
+        app.changes.close();
         await Promise.all([
           running.close(config.SHUTDOWN_GRACE_MS),
           admin?.close(config.SHUTDOWN_GRACE_MS),

@@ -202,10 +202,25 @@ export function createMetrics(
     help: 'Events read from the store to answer uncached /search requests',
     registers: [registry],
   });
+  const subscribers = new Gauge({
+    name: 'tessera_change_subscribers',
+    help: 'Change streams and waiting long-polls of /changes being served',
+    registers: [registry],
+    aggregator: 'sum',
+  });
+  const cutOffs = new Counter({
+    name: 'tessera_change_subscribers_cut_off_total',
+    help: 'Change streams cut off because their client left too much unread (it resumes by token)',
+    registers: [registry],
+  });
   return {
     registry,
     scanned(events: number): void {
       if (events > 0) scanned.inc(events);
+    },
+    changeFeed: {
+      subscribers: (delta: number) => subscribers.inc(delta),
+      cutOff: () => cutOffs.inc(),
     },
     observe: requests.observe,
   };

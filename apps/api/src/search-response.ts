@@ -2,8 +2,15 @@ import type { ServerResponse } from 'node:http';
 import { finished } from 'node:stream/promises';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { canonicalWindow, type QueryWindow } from '@tessera/core';
-import type { EventScan, Head, ScanPosition, StoreView } from '@tessera/store';
+import {
+  type EventScan,
+  endOfVersion,
+  type Head,
+  type ScanPosition,
+  type StoreView,
+} from '@tessera/store';
 import { LRUCache } from 'lru-cache';
+import { issueChangeToken } from './change-token.js';
 import { headerTemplate, withRequestId } from './common-headers.js';
 import {
   answerNotModified,
@@ -19,6 +26,8 @@ import type { PageRequest, SearchRequest } from './search-query.js';
 const HEAD = Buffer.from('{"data":{"events":[');
 const COMMA = Buffer.from(',');
 const TAIL = Buffer.from(']},"error":null}');
+/** The position in the change log an answer is consistent with: follow /changes from it. */
+export const CHANGES_TOKEN = 'Changes-Token';
 
 export interface SearchResponderOptions {
   store: StoreView;
@@ -77,26 +86,49 @@ export function createSearchResponder(options: SearchResponderOptions) {
     return head;
   };
 
+  // The token of the snapshot an answer is read from, made once per version, not per request.
+  let token = { storeId: '', version: -1, value: '' };
+  const changesTokenFor = (storeId: string, version: number): string => {
+    if (token.storeId !== storeId || token.version !== version) {
+      token = { storeId, version, value: issueChangeToken(storeId, endOfVersion(version)) };
+    }
+    return token.value;
+  };
+
   const etagFor = (window: QueryWindow, page?: PageRequest): string => {
     const { storeId, version } = currentHead();
     const whole = `${storeId}.${version}.${window.startsAt ?? ''}.${window.endsAt ?? ''}`;
     return page === undefined ? `"${whole}"` : `"${whole}.${page.limit}.${page.cursor ?? ''}"`;
   };
 
-  const answerOf = (etag: string, body: Buffer, link?: string): Answer => ({
+  /** `changesToken`: the Changes-Token of the snapshot the body was read from. */
+  const answerOf = (etag: string, changesToken: string, body: Buffer, link?: string): Answer => ({
     body,
-    headers: jsonAnswerHeaders(etag, body.length, link === undefined ? [] : ['Link', link]),
+    headers: jsonAnswerHeaders(etag, body.length, [
+      CHANGES_TOKEN,
+      changesToken,
+      ...(link === undefined ? [] : ['Link', link]),
+    ]),
   });
 
   const send = (x: SearchExchange, answer: Answer): void =>
     sendAnswer(x, answer.headers, answer.body);
 
-  const startStream = (x: SearchExchange, etag: string): void => {
+  const startStream = (x: SearchExchange, etag: string, changesToken: string): void => {
     x.begin(200);
     x.res.writeHead(
       200,
       withRequestId(
-        headerTemplate(['Content-Type', JSON_TYPE, 'Cache-Control', 'no-cache', 'ETag', etag]),
+        headerTemplate([
+          'Content-Type',
+          JSON_TYPE,
+          'Cache-Control',
+          'no-cache',
+          'ETag',
+          etag,
+          CHANGES_TOKEN,
+          changesToken,
+        ]),
         x.requestId,
       ),
     );
@@ -126,7 +158,8 @@ export function createSearchResponder(options: SearchResponderOptions) {
       if (request.page !== undefined) return pageAndSend(window, request.page, etag, x);
       if (x.method === 'HEAD') {
         // The headers a GET would carry, without reading a single event.
-        startStream(x, etag);
+        const { storeId, version } = currentHead();
+        startStream(x, etag, changesTokenFor(storeId, version));
         x.res.end();
         return undefined;
       }
@@ -166,7 +199,10 @@ export function createSearchResponder(options: SearchResponderOptions) {
             movedSince: position?.movedSince ?? version,
           })
         : undefined;
-      const answer = answerOf(etag, body.join(), next && linkTo(page, next));
+      // Every page carries the first page's token: the pages after it leave out what moved since
+      // (see ScanPosition), and the changes after that token bring it.
+      const changesToken = changesTokenFor(storeId, position?.movedSince ?? version);
+      const answer = answerOf(etag, changesToken, body.join(), next && linkTo(page, next));
       if (answer.body.length <= options.cacheMaxEntryBytes) cache?.set(etag, answer);
       send(x, answer);
     } finally {
@@ -176,19 +212,21 @@ export function createSearchResponder(options: SearchResponderOptions) {
   }
 
   async function scanAndSend(window: QueryWindow, etag: string, x: SearchExchange): Promise<void> {
+    const { storeId, version } = currentHead();
+    const changesToken = changesTokenFor(storeId, version);
     const scan = store.scan(window);
     let slot: ScanSlot | undefined;
     try {
       const body = new BodyParts();
       if (readSlice(scan, body, sliceEvents, onScanned, budget.charge)) {
         // The whole answer in one slice (a small window, the common case): sent with its length.
-        const answer = answerOf(etag, body.join());
+        const answer = answerOf(etag, changesToken, body.join());
         if (answer.body.length <= options.cacheMaxEntryBytes) cache?.set(etag, answer);
         send(x, answer);
         return;
       }
       slot = budget.acquire();
-      await streamRest(scan, body, x, etag, slot);
+      await streamRest(scan, body, x, etag, changesToken, slot);
     } finally {
       scan.return?.();
       slot?.release();
@@ -207,6 +245,7 @@ export function createSearchResponder(options: SearchResponderOptions) {
     body: BodyParts,
     x: SearchExchange,
     etag: string,
+    changesToken: string,
     slot: ScanSlot,
   ): Promise<void> {
     let kept: Buffer[] | undefined = [];
@@ -220,7 +259,7 @@ export function createSearchResponder(options: SearchResponderOptions) {
       }
       return chunk;
     };
-    startStream(x, etag);
+    startStream(x, etag, changesToken);
     try {
       let done = false;
       while (!done) {
@@ -231,7 +270,9 @@ export function createSearchResponder(options: SearchResponderOptions) {
       }
       body.push(TAIL);
       x.res.end(next());
-      if (kept !== undefined) cache?.set(etag, answerOf(etag, Buffer.concat(kept, keptBytes)));
+      if (kept !== undefined) {
+        cache?.set(etag, answerOf(etag, changesToken, Buffer.concat(kept, keptBytes)));
+      }
       await finished(x.res).catch(() => {});
     } catch (error) {
       x.fail(error);

@@ -2,7 +2,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type EventRecord, eventIdFor, type NormalizedEvent, toEventRecord } from '@tessera/core';
-import { openStoreReader, openStoreWriter, type StoreWriter } from '@tessera/store';
+import {
+  type ChangeRetention,
+  openStoreReader,
+  openStoreWriter,
+  type StoreWriter,
+} from '@tessera/store';
 import { pino } from 'pino';
 import { type AppDeps, createApp } from '../src/app.js';
 import { loadConfig, serverTimeouts } from '../src/config.js';
@@ -20,9 +25,10 @@ const DEFAULT_TIMEOUTS = serverTimeouts(loadConfig({}));
 export async function startApp(
   options: Partial<AppDeps> = {},
   timeouts: Partial<ServerTimeouts> = {},
+  storeOptions: { changeRetention?: ChangeRetention } = {},
 ) {
   const dir = mkdtempSync(join(tmpdir(), 'tessera-api-'));
-  const writer = openStoreWriter({ path: dir });
+  const writer = openStoreWriter({ path: dir, ...storeOptions });
   const reader = openStoreReader({ path: dir });
   const app = createApp({ store: reader, log: silent, ...options });
   const running = await startServer(app, 0, '127.0.0.1', { ...DEFAULT_TIMEOUTS, ...timeouts });
@@ -35,6 +41,7 @@ export async function startApp(
     server: running.server,
     get: (path: string, init?: RequestInit) => fetch(`${base}${path}`, init),
     async close() {
+      app.changes.close();
       await running.close(0);
       await reader.close();
       await writer.close();
@@ -49,7 +56,16 @@ export function event(
   end: string,
   overrides: Partial<NormalizedEvent> = {},
 ): EventRecord {
-  const eventId = String(++n);
+  return eventWithId(String(++n), start, end, overrides);
+}
+
+/** The record of partner event `eventId` (base 1 of feed `test`): the same event at each call. */
+export function eventWithId(
+  eventId: string,
+  start: string,
+  end: string,
+  overrides: Partial<NormalizedEvent> = {},
+): EventRecord {
   return toEventRecord({
     id: eventIdFor('test', '1', eventId),
     provider: 'test',

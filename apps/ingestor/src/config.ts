@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import { createTimeZone, FEED_ID, LOG_LEVELS, parseSettings, SettingsError } from '@tessera/core';
 import { BUILT_IN_FORMAT } from '@tessera/mapping';
 import { NatsServersSchema } from '@tessera/replication';
+import { ChangeRetentionSchema, DEFAULT_CHANGE_RETENTION } from '@tessera/store';
 import { z } from 'zod';
 import { type FeedConfig, parseFeeds } from './feed-config.js';
 
@@ -52,6 +53,11 @@ export const IngestorConfigSchema = z.object({
   /** Consecutive polls failed by the store (not the partner) after which the ingestor exits. */
   STORE_FAILURE_LIMIT: z.coerce.number().int().min(1).default(5),
   CHUNK_BYTES: bytes(1024 ** 2),
+  /**
+   * How much of the change log (GET /changes) the store keeps: a count of changes or a duration
+   * (7d). A consumer further behind than this lists /search again.
+   */
+  CHANGES_RETENTION: ChangeRetentionSchema.default(DEFAULT_CHANGE_RETENTION),
   /**
    * Cluster mode: the NATS servers (comma-separated). Absent, the node runs alone and nothing of
    * NATS runs.

@@ -52,7 +52,11 @@ runMain(
     const log = pino({ level: config.LOG_LEVEL, base: { service: 'ingestor' } }, destination);
     // Before the workers start: threads inherit the priority of the thread that creates them.
     lowerPriority(config.INGEST_NICE, log);
-    const store = openStoreWriter({ path: config.DATA_DIR, legacyFeed: config.PROVIDER_ID });
+    const store = openStoreWriter({
+      path: config.DATA_DIR,
+      legacyFeed: config.PROVIDER_ID,
+      changeRetention: config.CHANGES_RETENTION,
+    });
     const pool = createParserPool({
       threads: config.PARSE_THREADS,
       onWorkerError: (err) => log.error({ err }, 'a parse worker failed between tasks'),
