@@ -164,15 +164,23 @@ export function createChangeFeed(options: ChangeFeedOptions): ChangeFeed {
       res.end();
     };
 
+    /** The changes after the stream's position; undefined when the stream must end. */
+    const nextBatch = (): ChangeBatch | undefined => {
+      if (store.head().storeId !== storeId) return undefined;
+      try {
+        return read(storeId, position, STREAM_BATCH);
+      } catch {
+        // Expired behind a slow reader, or the store closing: the client reconnects and is told.
+        return undefined;
+      }
+    };
+
     const pump = (): void => {
       while (!ended && !waitingForDrain) {
-        if (store.head().storeId !== storeId) return end();
-        let batch: ChangeBatch;
-        try {
-          batch = read(storeId, position, STREAM_BATCH);
-        } catch {
-          // Expired behind a slow reader, or the store closing: the client reconnects and is told.
-          return end();
+        const batch = nextBatch();
+        if (batch === undefined) {
+          end();
+          return;
         }
         if (batch.last === undefined) return;
         position = batch.last;
