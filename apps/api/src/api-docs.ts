@@ -4,6 +4,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { API_ERRORS } from './api-error.js';
+import { DEFAULT_CHANGES_LIMIT, MAX_CHANGES_LIMIT, MAX_CHANGES_WAIT_S } from './changes-query.js';
 import { MAX_PAGE_LIMIT } from './search-query.js';
 
 /** The documents kept beside the app: ours, and the partner's as it was given. */
@@ -21,7 +22,7 @@ export function readOpenApi(file: string): Document {
 
 /**
  * The served contract (openapi.yaml), with the facts whose home is the code filled in: the error
- * codes of the catalogue, the largest page, and `servers` pointed at this deployment so that
+ * codes of the catalogue, the largest page, the bounds of /changes, and `servers` pointed at this deployment so that
  * "Try it out" in /docs calls it.
  */
 export function servedOpenApi(): Document {
@@ -29,6 +30,10 @@ export function servedOpenApi(): Document {
   spec.servers = [{ url: '/', description: 'this Tessera deployment' }];
   spec.components.schemas.ErrorBody.properties.error.properties.code.enum = Object.keys(API_ERRORS);
   spec.components.parameters.Limit.schema.maximum = MAX_PAGE_LIMIT;
+  const [, limit, wait] = spec.paths['/changes'].get.parameters;
+  limit.schema.maximum = MAX_CHANGES_LIMIT;
+  limit.schema.default = DEFAULT_CHANGES_LIMIT;
+  wait.schema.maximum = MAX_CHANGES_WAIT_S;
   return spec;
 }
 
