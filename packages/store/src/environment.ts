@@ -90,11 +90,13 @@ function openDatabases(path: string, root: RootDatabase): Environment {
 
 /**
  * The change log of an environment. A reader opened before the writer created it (a store of an
- * older Tessera, upgraded while the API ran) opens it once it exists; opening a named database
- * that does not exist read-only fails, so its name is looked for first.
+ * older Tessera, upgraded while the API ran) opens it once it exists, and only while it holds no
+ * open scan (`quiet`): opening a database invalidates the read transaction that open cursors are
+ * using. Opening a named database that does not exist read-only fails, so its name is looked for
+ * first.
  */
-export function changesOf(env: Environment): ChangesDatabase | undefined {
-  if (env.changes === undefined && new Set(env.root.getKeys()).has(CHANGES_DB)) {
+export function changesOf(env: Environment, quiet: boolean): ChangesDatabase | undefined {
+  if (env.changes === undefined && quiet && new Set(env.root.getKeys()).has(CHANGES_DB)) {
     env.changes = openChangesDb(env.root);
   }
   return env.changes;
@@ -144,6 +146,9 @@ export function openForReading(path: string): Environment | undefined {
       return undefined;
     }
     const env = openDatabases(path, root);
+    // Opened here, with the others: opening a database later, between reads, invalidates the
+    // read transaction that open scans and the reads of the same turn are using.
+    if (named.has(CHANGES_DB)) env.changes = openChangesDb(root);
     const layout = storedLayout(env);
     if (layout === undefined) {
       void closeQuietly(root);

@@ -151,7 +151,8 @@ export function viewOf(env: Environment): OwnedView {
         return value === undefined ? undefined : { summary: summaryBytes(value), digest: entry[1] };
       });
     },
-    changes: (after, limit) => read(() => readChangesAfter(changesOf(env), env.meta, after, limit)),
+    changes: (after, limit) =>
+      read(() => readChangesAfter(changesOf(env, open.size === 0), env.meta, after, limit)),
     endScans() {
       for (const scan of open) scan.end();
     },

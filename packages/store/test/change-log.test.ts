@@ -209,6 +209,27 @@ describe('the change log', () => {
   });
 });
 
+describe('a reader of the change log', () => {
+  it('reads changes in the middle of an open scan without breaking its snapshot', async () => {
+    store.applyFeed(
+      'a',
+      Array.from({ length: 3_000 }, (_, i) => record(`s${i}`, i % 500)),
+      commit(1),
+    );
+    const reader = openStoreReader({ path: dir });
+    try {
+      const scan = reader.scan({ startsAt: null, endsAt: null });
+      let read = 0;
+      for (const _ of scan) {
+        if (++read === 10) expect(reader.changes(endOfVersion(0), 5).changes).toHaveLength(5);
+      }
+      expect(read).toBe(3_000);
+    } finally {
+      await reader.close();
+    }
+  });
+});
+
 describe('ChangeRetentionSchema', () => {
   it.each([
     ['500000', { changes: 500_000 }],
