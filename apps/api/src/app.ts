@@ -173,6 +173,8 @@ export function createApp(deps: AppDeps): TesseraApp {
     const stream = acceptsEventStream(ctx.req.headers.accept);
     const lastEventId = stream ? ctx.get('Last-Event-ID') : undefined;
     const request = parseChangesQuery(ctx.querystring, lastEventId);
+    // Long by design: a stream, or a long-poll, is not a slow request for the access log.
+    ctx.state.logged = stream || request.waitMs > 0;
     if (stream) return changes.stream(request, directExchange(ctx));
     const body = await changes.page(request, ctx.res);
     ctx.type = 'application/json';

@@ -3,6 +3,7 @@ import type { EventRecord } from '@tessera/core';
 import { createRandom } from '@tessera/simulator';
 import { waitUntil } from '@tessera/testkit';
 import { EventSource } from 'eventsource';
+import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { eventWithId, json, startApp } from './helpers.js';
 
@@ -161,6 +162,26 @@ describe('/changes', () => {
     expect(body.data.changes.map((c: { event: { title: string } }) => c.event.title)).toEqual([
       'event 2021-05-01T10:00:00',
     ]);
+  });
+
+  it('leaves streams and long-polls out of the slow-request log, which they are by design', async () => {
+    const lines: string[] = [];
+    const log = pino({ level: 'info' }, { write: (line: string) => lines.push(line) });
+    const app = await start({ log, slowRequestMs: 1 });
+    const { token } = await list(app);
+    await app.get(`/changes?since=${token}&wait=1`);
+    const controller = new AbortController();
+    const res = await app.get(`/changes?since=${token}`, {
+      headers: { accept: 'text/event-stream' },
+      signal: controller.signal,
+    });
+    await res.body!.getReader().read();
+    controller.abort();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await app.get(`/changes?since=${token}`);
+    const slow = lines.map((l) => JSON.parse(l)).filter((l) => l.msg === 'slow request');
+    expect(slow.every((l) => !String(l.path).startsWith('/changes') || l.ms < 1_000)).toBe(true);
+    expect(slow.filter((l) => l.path === '/changes').length).toBeLessThanOrEqual(1);
   });
 
   it('resumes a stream from Last-Event-ID, which wins over since', async () => {
