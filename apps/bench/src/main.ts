@@ -10,6 +10,7 @@ import { loadGeneratorName } from './load.js';
 import { packageVersions } from './package-versions.js';
 import { writeReport } from './report-files.js';
 import { type Results, SCENARIOS, type ScenarioName } from './results.js';
+import { runChangeFeed } from './scenarios/change-feed.js';
 import { runCluster } from './scenarios/cluster.js';
 import { runClusterFeeds } from './scenarios/cluster-feeds.js';
 import { runCostCurve } from './scenarios/cost-curve.js';
@@ -109,6 +110,9 @@ async function measure(ctx: BenchContext, config: BenchConfig): Promise<void> {
   if (wants('real-server')) results.realServer = await runRealServer(ctx);
   if (wants('feeds')) results.feeds = await runFeeds(ctx);
   if (wants('digest')) results.digestCost = await runDigestCost(ctx, config.BENCH_EVENTS);
+  if (wants('changes')) {
+    results.changeFeed = await runChangeFeed(ctx, config.BENCH_EVENTS, weekQuery);
+  }
   if (wants('unchanged')) results.unchanged = await runUnchangedPoll(ctx);
   if (wants('startup')) results.startup = await runStartupUnderWrite(ctx);
   if (wants('cluster')) results.cluster = await runCluster(ctx);

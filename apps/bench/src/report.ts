@@ -1,3 +1,4 @@
+import type { Throughput } from './load.js';
 import type { Results } from './results.js';
 import { type RuntimeComparison, renderRuntimes } from './runtimes.js';
 import { judge } from './targets.js';
@@ -20,6 +21,7 @@ export function renderReport(r: Results, notes: string, runtimes?: RuntimeCompar
     ...realServer(r),
     ...feeds(r),
     ...digestCost(r),
+    ...changeFeed(r),
     ...startup(r),
     ...cluster(r),
     ...clusterFeeds(r),
@@ -325,6 +327,32 @@ function digestCost(r: Results): string[] {
     `| folding the state digest alone (what it adds) | ${n(d.foldMs)} | **${n((100 * d.foldMs) / d.applyMs, 1)} % of the apply** |`,
     `| record digests alone (the unchanged check needs them with or without the state digest) | ${n(d.recordDigestMs)} | ${n((100 * d.recordDigestMs) / d.applyMs, 1)} % of the apply |`,
     `| the boot-time check (a scan recomputing it) | ${n(d.verifyMs)} | |`,
+    '',
+  ];
+}
+
+function changeFeed(r: Results): string[] {
+  if (r.changeFeed === undefined) return [];
+  const c = r.changeFeed;
+  const s = c.search;
+  const row = (what: string, t: Throughput) =>
+    `| ${what} | ${n(t.requestsPerSecond)} | ${n(t.latencyMs.p99, 2)} | ${t.cpuUsPerRequest === undefined ? '' : n(t.cpuUsPerRequest, 1)} |`;
+  return [
+    '## The change feed (one API process, one core; the bench process writes)',
+    '',
+    '| subscribers | commit → receipt p50 (ms) | p99 (ms) | max (ms) | samples |',
+    '|---:|---:|---:|---:|---:|',
+    ...c.latency.map(
+      (l) =>
+        `| ${n(l.subscribers)} | ${n(l.p50, 1)} | ${n(l.p99, 1)} | ${n(l.max, 1)} | ${n(l.samples)} |`,
+    ),
+    '',
+    '| /search, one-week window | req/s | p99 (ms) | server CPU µs/request |',
+    '|---|---:|---:|---:|',
+    row('no subscriber', s.without),
+    row(`beside ${n(s.subscribers)} connected subscribers`, s.beside),
+    '',
+    `Beside ${n(s.subscribers)} subscribers /search keeps **${n(s.beside.requestsPerSecond / s.without.requestsPerSecond, 2)}** of its req/s. Memory: ${n(c.kibPerSubscriber, 1)} KiB of the API process's RSS per connected subscriber. Recording the changes of an apply of ${n(c.write.events)} new events (${n(c.write.applyMs)} ms): its writes alone take ${n(c.write.logMs)} ms, **${n(100 * c.write.share, 1)} % of the apply**.`,
     '',
   ];
 }

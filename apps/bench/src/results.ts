@@ -1,3 +1,4 @@
+import type { ChangeFeedResult } from './scenarios/change-feed.js';
 import type { ClusterResult } from './scenarios/cluster.js';
 import type { ClusterFeedsResult } from './scenarios/cluster-feeds.js';
 import type { CostCurveResult } from './scenarios/cost-curve.js';
@@ -24,6 +25,7 @@ export const SCENARIOS = [
   'real-server',
   'feeds',
   'digest',
+  'changes',
   'unchanged',
   'startup',
   'cluster',
@@ -58,6 +60,7 @@ export interface Results {
   realServer?: RealServerResult[];
   feeds?: FeedsResult[];
   digestCost?: DigestCostResult;
+  changeFeed?: ChangeFeedResult;
   unchanged?: UnchangedResult;
   startup?: StartupResult;
   cluster?: ClusterResult;
