@@ -352,6 +352,13 @@ function changeFeed(r: Results): string[] {
     row('no subscriber', s.without),
     row(`beside ${n(s.subscribers)} connected subscribers`, s.beside),
     '',
+    `| /search at a fixed ${n(c.fixed.without.targetRate)} req/s | p50 (ms) | p99 (ms) | p99.9 (ms) | errors |`,
+    '|---|---:|---:|---:|---:|',
+    ...(['without', 'beside'] as const).map((k) => {
+      const f = c.fixed[k];
+      return `| ${k === 'without' ? 'no subscriber' : `beside ${n(s.subscribers)} subscribers`} | ${n(f.latencyMs.p50, 2)} | ${n(f.latencyMs.p99, 2)} | ${n(f.latencyMs.p999, 2)} | ${n(f.errors + f.non2xx)} |`;
+    }),
+    '',
     `Beside ${n(s.subscribers)} subscribers /search keeps **${n(s.beside.requestsPerSecond / s.without.requestsPerSecond, 2)}** of its req/s. Memory: ${n(c.kibPerSubscriber, 1)} KiB of the API process's RSS per connected subscriber. Recording the changes of an apply of ${n(c.write.events)} new events (${n(c.write.applyMs)} ms): its writes alone take ${n(c.write.logMs)} ms, **${n(100 * c.write.share, 1)} % of the apply**.`,
     '',
   ];

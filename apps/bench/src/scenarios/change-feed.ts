@@ -5,7 +5,7 @@ import { openStoreWriter, type StoreWriter } from '@tessera/store';
 import { seedRecords, seedStore, waitUntil } from '@tessera/testkit';
 import { open } from 'lmdb';
 import type { BenchContext } from '../bench-context.js';
-import { measureThroughput, type Throughput } from '../load.js';
+import { type FixedRate, measureFixedRate, measureThroughput, type Throughput } from '../load.js';
 import { treeCpuSeconds } from '../process-cpu.js';
 
 const SERVER_CORE = '1';
@@ -13,6 +13,8 @@ const LOAD_CORE = '0';
 /** Writes timed per subscriber count, one every WRITE_GAP_MS. */
 const WRITES = 40;
 const WRITE_GAP_MS = 50;
+/** The lower end of the rate Tessera's users run at (5k–10k req/s across their nodes). */
+const FIXED_RATE = 5_000;
 
 export interface Latency {
   subscribers: number;
@@ -27,6 +29,8 @@ export interface ChangeFeedResult {
   latency: Latency[];
   /** /search of a one-week window, with no subscriber and beside 1,000 idle ones (interleaved). */
   search: { without: Throughput; beside: Throughput; subscribers: number };
+  /** The same at a fixed rate (FIXED_RATE req/s, open loop): the latency a client sees. */
+  fixed: { without: FixedRate; beside: FixedRate };
   /** The API process's resident memory per connected subscriber, in KiB. */
   kibPerSubscriber: number;
   /** One apply of `events` new events into an empty store, and the change log's part alone. */
@@ -57,13 +61,14 @@ export async function runChangeFeed(
         latency.push(await measureLatency(writer, base, subscribers));
       }
       ctx.log('change feed: /search beside 1,000 subscribers');
-      const { search, kibPerSubscriber } = await measureBeside(
+      const { search, fixed, kibPerSubscriber } = await measureBeside(
         ctx,
         `${base}/search${weekQuery}`,
         base,
         api.child.pid!,
       );
-      return { latency, search, kibPerSubscriber, write: await measureWriteCost(ctx, events) };
+      const write = await measureWriteCost(ctx, events);
+      return { latency, search, fixed, kibPerSubscriber, write };
     } finally {
       await api.stop();
     }
@@ -159,26 +164,46 @@ function rssKib(pid: number): number {
   return Number(/^VmRSS:\s+(\d+)/m.exec(status)?.[1] ?? 0);
 }
 
+/**
+ * /search alone and beside 1,000 connected subscribers, in interleaved rounds (alone, beside,
+ * alone, …) so that drift on a shared machine hits both alike; and the RSS they add.
+ */
 async function measureBeside(ctx: BenchContext, url: string, base: string, pid: number) {
-  const seconds = Math.max(2, Math.round(ctx.config.BENCH_SECONDS / 4));
+  const rounds = 3;
+  const seconds = Math.max(2, Math.round(ctx.config.BENCH_SECONDS / (2 * rounds)));
   const cpu = () => treeCpuSeconds(pid);
   const run = () => measureThroughput(url, seconds, 50, LOAD_CORE, cpu);
+  const atRate = () => measureFixedRate(url, FIXED_RATE, 5, 50, LOAD_CORE);
   await run(); // warm-up
-  const without: Throughput[] = [await run()];
-  const before = rssKib(pid);
-  const streams = await subscribe(base, 1_000, () => {});
-  const kibPerSubscriber = (rssKib(pid) - before) / 1_000;
-  const beside: Throughput[] = [await run()];
-  for (const stream of streams) stream.destroy();
-  await new Promise((resolve) => setTimeout(resolve, 500));
-  without.push(await run());
-  const again = await subscribe(base, 1_000, () => {});
-  beside.push(await run());
-  for (const stream of again) stream.destroy();
+  const without: Throughput[] = [];
+  const beside: Throughput[] = [];
+  const fixedWithout: FixedRate[] = [];
+  const fixedBeside: FixedRate[] = [];
+  let kibPerSubscriber = 0;
+  for (let round = 0; round < rounds; round++) {
+    without.push(await run());
+    fixedWithout.push(await atRate());
+    const before = rssKib(pid);
+    const streams = await subscribe(base, 1_000, () => {});
+    kibPerSubscriber = Math.max(kibPerSubscriber, (rssKib(pid) - before) / 1_000);
+    beside.push(await run());
+    fixedBeside.push(await atRate());
+    for (const stream of streams) stream.destroy();
+    await waitUntil(async () => (await subscribers(base)) === 0, { what: 'subscribers gone' });
+  }
+  const byP99 = (runs: FixedRate[]) =>
+    [...runs].sort((a, b) => a.latencyMs.p99 - b.latencyMs.p99)[Math.floor((runs.length - 1) / 2)]!;
   return {
     search: { without: median(without), beside: median(beside), subscribers: 1_000 },
+    fixed: { without: byP99(fixedWithout), beside: byP99(fixedBeside) },
     kibPerSubscriber,
   };
+}
+
+/** The API's count of connected subscribers, from its /metrics. */
+async function subscribers(base: string): Promise<number> {
+  const text = await (await fetch(`${base}/metrics`)).text();
+  return Number(/^tessera_change_subscribers (\d+)/m.exec(text)?.[1] ?? Number.NaN);
 }
 
 /** The run with the median req/s of two or more. */
