@@ -151,18 +151,11 @@ export function createChangeFeed(options: ChangeFeedOptions): ChangeFeed {
   }
 
   function serveStream(storeId: string, from: ChangePosition, x: DirectExchange): Promise<void> {
-    const { res } = x;
     x.begin(200);
-    res.writeHead(200, withRequestId(STREAM_HEADERS, x.requestId));
-    res.write(`retry: ${RECONNECT_MS}\n\n`);
+    x.res.writeHead(200, withRequestId(STREAM_HEADERS, x.requestId));
+    const output = createStreamOutput(x.res, options.bufferBytes, metrics);
+    output.write(`retry: ${RECONNECT_MS}\n\n`, () => {});
     let position = from;
-    let waitingForDrain = false;
-    let ended = false;
-    const end = (): void => {
-      if (ended) return;
-      ended = true;
-      res.end();
-    };
 
     /** The changes after the stream's position; undefined when the stream must end. */
     const nextBatch = (): ChangeBatch | undefined => {
@@ -176,22 +169,61 @@ export function createChangeFeed(options: ChangeFeedOptions): ChangeFeed {
     };
 
     const pump = (): void => {
-      while (!ended && !waitingForDrain) {
+      while (output.ready()) {
         const batch = nextBatch();
         if (batch === undefined) {
-          end();
+          output.end();
           return;
         }
         if (batch.last === undefined) return;
         position = batch.last;
-        if (!write(batch.events())) return;
+        if (!output.write(batch.events(), pump)) return;
         if (batch.count < STREAM_BATCH) return;
       }
     };
 
-    const write = (text: string): boolean => {
+    const unwatch = watcher.listen(pump);
+    const unbeat = heartbeats.add(() => {
+      if (output.ready()) output.write(': heartbeat\n\n', pump);
+    });
+    const end = () => output.end();
+    endings.add(end);
+    pump();
+    return new Promise<void>((resolve) => {
+      x.res.once('close', () => {
+        unwatch();
+        unbeat();
+        endings.delete(end);
+        resolve();
+      });
+    });
+  }
+}
+
+/**
+ * The writing end of one event stream: backpressure (a write the socket does not take at once
+ * waits for its drain before the next), and a bound on what the client leaves unread, past which
+ * the stream is cut off.
+ */
+function createStreamOutput(res: ServerResponse, bufferBytes: number, metrics?: ChangeFeedMetrics) {
+  let waitingForDrain = false;
+  let ended = false;
+  // A wake or heartbeat already scheduled in a later slice must not write to a closed stream.
+  res.once('close', () => {
+    ended = true;
+  });
+  return {
+    /** Open, and taking writes now. */
+    ready: (): boolean => !ended && !waitingForDrain,
+    end(): void {
+      if (ended) return;
+      ended = true;
+      res.end();
+    },
+    /** Writes `text`; false when the stream takes no more now (`onDrain` runs once it does). */
+    write(text: string, onDrain: () => void): boolean {
       const flowing = res.write(text);
-      if (res.writableLength > options.bufferBytes) {
+      if (res.writableLength > bufferBytes) {
         metrics?.cutOff();
         ended = true;
         res.destroy();
@@ -201,29 +233,12 @@ export function createChangeFeed(options: ChangeFeedOptions): ChangeFeed {
         waitingForDrain = true;
         res.once('drain', () => {
           waitingForDrain = false;
-          pump();
+          onDrain();
         });
       }
       return flowing;
-    };
-
-    const unwatch = watcher.listen(pump);
-    const unbeat = heartbeats.add(() => {
-      if (!waitingForDrain && !ended) write(': heartbeat\n\n');
-    });
-    endings.add(end);
-    pump();
-    return new Promise<void>((resolve) => {
-      res.once('close', () => {
-        // A wake or heartbeat already scheduled in a later slice must not write to it.
-        ended = true;
-        unwatch();
-        unbeat();
-        endings.delete(end);
-        resolve();
-      });
-    });
-  }
+    },
+  };
 }
 
 const STREAM_HEADERS = headerTemplate([

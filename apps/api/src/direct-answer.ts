@@ -16,8 +16,11 @@ export interface DirectExchange {
   begin(status: number): void;
 }
 
-/** The headers of a whole JSON answer, built once per answer (see headerTemplate). */
-export function jsonAnswerHeaders(etag: string, length: number, extra: readonly string[] = []) {
+/**
+ * The headers of a JSON answer, built once per answer (see headerTemplate); `length` when the
+ * body's is known (a streamed answer goes out chunked).
+ */
+export function jsonAnswerHeaders(etag: string, length?: number, extra: readonly string[] = []) {
   return headerTemplate([
     'Content-Type',
     JSON_TYPE,
@@ -26,8 +29,7 @@ export function jsonAnswerHeaders(etag: string, length: number, extra: readonly 
     'ETag',
     etag,
     ...extra,
-    'Content-Length',
-    String(length),
+    ...(length === undefined ? [] : ['Content-Length', String(length)]),
   ]);
 }
 

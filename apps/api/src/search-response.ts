@@ -11,7 +11,7 @@ import {
 } from '@tessera/store';
 import { LRUCache } from 'lru-cache';
 import { issueChangeToken } from './change-token.js';
-import { headerTemplate, withRequestId } from './common-headers.js';
+import { withRequestId } from './common-headers.js';
 import {
   answerNotModified,
   type DirectExchange,
@@ -118,19 +118,7 @@ export function createSearchResponder(options: SearchResponderOptions) {
     x.begin(200);
     x.res.writeHead(
       200,
-      withRequestId(
-        headerTemplate([
-          'Content-Type',
-          JSON_TYPE,
-          'Cache-Control',
-          'no-cache',
-          'ETag',
-          etag,
-          CHANGES_TOKEN,
-          changesToken,
-        ]),
-        x.requestId,
-      ),
+      withRequestId(jsonAnswerHeaders(etag, undefined, [CHANGES_TOKEN, changesToken]), x.requestId),
     );
   };
 
