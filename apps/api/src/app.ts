@@ -11,7 +11,7 @@ import { ApiError } from './api-error.js';
 import { type ChangeFeed, type ChangeFeedOptions, createChangeFeed } from './change-feed.js';
 import { parseChangesQuery } from './changes-query.js';
 import { setCommonHeaders } from './common-headers.js';
-import { loadConfig } from './config.js';
+import { changesHeartbeatMs, loadConfig } from './config.js';
 import type { DirectExchange } from './direct-answer.js';
 import { answerError, ensureAnswered } from './error-envelope.js';
 import { createEventResponder } from './event-response.js';
@@ -99,7 +99,7 @@ export function createApp(deps: AppDeps): TesseraApp {
     store,
     maxSubscribers: DEFAULTS.CHANGES_MAX_SUBSCRIBERS,
     bufferBytes: DEFAULTS.CHANGES_BUFFER_BYTES,
-    heartbeatMs: DEFAULTS.CHANGES_HEARTBEAT_MS,
+    heartbeatMs: changesHeartbeatMs(DEFAULTS),
     watchMs: DEFAULTS.CHANGES_WATCH_MS,
     ...deps.changeLimits,
     metrics: metrics.changeFeed,

@@ -69,15 +69,18 @@ export const ApiConfigSchema = z
       .int()
       .min(64 * 1024)
       .default(1024 ** 2),
-    /** A comment line this often on every change stream, for proxies that close quiet connections. */
-    CHANGES_HEARTBEAT_MS: ms(5_000),
+    /**
+     * A comment line this often on every change stream, for proxies that close quiet
+     * connections. Unset: 5 s, or half of RESPONSE_IDLE_TIMEOUT_MS when that is shorter.
+     */
+    CHANGES_HEARTBEAT_MS: z.coerce.number().int().min(1).optional(),
     /** While anyone follows /changes, how often the store is looked at for a new write. */
     CHANGES_WATCH_MS: ms(10),
     /** How long SIGTERM waits for in-flight requests before closing connections. */
     SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(10_000),
   })
   // A stream quiet for the idle timeout is cut off: its heartbeat must come first.
-  .refine((c) => c.CHANGES_HEARTBEAT_MS < c.RESPONSE_IDLE_TIMEOUT_MS, {
+  .refine((c) => (c.CHANGES_HEARTBEAT_MS ?? 0) < c.RESPONSE_IDLE_TIMEOUT_MS, {
     path: ['CHANGES_HEARTBEAT_MS'],
     message: 'must be less than RESPONSE_IDLE_TIMEOUT_MS',
   })
@@ -91,6 +94,13 @@ export type ApiConfig = z.infer<typeof ApiConfigSchema>;
 
 export function loadConfig(env: Readonly<Record<string, string | undefined>>): ApiConfig {
   return parseSettings(ApiConfigSchema, env);
+}
+
+/** The change streams' heartbeat: as set, or 5 s, or half the idle timeout when that is shorter. */
+export function changesHeartbeatMs(config: ApiConfig): number {
+  return (
+    config.CHANGES_HEARTBEAT_MS ?? Math.min(5_000, Math.floor(config.RESPONSE_IDLE_TIMEOUT_MS / 2))
+  );
 }
 
 export function serverTimeouts(config: ApiConfig): ServerTimeouts {

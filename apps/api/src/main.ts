@@ -8,7 +8,7 @@ import { pino } from 'pino';
 import { createAdminApp } from './admin-app.js';
 import { createApp } from './app.js';
 import { clusterMetricsRenderer, runPrimary } from './cluster.js';
-import { ApiConfigSchema, loadConfig, serverTimeouts } from './config.js';
+import { ApiConfigSchema, changesHeartbeatMs, loadConfig, serverTimeouts } from './config.js';
 import { createMetrics } from './metrics.js';
 import { probeListen, startServer } from './server.js';
 
@@ -51,7 +51,7 @@ runMain(
       changeLimits: {
         maxSubscribers: config.CHANGES_MAX_SUBSCRIBERS,
         bufferBytes: config.CHANGES_BUFFER_BYTES,
-        heartbeatMs: config.CHANGES_HEARTBEAT_MS,
+        heartbeatMs: changesHeartbeatMs(config),
         watchMs: config.CHANGES_WATCH_MS,
       },
     });

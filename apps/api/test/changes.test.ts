@@ -5,6 +5,7 @@ import { waitUntil } from '@tessera/testkit';
 import { EventSource } from 'eventsource';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
+import { changesHeartbeatMs, loadConfig } from '../src/config.js';
 import { eventWithId, json, startApp } from './helpers.js';
 
 /** Seeds the generated feed rounds; printed in the test names, CHANGES_SEED reruns one. */
@@ -140,6 +141,17 @@ describe(`list /search, then follow /changes (seed ${CHANGES_SEED})`, () => {
     const second = await app.get(nextLink!);
     expect(second.headers.get('changes-token')).toBe(token);
     expect((await app.get('/search?limit=3')).headers.get('changes-token')).not.toBe(token);
+  });
+});
+
+describe('the change feed settings', () => {
+  it('beat under a short idle timeout unless told otherwise, and refuse a beat as long as it', () => {
+    expect(changesHeartbeatMs(loadConfig({}))).toBe(5_000);
+    expect(changesHeartbeatMs(loadConfig({ RESPONSE_IDLE_TIMEOUT_MS: '3000' }))).toBe(1_500);
+    expect(changesHeartbeatMs(loadConfig({ CHANGES_HEARTBEAT_MS: '700' }))).toBe(700);
+    expect(() =>
+      loadConfig({ RESPONSE_IDLE_TIMEOUT_MS: '3000', CHANGES_HEARTBEAT_MS: '3000' }),
+    ).toThrow(/CHANGES_HEARTBEAT_MS/);
   });
 });
 
