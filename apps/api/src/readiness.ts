@@ -1,4 +1,4 @@
-import type { FeedView, StoreState, StoreView } from '@tessera/store';
+import type { FeedState, FeedView, StoreView } from '@tessera/store';
 import type { Logger } from 'pino';
 import { ApiError } from './api-error.js';
 import { type ReplicationView, viewReplication } from './replication-view.js';
@@ -17,7 +17,7 @@ export function configuredFeeds(store: StoreView): FeedView[] {
   return configured.length > 0 ? configured : feeds;
 }
 
-const isFresh = (state: StoreState, now: number, staleAfterMs: number): boolean =>
+const isFresh = (state: FeedState, now: number, staleAfterMs: number): boolean =>
   state.lastSuccessAt !== null && now - state.lastSuccessAt <= staleAfterMs;
 
 const latest = (values: Array<number | null>): number | null =>
@@ -142,7 +142,7 @@ export function feedsBody(store: StoreView, now: number, staleAfterMs: number) {
 }
 
 /** What a feed's polls so far met, for a refusal before any feed was applied. */
-function pollsSoFar(state: StoreState): string {
+function pollsSoFar(state: FeedState): string {
   if (state.lastErrorCode === null) {
     return state.lastAttemptAt === null
       ? 'the first poll has not ended yet'

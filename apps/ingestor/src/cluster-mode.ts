@@ -5,6 +5,7 @@ import type { StoreWriter } from '@tessera/store';
 import type { Logger } from 'pino';
 import type { IngestorConfig } from './config.js';
 import { digestFeeds, type FeedConfig, redactUrl } from './feed-config.js';
+import { createFeedLoop, type FeedLoop } from './feed-loop.js';
 import {
   diffFeeds,
   type FeedChanges,
@@ -15,7 +16,6 @@ import {
 } from './feed-set.js';
 import type { FeedSink } from './feed-sink.js';
 import { reloadFeedsOnChange } from './feeds-reload.js';
-import { createIngestor, type Ingestor } from './ingestor.js';
 import { createActionHandler } from './operator-actions.js';
 
 /**
@@ -124,13 +124,13 @@ function feedLeader(
       replication.publishFeed(feed.id, stage.records(), { ...commit, endedAt: Date.now() }),
     recordPoll: (outcome) => replication.publishState(feed.id, { ...outcome, endedAt: Date.now() }),
   };
-  let term: { ingestor: Ingestor; stopServing: () => void } | undefined;
+  let term: { ingestor: FeedLoop; stopServing: () => void } | undefined;
   let changing = Promise.resolve();
   const { operator } = replication;
   const begin = async (): Promise<void> => {
     // A pause is the cluster's: a new leader keeps it (NATS unreachable: none is known).
     const paused = await operator.paused(feed.id).catch(() => false);
-    const ingestor = createIngestor(
+    const ingestor = createFeedLoop(
       { ...deps, store: sink, prepare: (signal) => replication.caughtUp(feed.id, signal) },
       { paused },
     );

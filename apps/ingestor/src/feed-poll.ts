@@ -48,7 +48,7 @@ export interface PollDeps {
   prepare?: (signal: AbortSignal) => Promise<void>;
 }
 
-export type PollOutcome = 'applied' | 'not_modified' | 'unchanged' | 'failed';
+export type PollVerdict = 'applied' | 'not_modified' | 'unchanged' | 'failed';
 
 /**
  * Where a poll's time went, in ms. `fetchMs` (the response and its body), `splitMs`, `waitMs`
@@ -70,7 +70,7 @@ export interface PollPhases {
 
 /** One poll's account: logged as one line, printed by `--once`, and used for scheduling. */
 export interface PollReport {
-  outcome: PollOutcome;
+  outcome: PollVerdict;
   bytes: number;
   durationMs: number;
   events: number;

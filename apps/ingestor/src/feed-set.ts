@@ -2,13 +2,13 @@ import { BUILT_IN_FORMAT, describeFormat } from '@tessera/mapping';
 import type { FeedStage, StoreWriter } from '@tessera/store';
 import { type FeedConfig, redactUrl } from './feed-config.js';
 import { createFeedFetcher, type FeedFetcher } from './feed-fetcher.js';
+import { createFeedLoop, type FeedLoop, type FeedLoopDeps } from './feed-loop.js';
 import type { PollReport } from './feed-poll.js';
 import { storeSink } from './feed-sink.js';
-import { createIngestor, type Ingestor, type IngestorDeps } from './ingestor.js';
 
 /** What every feed's poll loop shares: the parse workers, the limits, the log, the schedule. */
 export type SharedDeps = Omit<
-  IngestorDeps,
+  FeedLoopDeps,
   'store' | 'fetcher' | 'provider' | 'timeZone' | 'format' | 'pollIntervalMs'
 >;
 
@@ -26,7 +26,7 @@ export interface FeedSet {
   run(): Promise<void>;
   stop(): Promise<void>;
   /** The loop of a feed this set runs (for an operator's action), or undefined. */
-  loop(feed: string): Ingestor | undefined;
+  loop(feed: string): FeedLoop | undefined;
   /**
    * Runs these feeds from now on: new ones start, removed ones stop polling (their records and
    * events stay), changed ones restart with their new settings, the others go on untouched.
@@ -40,10 +40,10 @@ export interface FeedChanges {
   changed: string[];
 }
 
-interface FeedLoop {
+interface RunningFeed {
   /** The feed's settings as compared by a reload. */
   settings: string;
-  ingestor: Ingestor;
+  ingestor: FeedLoop;
   fetcher: FeedFetcher;
   stage: FeedStage;
 }
@@ -61,7 +61,7 @@ export function createFeedSet(
   limits: FetchLimits,
 ): FeedSet {
   const progressOf = summedProgress(shared.onProgress);
-  const loops = new Map<string, FeedLoop>();
+  const loops = new Map<string, RunningFeed>();
   // Settles when the set stops, or rejects when a loop gives up: loops come and go with
   // reloads, so run() cannot wait on a fixed list of them.
   const ended = Promise.withResolvers<void>();
@@ -71,14 +71,14 @@ export function createFeedSet(
     const { fetcher, deps } = feedPollDeps(feed, shared, limits);
     const paused = store.feeds().some((f) => f.id === feed.id && f.paused);
     const sink = storeSink(store, feed.id);
-    const ingestor = createIngestor(
+    const ingestor = createFeedLoop(
       { ...deps, store: sink, onProgress: progressOf(feed.id) },
       { paused },
     );
     loops.set(feed.id, { settings: settingsOf(feed), ingestor, fetcher, stage: sink.stage });
     if (running) start(ingestor);
   };
-  const start = (ingestor: Ingestor): void => {
+  const start = (ingestor: FeedLoop): void => {
     ingestor.run().catch((error: unknown) => ended.reject(error));
   };
   const close = async (feed: string): Promise<void> => {
@@ -150,7 +150,7 @@ export function feedPollDeps(
   feed: FeedConfig,
   shared: SharedDeps,
   limits: FetchLimits,
-): { fetcher: FeedFetcher; deps: Omit<IngestorDeps, 'store'> } {
+): { fetcher: FeedFetcher; deps: Omit<FeedLoopDeps, 'store'> } {
   const mapped = feed.format === BUILT_IN_FORMAT ? undefined : feed.format;
   const fetcher = createFeedFetcher({
     url: feed.url,

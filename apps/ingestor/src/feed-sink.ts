@@ -2,8 +2,8 @@ import type {
   ApplyCounts,
   FeedCommit,
   FeedStage,
+  FeedState,
   PollOutcome,
-  StoreState,
   StoreWriter,
 } from '@tessera/store';
 
@@ -13,7 +13,7 @@ import type {
  * that nothing is written, or published, while the partner is still sending.
  */
 export interface FeedSink {
-  state(): StoreState;
+  state(): FeedState;
   /** Where the poll's records wait until the whole document proved sound. */
   readonly stage: FeedStage;
   /** Applies what the stage holds with the poll's state, all at once; resolves with the counts. */

@@ -1,10 +1,10 @@
 import { OperatorError, type OperatorRequest, type OperatorResult } from '@tessera/operator';
 import type { Logger } from 'pino';
-import type { Ingestor } from './ingestor.js';
+import type { FeedLoop } from './feed-loop.js';
 
 export interface ActionTarget {
   /** The running loop of a feed, or undefined when this node does not poll it. */
-  loopOf(feed: string): Ingestor | undefined;
+  loopOf(feed: string): FeedLoop | undefined;
   /** Keeps a pause where a restart (or, in cluster mode, the next leader) finds it. */
   recordPaused(feed: string, paused: boolean): void | Promise<void>;
   /** This node's name, in the answer. */

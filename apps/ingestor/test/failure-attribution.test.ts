@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createIngestor } from '../src/ingestor.js';
+import { createFeedLoop } from '../src/feed-loop.js';
 import { createHarness, type Harness } from './harness.js';
 
 /**
@@ -103,7 +103,7 @@ describe('failure attribution', () => {
     h = await createHarness({ source: FIXTURE, dir: smallDisk() });
     expect((await h.poll()).outcome).toBe('applied');
     h.sim.setSource(LARGE);
-    const ingestor = createIngestor({
+    const ingestor = createFeedLoop({
       ...h.deps,
       pollIntervalMs: 10,
       backoff: { baseMs: 1, maxMs: 10 },
@@ -119,7 +119,7 @@ describe('failure attribution', () => {
   it("does not count the partner's failures towards the store failure limit", async () => {
     h = await createHarness({ source: FIXTURE });
     h.sim.setPlan({ steps: [{ kind: 'status', status: 503 }], afterwards: 'repeat_last' });
-    const ingestor = createIngestor({
+    const ingestor = createFeedLoop({
       ...h.deps,
       pollIntervalMs: 10,
       backoff: { baseMs: 1, maxMs: 5 },

@@ -1,6 +1,6 @@
 import { headers as natsHeaders } from '@nats-io/transport-node';
 import type { EventRecord } from '@tessera/core';
-import { type PollOutcome, PollOutcomeSchema, StoreStateSchema } from '@tessera/store';
+import { FeedStateSchema, type PollOutcome, PollOutcomeSchema } from '@tessera/store';
 import { z } from 'zod';
 
 /**
@@ -65,7 +65,7 @@ const CommitSchema = z.object({
   outcome: PollOutcomeSchema.optional(),
   /** A checkpoint: the version of the store it copies and the feed's state. */
   version: z.number().int().optional(),
-  state: StoreStateSchema.optional(),
+  state: FeedStateSchema.optional(),
   /** The feed's digest once the batch is applied: what every node must then hold. */
   digest: z.string().optional(),
 });

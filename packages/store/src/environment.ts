@@ -37,7 +37,7 @@ import {
   UNATTRIBUTED_FEED,
 } from './layout.js';
 import { describeCause, StoreError } from './store-error.js';
-import { FeedRecordSchema, INITIAL_FEED_RECORD, StoreStateSchema } from './store-state.js';
+import { FeedRecordSchema, FeedStateSchema, INITIAL_FEED_RECORD } from './store-state.js';
 
 /** The open LMDB environment and its databases. */
 export interface Environment {
@@ -210,7 +210,7 @@ function moveStateToFeedRecord(env: Environment, id: string): void {
   const events = (env.events.getStats() as { entryCount: number }).entryCount;
   env.meta.putSync(feedKey(id), {
     ...INITIAL_FEED_RECORD,
-    state: StoreStateSchema.parse(state),
+    state: FeedStateSchema.parse(state),
     events,
   });
   env.meta.removeSync(STATE_KEY);

@@ -27,6 +27,8 @@ export {
   type ApplyCounts,
   changedAnything,
   type FeedRecord,
+  type FeedState,
+  FeedStateSchema,
   type FeedValidators,
   INITIAL_STATE,
   MAX_RUNS,
@@ -34,8 +36,6 @@ export {
   type PollOutcome,
   PollOutcomeSchema,
   type PollRun,
-  type StoreState,
-  StoreStateSchema,
 } from './store-state.js';
 export type {
   EventScan,

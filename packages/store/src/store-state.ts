@@ -27,7 +27,7 @@ export type ApplyCounts = z.infer<typeof ApplyCountsSchema>;
  * What the ingestor records about itself, so that any process reading the store can tell how
  * fresh its data is. Times are epoch milliseconds.
  */
-export const StoreStateSchema = z.object({
+export const FeedStateSchema = z.object({
   validators: FeedValidatorsSchema,
   lastAttemptAt: z.number().nullable(),
   /** When a whole feed was last read and applied (or found unchanged); null: never. */
@@ -41,9 +41,9 @@ export const StoreStateSchema = z.object({
   failingSince: z.number().nullable().default(null),
   lastCounts: ApplyCountsSchema.nullable(),
 });
-export type StoreState = z.infer<typeof StoreStateSchema>;
+export type FeedState = z.infer<typeof FeedStateSchema>;
 
-export const INITIAL_STATE: StoreState = {
+export const INITIAL_STATE: FeedState = {
   validators: { urlDigest: null, etag: null, lastModified: null, hash: null },
   lastAttemptAt: null,
   lastSuccessAt: null,
@@ -84,7 +84,7 @@ export function changedAnything(counts: ApplyCounts): boolean {
 }
 
 /** The state after a poll: the one rule for every way a poll ends. */
-export function nextState(previous: StoreState, outcome: PollOutcome): StoreState {
+export function nextState(previous: FeedState, outcome: PollOutcome): FeedState {
   if (!outcome.ok) {
     return {
       ...previous,
@@ -129,7 +129,7 @@ export type PollRun = z.infer<typeof PollRunSchema>;
  * removed by whoever configured it).
  */
 export const FeedRecordSchema = z.object({
-  state: StoreStateSchema,
+  state: FeedStateSchema,
   runs: z.array(PollRunSchema).default([]),
   events: z.number().int().nonnegative().default(0),
   url: z.string().nullable().default(null),

@@ -24,10 +24,10 @@ import { StoreError } from './store-error.js';
 import {
   type FeedRecord,
   FeedRecordSchema,
+  type FeedState,
+  FeedStateSchema,
   INITIAL_FEED_RECORD,
   INITIAL_STATE,
-  type StoreState,
-  StoreStateSchema,
 } from './store-state.js';
 
 /** What every process may read: the same for the API's reader and the ingestor's writer. */
@@ -35,7 +35,7 @@ export interface StoreView {
   /** The store id and version, which together name the content (ETags derive from them). */
   head(): Head;
   /** A feed's poll state (the initial one for a feed never polled). */
-  state(feed: string): StoreState;
+  state(feed: string): FeedState;
   /** Every feed the store has a record of, configured or not, by id. */
   feeds(): FeedView[];
   count(): number;
@@ -166,7 +166,7 @@ function readFeed(env: Environment, id: string): FeedRecord | undefined {
   const legacy = id === UNMIGRATED_FEED ? env.meta.get(STATE_KEY) : undefined;
   return legacy === undefined
     ? undefined
-    : { ...INITIAL_FEED_RECORD, state: StoreStateSchema.parse(legacy) };
+    : { ...INITIAL_FEED_RECORD, state: FeedStateSchema.parse(legacy) };
 }
 
 function readFeeds(env: Environment): FeedView[] {

@@ -49,12 +49,12 @@ import {
   changedAnything,
   type FeedRecord,
   FeedRecordSchema,
+  type FeedState,
   type FeedValidators,
   INITIAL_FEED_RECORD,
   nextFeedRecord,
   type PollOutcome,
   runOf,
-  type StoreState,
 } from './store-state.js';
 import { type StoreView, viewOf } from './store-view.js';
 import { acquireWriterLock, type WriterLock } from './writer-lock.js';
@@ -88,7 +88,7 @@ export interface FeedCommit {
 export interface ReplicatedWrite {
   /** The feed the write is of. */
   feed: string;
-  state: StoreState;
+  state: FeedState;
   /** The store id from now on: the source's, so that every replica names its content alike. */
   storeId: string;
   /** The version if an event changed; never lowers the current one. */
@@ -129,7 +129,7 @@ export interface StoreWriter extends StoreView {
   applyFeed(feed: string, records: Iterable<EventRecord>, commit: FeedCommit): ApplyCounts;
   /** Cluster mode: the same for a replicated batch, closed as its source says. */
   applyReplicated(records: Iterable<EventRecord>, commit: ReplicatedWrite): ApplyCounts;
-  recordPoll(feed: string, outcome: PollOutcome): StoreState;
+  recordPoll(feed: string, outcome: PollOutcome): FeedState;
   /**
    * The feeds the ingestor runs now, with their URLs as they may be shown (no credentials or
    * query values): a record for each, and the list that /feeds marks as configured. Feeds left

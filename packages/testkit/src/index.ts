@@ -11,7 +11,7 @@ export {
 export { freePort } from './free-port.js';
 export { type NatsCluster, startNatsCluster } from './nats-cluster.js';
 export { type Nginx, type NginxOptions, startNginx } from './nginx.js';
-export { type FeedSink, seedRecords, seedStore, weekWindow } from './seed-store.js';
+export { type SeedTarget, seedRecords, seedStore, weekWindow } from './seed-store.js';
 export { tamperWithStore } from './tamper-store.js';
 export { getJson, waitUntil } from './wait.js';
 export { readWholeDocument, type WholeReading } from './whole-document.js';

@@ -1,7 +1,7 @@
 import { type EventRecord, eventIdFor, toEventRecord } from '@tessera/core';
 
 /** What seeding needs of a store writer (structurally: the testkit does not depend on the store). */
-export interface FeedSink {
+export interface SeedTarget {
   applyFeed(
     feed: string,
     records: Iterable<EventRecord>,
@@ -19,7 +19,7 @@ const START = Date.parse('2000-01-01T00:00:00Z');
  * Fills a store with `count` events spread evenly so that one week holds about `perWeek` of them
  * (100k at 50 a week spans 38 years), each with the shape and size of a real summary.
  */
-export function seedStore(store: FeedSink, count: number, perWeek = 50): void {
+export function seedStore(store: SeedTarget, count: number, perWeek = 50): void {
   store.applyFeed('bench', seedRecords(count, perWeek), {
     at: Date.now(),
     validators: { urlDigest: null, etag: null, lastModified: null, hash: 'seed' },

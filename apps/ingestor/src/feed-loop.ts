@@ -5,7 +5,7 @@ import { type PollDeps, type PollReport, pollFeed } from './feed-poll.js';
 import { STORE_FAILURE_CODES } from './ingest-error.js';
 
 /** What one poll needs, plus the schedule. */
-export interface IngestorDeps extends PollDeps {
+export interface FeedLoopDeps extends PollDeps {
   pollIntervalMs: number;
   backoff: BackoffPolicy;
   /** Consecutive polls failed by the store after which `run()` gives up (see docs/operating.md). */
@@ -13,7 +13,7 @@ export interface IngestorDeps extends PollDeps {
   random?: () => number;
 }
 
-export interface Ingestor {
+export interface FeedLoop {
   /** One poll, logged; resolves with its report. Never two at once. */
   pollOnce(): Promise<PollReport>;
   /**
@@ -35,7 +35,7 @@ export interface Ingestor {
   readonly paused: boolean;
 }
 
-export function createIngestor(deps: IngestorDeps, options: { paused?: boolean } = {}): Ingestor {
+export function createFeedLoop(deps: FeedLoopDeps, options: { paused?: boolean } = {}): FeedLoop {
   const stopping = new AbortController();
   let current: Promise<PollReport> | undefined;
   let running: Promise<void> | undefined;

@@ -1,10 +1,10 @@
 import { waitUntil } from '@tessera/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createIngestor, type Ingestor } from '../src/ingestor.js';
+import { createFeedLoop, type FeedLoop } from '../src/feed-loop.js';
 import { createHarness, type Harness } from './harness.js';
 
 let h: Harness | undefined;
-let ingestor: Ingestor | undefined;
+let ingestor: FeedLoop | undefined;
 afterEach(async () => {
   await ingestor?.stop();
   await h?.close();
@@ -13,8 +13,8 @@ afterEach(async () => {
 });
 
 /** An ingestor whose interval is a minute: any other poll in a test is one it was asked for. */
-function slowIngestor(harness: Harness, options: { paused?: boolean } = {}): Ingestor {
-  return createIngestor(
+function slowIngestor(harness: Harness, options: { paused?: boolean } = {}): FeedLoop {
+  return createFeedLoop(
     {
       ...harness.deps,
       pollIntervalMs: 60_000,
@@ -25,7 +25,7 @@ function slowIngestor(harness: Harness, options: { paused?: boolean } = {}): Ing
   );
 }
 
-describe('createIngestor', () => {
+describe('createFeedLoop', () => {
   it('backs off after failures, honours Retry-After, and returns to the interval after a success', async () => {
     h = await createHarness({
       plan: {
@@ -38,7 +38,7 @@ describe('createIngestor', () => {
     });
     const times: number[] = [];
     h.sim.server.on('request', () => times.push(Date.now()));
-    ingestor = createIngestor({
+    ingestor = createFeedLoop({
       ...h.deps,
       pollIntervalMs: 600,
       backoff: { baseMs: 100, maxMs: 5_000 },
@@ -57,7 +57,7 @@ describe('createIngestor', () => {
 
   it('keeps at most one poll in flight', async () => {
     h = await createHarness({ plan: { steps: [{ kind: 'delay', ms: 300 }], afterwards: 'none' } });
-    ingestor = createIngestor({
+    ingestor = createFeedLoop({
       ...h.deps,
       pollIntervalMs: 60_000,
       backoff: { baseMs: 100, maxMs: 1_000 },
@@ -73,7 +73,7 @@ describe('createIngestor', () => {
     h = await createHarness({
       plan: { steps: [{ kind: 'drip', bytesPerTick: 10, intervalMs: 100 }], afterwards: 'none' },
     });
-    ingestor = createIngestor({
+    ingestor = createFeedLoop({
       ...h.deps,
       pollIntervalMs: 60_000,
       backoff: { baseMs: 100, maxMs: 1_000 },
