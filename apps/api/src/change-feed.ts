@@ -58,7 +58,8 @@ interface ChangeBatch {
  * so a subscriber costs a socket and a few hundred bytes, and one that is cut off resumes from
  * its last token with nothing lost. One timer reads the store's head while anyone waits, and
  * wakes them all when it moves; subscribers at the same position in the same turn share one
- * read and one serialization of the changes (a new batch reaches 1,000 subscribers as one read).
+ * read and one serialization of the changes (a new batch reaches 1,000 subscribers as ten
+ * reads, one per slice of a hundred).
  */
 export function createChangeFeed(options: ChangeFeedOptions): ChangeFeed {
   const { store } = options;
@@ -112,8 +113,9 @@ export function createChangeFeed(options: ChangeFeedOptions): ChangeFeed {
     stream(request, x) {
       const { storeId } = store.head();
       const position = openChangeToken(storeId, request.since);
-      // Refusals (expired, overloaded) are answered before the stream begins.
-      read(storeId, position, 1);
+      // Refusals (expired, overloaded) are answered before the stream begins; the pump's first
+      // read, in this same turn, is this one.
+      read(storeId, position, STREAM_BATCH);
       const leave = admit();
       return serveStream(storeId, position, x).finally(leave);
     },
@@ -326,42 +328,29 @@ function readBatch(
 
 /** Reads the store's head every `watchMs` while anyone listens, and tells them when it moves. */
 function createHeadWatcher(store: StoreView, watchMs: number) {
-  const listeners = new Set<() => void>();
-  let timer: NodeJS.Timeout | undefined;
   let seen = '';
   const headKey = (): string => {
     const { storeId, version } = store.head();
     return `${storeId}.${version}`;
   };
-  const tick = (): void => {
-    const key = headKey();
-    if (key === seen) return;
-    seen = key;
-    inSlices([...listeners], (listener) => listener());
-  };
-
-  const listen = (listener: () => void): (() => void) => {
-    if (timer === undefined) {
+  const listeners = createTimedSet(watchMs, {
+    started: () => {
       seen = headKey();
-      timer = setInterval(tick, watchMs);
-      timer.unref();
-    }
-    listeners.add(listener);
-    return () => {
-      listeners.delete(listener);
-      if (listeners.size === 0 && timer !== undefined) {
-        clearInterval(timer);
-        timer = undefined;
-      }
-    };
-  };
+    },
+    tick: (all) => {
+      const key = headKey();
+      if (key === seen) return;
+      seen = key;
+      inSlices(all, (listener) => listener());
+    },
+  });
+  const listen = listeners.add;
 
   return {
     listen,
     /**
      * Resolves true when the head moves, false when `ms` pass, the client goes (its response
-     * closes), or the feed
-     * closes (`endings` is where the feed's close finds it).
+     * closes), or the feed closes (`endings` is where the feed's close finds it).
      */
     next(ms: number, endings: Set<() => void>, res: ServerResponse): Promise<boolean> {
       return new Promise<boolean>((resolve) => {
@@ -387,8 +376,9 @@ const SLICE = 100;
 
 /**
  * Calls `fn` on every item, SLICE per turn of the event loop: a thousand subscribers woken, or
- * given a heartbeat, at once would hold the loop for many milliseconds, which every /search
- * request arriving meanwhile would wait for (its p99 doubled beside 1,000 idle streams).
+ * given a heartbeat, at once would hold the loop for as long as a thousand socket writes take,
+ * and every /search request arriving meanwhile would wait for them. Subscribers of one slice
+ * share a read (see createBatchReader); the next slice, a turn later, reads again.
  */
 function inSlices<T>(items: T[], fn: (item: T) => void, from = 0): void {
   const end = Math.min(items.length, from + SLICE);
@@ -398,20 +388,31 @@ function inSlices<T>(items: T[], fn: (item: T) => void, from = 0): void {
 
 /** One timer for every stream's heartbeat. */
 function createHeartbeat(intervalMs: number) {
-  const beats = new Set<() => void>();
+  return createTimedSet(intervalMs, { tick: (beats) => inSlices(beats, (beat) => beat()) });
+}
+
+/**
+ * A set of callbacks and one interval timer that runs while the set is not empty: `tick` gets
+ * them all every `intervalMs`; `started` runs when the timer starts.
+ */
+function createTimedSet(
+  intervalMs: number,
+  on: { tick(all: Array<() => void>): void; started?(): void },
+) {
+  const members = new Set<() => void>();
   let timer: NodeJS.Timeout | undefined;
   return {
-    add(beat: () => void): () => void {
-      beats.add(beat);
+    /** Adds `member`; returns what removes it. */
+    add(member: () => void): () => void {
       if (timer === undefined) {
-        timer = setInterval(() => {
-          inSlices([...beats], (beat) => beat());
-        }, intervalMs);
+        on.started?.();
+        timer = setInterval(() => on.tick([...members]), intervalMs);
         timer.unref();
       }
+      members.add(member);
       return () => {
-        beats.delete(beat);
-        if (beats.size === 0 && timer !== undefined) {
+        members.delete(member);
+        if (members.size === 0 && timer !== undefined) {
           clearInterval(timer);
           timer = undefined;
         }
