@@ -15,6 +15,12 @@ export const BenchConfigSchema = z.object({
   /** The store the pages scenario pages through (its unpaged answer is ~250 MB at 1M). */
   BENCH_PAGE_EVENTS: z.coerce.number().int().min(1_000).default(1_000_000),
   BENCH_LARGE_MB: z.coerce.number().int().min(10).default(1_000),
+  /**
+   * The commit /search is measured against in the same run (a ref git resolves: a hash, a tag,
+   * `HEAD~1` for a change just committed), or `none`. b5f07fe: the API before the consumer API
+   * and the several-feeds work, the reference of the hot path's figures (docs/benchmarks-notes.md).
+   */
+  BENCH_BASELINE: z.string().min(1).default('b5f07fe'),
   /** Comma-separated scenario names to run (default: all); the report shows what ran. */
   BENCH_ONLY: z
     .string()

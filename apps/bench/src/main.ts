@@ -1,9 +1,11 @@
 import { execFileSync } from 'node:child_process';
 import { cpus, totalmem } from 'node:os';
+import { join } from 'node:path';
 import { SettingsError } from '@tessera/core';
 import { runMain } from '@tessera/runtime';
 import { openStoreWriter } from '@tessera/store';
 import { seedStore, weekWindow } from '@tessera/testkit';
+import { type BaselineTree, buildBaselineTree } from './baseline-tree.js';
 import { type BenchContext, createBenchContext } from './bench-context.js';
 import { type BenchConfig, loadConfig } from './config.js';
 import { loadGeneratorName } from './load.js';
@@ -24,6 +26,7 @@ import { runPartnerFormats } from './scenarios/partner-formats.js';
 import { runRealServer } from './scenarios/real-server.js';
 import { runSearchThroughput } from './scenarios/search-throughput.js';
 import { runStartupUnderWrite } from './scenarios/startup-under-write.js';
+import { runTrafficMix } from './scenarios/traffic-mix.js';
 
 /**
  * `make bench`: every scenario measured side by side in one run on this machine, load generator
@@ -39,6 +42,32 @@ runMain(
   },
   { isReadable: (error) => error instanceof SettingsError },
 );
+
+/**
+ * The baseline commit's API and its own store of the same seeded events, or undefined when
+ * BENCH_BASELINE is `none`. A baseline that cannot be built (a shallow clone, a ref not here)
+ * stops the run: a report without the comparison it was asked for would read as one with it.
+ */
+async function prepareBaseline(
+  ctx: BenchContext,
+  config: BenchConfig,
+): Promise<{ tree: BaselineTree; dataDir: string } | undefined> {
+  if (config.BENCH_BASELINE === 'none') return undefined;
+  const tree = await buildBaselineTree(
+    config.BENCH_BASELINE,
+    join(ctx.dir('baseline'), 'tree'),
+    ctx.log,
+  );
+  try {
+    const dataDir = ctx.dir('baseline-events');
+    ctx.log(`seeding ${config.BENCH_EVENTS} events with the baseline's code`);
+    await tree.seed(dataDir, config.BENCH_EVENTS);
+    return { tree, dataDir };
+  } catch (error) {
+    await tree.remove();
+    throw error;
+  }
+}
 
 async function measure(ctx: BenchContext, config: BenchConfig): Promise<void> {
   const ran = SCENARIOS.filter((name) => config.BENCH_ONLY?.has(name) ?? true);
@@ -67,7 +96,9 @@ async function measure(ctx: BenchContext, config: BenchConfig): Promise<void> {
   const week = weekWindow(config.BENCH_EVENTS);
   const weekQuery = `?starts_at=${week.startsAt}&ends_at=${week.endsAt}`;
   let bigDir: string | undefined;
-  if (wants('search') || wants('cost-curve') || wants('fixed-rate') || wants('hostile')) {
+  if (
+    ['search', 'cost-curve', 'fixed-rate', 'hostile', 'mix'].some((n) => wants(n as ScenarioName))
+  ) {
     bigDir = ctx.dir('events');
     ctx.log(`seeding ${config.BENCH_EVENTS} events`);
     const writer = openStoreWriter({ path: bigDir });
@@ -78,32 +109,44 @@ async function measure(ctx: BenchContext, config: BenchConfig): Promise<void> {
     const fixturesDir = ctx.dir('fixtures');
     await ctx.setSource({ kind: 'fixtures' });
     for (let i = 0; i < 3; i++) await ctx.ingestOnce({ DATA_DIR: fixturesDir });
-    results.search = await runSearchThroughput(ctx, [
-      {
-        scenario: '(a) fixture data, seed window',
-        dataDir: fixturesDir,
-        query: '?starts_at=2021-02-01T00:00:00Z&ends_at=2022-07-03T00:00:00Z',
-        connections: 50,
-      },
-      {
-        scenario: `(b) ${config.BENCH_EVENTS} events, one-week window`,
-        dataDir: bigDir!,
-        query: weekQuery,
-        connections: 50,
-      },
-      {
-        scenario: `(c) ${config.BENCH_EVENTS} events, no parameters`,
-        dataDir: bigDir!,
-        query: '',
-        connections: 4,
-      },
-    ]);
+    const baseline = await prepareBaseline(ctx, config);
+    try {
+      results.search = await runSearchThroughput(
+        ctx,
+        [
+          {
+            scenario: '(a) fixture data, seed window',
+            dataDir: fixturesDir,
+            query: '?starts_at=2021-02-01T00:00:00Z&ends_at=2022-07-03T00:00:00Z',
+            connections: 50,
+          },
+          {
+            scenario: `(b) ${config.BENCH_EVENTS} events, one-week window`,
+            dataDir: bigDir!,
+            baselineDataDir: baseline?.dataDir,
+            query: weekQuery,
+            connections: 50,
+          },
+          {
+            scenario: `(c) ${config.BENCH_EVENTS} events, no parameters`,
+            dataDir: bigDir!,
+            baselineDataDir: baseline?.dataDir,
+            query: '',
+            connections: 4,
+          },
+        ],
+        baseline?.tree,
+      );
+    } finally {
+      await baseline?.tree.remove();
+    }
   }
   if (wants('cost-curve')) {
     results.costCurve = await runCostCurve(ctx, { dir: bigDir!, events: config.BENCH_EVENTS });
   }
   if (wants('fixed-rate')) results.fixedRate = await runFixedRate(ctx, bigDir!, weekQuery);
   if (wants('hostile')) results.hostile = await runHostileClients(ctx, bigDir!, weekQuery);
+  if (wants('mix')) results.trafficMix = await runTrafficMix(ctx, bigDir!, config.BENCH_EVENTS);
   if (wants('pages')) results.pages = await runPages(ctx, config.BENCH_PAGE_EVENTS);
   if (wants('ingestion')) results.ingestion = await runIngestion(ctx);
   if (wants('partners')) results.partners = await runPartnerFormats(ctx);

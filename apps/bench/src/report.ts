@@ -16,6 +16,7 @@ export function renderReport(r: Results, notes: string, runtimes?: RuntimeCompar
     ...costCurve(r),
     ...fixedRate(r),
     ...hostile(r),
+    ...trafficMix(r),
     ...pages(r),
     ...ingestion(r),
     ...realServer(r),
@@ -50,7 +51,7 @@ function header(r: Results): string[] {
     '## Commands',
     '',
     '```sh',
-    'make bench   # BENCH_SECONDS, BENCH_FIXED_SECONDS, BENCH_EVENTS, BENCH_LARGE_MB, BENCH_ONLY adjust it',
+    'make bench   # BENCH_SECONDS, BENCH_FIXED_SECONDS, BENCH_EVENTS, BENCH_LARGE_MB, BENCH_ONLY, BENCH_BASELINE adjust it',
     ...r.commands,
     '```',
     '',
@@ -74,36 +75,57 @@ function targets(r: Results): string[] {
 
 function search(r: Results): string[] {
   if (r.search === undefined) return [];
+  // Results written before the paired rounds (re-rendered by bench-runtimes) lack their fields.
+  if (r.search.some((s) => s.koaSameAnswer === undefined)) {
+    return ['## GET /search per process', '', 'Not in this run: run `make bench` again.', ''];
+  }
+  const baselines = r.search.filter((s) => s.baseline !== undefined);
   return [
-    '## GET /search per process: Tessera, the Koa floor and raw node:http, same bytes',
+    '## GET /search per process: Tessera, the Koa floors, raw node:http and the baseline commit',
     '',
-    'One process each on one core, the load generator on the other; interleaved rounds, the median',
-    'round shown. The Koa floor is a minimal Koa + @koa/router app sending the same bytes: what the',
-    'framework costs before any work of ours.',
+    'One process each on one core, the load generator on the other. Each round runs every server',
+    "once, back to back, in alternating order; each ratio is the median of the rounds' own ratios,",
+    "since a shared VM's speed drifts by tens of percent within minutes and only servers measured",
+    'side by side see the same machine. The Koa floor is a minimal Koa + @koa/router app sending',
+    'the same body: what the framework costs before any work of ours. "Koa, same answer" sends',
+    "Tessera's headers too (security headers, ETag, Changes-Token, a request id): what Koa costs",
+    "to send exactly this answer, so that the answer's own head is told apart from our work.",
     '',
-    '| scenario | events | body | Tessera req/s | Koa floor req/s | raw req/s | Tessera p50 / p99 ms | **of Koa** | of raw |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| scenario | events | body | head | Tessera req/s | Koa req/s | Koa, same answer req/s | raw req/s | Tessera p50 / p99 ms | **of Koa** | of Koa, same answer | of raw |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...r.search.map(
       (s) =>
-        `| ${s.scenario} | ${n(s.events)} | ${n(s.bodyBytes / 1024, 1)} KiB | ${n(s.tessera.requestsPerSecond)} | ${n(s.koa.requestsPerSecond)} | ${n(s.raw.requestsPerSecond)} | ${ms(s.tessera.latencyMs.p50)} / ${ms(s.tessera.latencyMs.p99)} | **${n(s.ofKoa, 2)}** | ${n(s.ofRaw, 2)} |`,
+        `| ${s.scenario} | ${n(s.events)} | ${n(s.bodyBytes / 1024, 1)} KiB | ${n(s.headBytes)} B | ${n(s.tessera.requestsPerSecond)} | ${n(s.koa.requestsPerSecond)} | ${n(s.koaSameAnswer.requestsPerSecond)} | ${n(s.raw.requestsPerSecond)} | ${ms(s.tessera.latencyMs.p50)} / ${ms(s.tessera.latencyMs.p99)} | **${n(s.ofKoa.requestsPerSecond, 2)}** | ${n(s.ofKoaSameAnswer.requestsPerSecond, 2)} | ${n(s.ofRaw.requestsPerSecond, 2)} |`,
     ),
     '',
-    'CPU time per request (user + system, read from /proc around each round; the median round). It',
-    'leaves out the time the VM gave a neighbour (steal), which req/s counts against the server',
-    'that happened to be running: the cost of a request to each server, whatever the neighbours do.',
+    'CPU time per request (user + system, read from /proc around each run; the median run), and',
+    "each reference's CPU per request over Tessera's, paired by round (1: the same cost).",
     '',
-    '| scenario | Tessera µs | Koa floor µs | raw µs | **Koa / Tessera** |',
-    '|---|---:|---:|---:|---:|',
+    '| scenario | Tessera µs | Koa µs | Koa, same answer µs | raw µs | **Koa / Tessera** | Koa, same answer / Tessera |',
+    '|---|---:|---:|---:|---:|---:|---:|',
     ...r.search.map(
       (s) =>
-        `| ${s.scenario} | ${n(s.tessera.medianCpuUsPerRequest, 1)} | ${n(s.koa.medianCpuUsPerRequest, 1)} | ${n(s.raw.medianCpuUsPerRequest, 1)} | **${n(s.cpuOfKoa, 2)}** |`,
+        `| ${s.scenario} | ${n(s.tessera.medianCpuUsPerRequest, 1)} | ${n(s.koa.medianCpuUsPerRequest, 1)} | ${n(s.koaSameAnswer.medianCpuUsPerRequest, 1)} | ${n(s.raw.medianCpuUsPerRequest, 1)} | **${n(s.ofKoa.cpuPerRequest, 2)}** | ${n(s.ofKoaSameAnswer.cpuPerRequest, 2)} |`,
     ),
     '',
+    ...(baselines.length === 0
+      ? ['No baseline commit was measured (BENCH_BASELINE=none).', '']
+      : [
+          `Against the baseline commit ${baselines[0]!.baseline!.ref} (\`${baselines[0]!.baseline!.commit.slice(0, 12)}\`), built beside this tree and serving its own store of the same seeded events (the fixture scenario is ingested by this tree only):`,
+          '',
+          '| scenario | same body | baseline µs | Tessera µs | **Tessera CPU / baseline** | Tessera req/s / baseline |',
+          '|---|---|---:|---:|---:|---:|',
+          ...baselines.map((s) => {
+            const b = s.baseline!;
+            return `| ${s.scenario} | ${b.sameBody ? 'yes' : '**no**'} | ${n(b.medianCpuUsPerRequest, 1)} | ${n(s.tessera.medianCpuUsPerRequest, 1)} | **${n(1 / b.paired.cpuPerRequest, 3)}** | ${n(b.paired.requestsPerSecond, 3)} |`;
+          }),
+          '',
+        ]),
     'Every round (req/s, in run order):',
     '',
     ...r.search.map(
       (s) =>
-        `- ${s.scenario}: Tessera ${s.tessera.rounds.map((x) => n(x)).join(' / ')}; Koa ${s.koa.rounds.map((x) => n(x)).join(' / ')}; raw ${s.raw.rounds.map((x) => n(x)).join(' / ')}`,
+        `- ${s.scenario}: Tessera ${s.tessera.rounds.map((x) => n(x)).join(' / ')}; Koa ${s.koa.rounds.map((x) => n(x)).join(' / ')}; Koa, same answer ${s.koaSameAnswer.rounds.map((x) => n(x)).join(' / ')}; raw ${s.raw.rounds.map((x) => n(x)).join(' / ')}${s.baseline === undefined ? '' : `; baseline ${s.baseline.rounds.map((x) => n(x)).join(' / ')}`}`,
     ),
     '',
   ];
@@ -156,6 +178,25 @@ function fixedRate(r: Results): string[] {
     ...r.fixedRate.map(
       (f) =>
         `| ${n(f.targetRate)} | ${f.during === 'ingesting' ? `ingesting 150 MB feeds (${f.feedsApplied} applied)` : f.during} | ${f.pinned ? 'yes' : 'no'} | ${n(f.achievedRate)} | ${ms(f.latencyMs.p50)} | ${ms(f.latencyMs.p90)} | **${ms(f.latencyMs.p99)}** | ${ms(f.latencyMs.p999)} | ${ms(f.latencyMs.max)} | ${f.errors} | ${f.non2xx} |`,
+    ),
+    '',
+  ];
+}
+
+function trafficMix(r: Results): string[] {
+  if (r.trafficMix === undefined) return [];
+  const m = r.trafficMix;
+  const share = (k: keyof typeof m.shares) => `${Math.round(100 * m.shares[k])} %`;
+  return [
+    `## A realistic traffic mix at fixed rates, ${r.settings.fixedSeconds} s each`,
+    '',
+    `${share('day')} day windows drawn by Zipf's law over ${n(m.days)} days, ${share('fromNow')} "from now" week windows anchored to the current second, ${share('event')} \`/events/{id}\` over every seeded event, ${share('page')} first pages (100) of month windows (seed ${m.seed}). Meanwhile the ingestor polls a partner whose feed changes every ${n(m.pollMs / 1000)} s into the same store, so every cached answer goes stale as in production. API (one process) and ingestor on core 1, the load generator and the partner on core 0.`,
+    '',
+    '| rate | achieved req/s | feed changes applied | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | errors | non-2xx |',
+    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    ...m.rates.map(
+      (f) =>
+        `| ${n(f.targetRate)} | ${n(f.achievedRate)} | ${f.feedsApplied} | ${ms(f.latencyMs.p50)} | ${ms(f.latencyMs.p90)} | **${ms(f.latencyMs.p99)}** | ${ms(f.latencyMs.p999)} | ${ms(f.latencyMs.max)} | ${f.errors} | ${f.non2xx} |`,
     ),
     '',
   ];

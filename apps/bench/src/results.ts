@@ -12,6 +12,7 @@ import type { PartnerFormatResult } from './scenarios/partner-formats.js';
 import type { RealServerResult } from './scenarios/real-server.js';
 import type { SearchResult } from './scenarios/search-throughput.js';
 import type { StartupResult } from './scenarios/startup-under-write.js';
+import type { TrafficMix } from './scenarios/traffic-mix.js';
 
 /** The scenarios, in the order they run; BENCH_ONLY picks some by these names. */
 export const SCENARIOS = [
@@ -19,6 +20,7 @@ export const SCENARIOS = [
   'cost-curve',
   'fixed-rate',
   'hostile',
+  'mix',
   'pages',
   'ingestion',
   'partners',
@@ -54,6 +56,7 @@ export interface Results {
   costCurve?: CostCurveResult;
   fixedRate?: FixedRateResult[];
   hostile?: HostileResult;
+  trafficMix?: TrafficMix;
   pages?: PagesResult;
   ingestion?: IngestResult[];
   partners?: PartnerFormatResult[];

@@ -4,6 +4,7 @@ import type { Results } from '../src/results.js';
 import type { IngestResult } from '../src/scenarios/ingestion.js';
 import type { SearchServerResult } from '../src/scenarios/search-throughput.js';
 import { judge } from '../src/targets.js';
+import { MIX_SHARES } from '../src/traffic-mix.js';
 
 const run: Results = {
   startedAt: '2026-11-27T00:00:00.000Z',
@@ -61,7 +62,7 @@ describe('the targets make bench checks', () => {
     ]);
   });
 
-  it('judges /search against the Koa floor by req/s and by CPU per request, each on its own', () => {
+  it('judges /search against the Koa floor by req/s and by CPU per request, and against the baseline', () => {
     const server = (requestsPerSecond: number, cpuUs: number): SearchServerResult => ({
       tool: 'wrk',
       requestsPerSecond,
@@ -79,19 +80,51 @@ describe('the targets make bench checks', () => {
           query: '?x',
           events: 4,
           bodyBytes: 800,
+          headBytes: 280,
           tessera: server(24_000, 38),
-          koa: server(30_000, 36),
+          koa: server(30_000, 36.5),
+          koaSameAnswer: server(25_000, 37),
           raw: server(50_000, 20),
-          ofKoa: 0.8,
-          ofRaw: 0.48,
-          cpuOfKoa: 36 / 38,
+          ofKoa: { requestsPerSecond: 0.8, cpuPerRequest: 36.5 / 38 },
+          ofKoaSameAnswer: { requestsPerSecond: 0.96, cpuPerRequest: 37 / 38 },
+          ofRaw: { requestsPerSecond: 0.48, cpuPerRequest: 20 / 38 },
+          baseline: {
+            ...server(26_000, 35),
+            ref: 'b5f07fe',
+            commit: 'b5f07fee7c5c',
+            sameBody: true,
+            // Paired by round: the baseline's CPU over Tessera's, so Tessera costs 1/0.92 of it.
+            paired: { requestsPerSecond: 0.92, cpuPerRequest: 0.92 },
+          },
         },
       ],
     });
     expect(verdicts.map((v) => [v.measured, v.met])).toEqual([
-      ['0.80 of Koa (0.48 of raw)', false],
-      ['38.0 µs against 36.0 µs (0.95)', true],
+      ['0.80 of Koa (0.96 of Koa sending the same head, 0.48 of raw)', false],
+      ['38.0 µs against 36.5 µs (0.96; 0.97 of Koa sending the same head)', true],
+      ['1.087 × (38.0 µs against 35.0 µs)', false],
     ]);
+  });
+
+  it('judges the traffic mix by p99 at each rate, with every request answered', () => {
+    const rate = (targetRate: number, p99: number, non2xx = 0) => ({
+      targetRate,
+      achievedRate: targetRate,
+      latencyMs: { p50: 1, p90: 2, p99, p999: p99, max: p99 },
+      errors: 0,
+      non2xx,
+      requests: targetRate,
+      kinds: { day: 1, fromNow: 1, event: 1, page: 1 },
+      feedsApplied: 2,
+    });
+    const mix = (rates: ReturnType<typeof rate>[]) =>
+      judge({
+        ...run,
+        trafficMix: { days: 1000, pollMs: 30_000, seed: 1, shares: MIX_SHARES, rates },
+      }).map((v) => v.met);
+    expect(mix([rate(5_000, 9), rate(10_000, 19)])).toEqual([true, true]);
+    expect(mix([rate(5_000, 11), rate(10_000, 21)])).toEqual([false, false]);
+    expect(mix([rate(5_000, 9, 1)])).toEqual([false]);
   });
 
   it('puts the verdicts at the top of the report, counted', () => {

@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort, type RunningProcess, startNode } from '@tessera/testkit';
+import { freePort, getJson, startNode, startProcess, waitUntil } from '@tessera/testkit';
 import type { BenchContext } from '../bench-context.js';
 import { measureThroughput, type Throughput } from '../load.js';
 import { treeCpuSeconds } from '../process-cpu.js';
@@ -17,19 +17,41 @@ export interface SearchServerResult extends Throughput {
   medianCpuUsPerRequest: number;
 }
 
+/** One server against Tessera, from rounds run back to back (see runSearchThroughput). */
+export interface PairedRatio {
+  /** Median over rounds of Tessera's req/s over this server's in the same round. */
+  requestsPerSecond: number;
+  /** Median over rounds of this server's CPU per request over Tessera's: 1 means the same cost. */
+  cpuPerRequest: number;
+}
+
+export interface BaselineResult extends SearchServerResult {
+  ref: string;
+  commit: string;
+  /** The baseline answered the same body, byte for byte (else the ratio compares two answers). */
+  sameBody: boolean;
+  /** The baseline's CPU per request over Tessera's, paired by round: below 1, Tessera costs more. */
+  paired: PairedRatio;
+}
+
 export interface SearchResult {
   scenario: string;
   query: string;
   events: number;
   bodyBytes: number;
+  /** The answer's head as sent, without Date and the connection's own headers. */
+  headBytes: number;
   tessera: SearchServerResult;
   koa: SearchServerResult;
+  /** The Koa floor sending Tessera's head as well as its body (see koa-floor.ts). */
+  koaSameAnswer: SearchServerResult;
   raw: SearchServerResult;
-  /** Tessera's median req/s over the Koa floor's, and over raw node:http's. */
-  ofKoa: number;
-  ofRaw: number;
-  /** The Koa floor's CPU per request over Tessera's: 1 means Tessera costs what Koa costs. */
-  cpuOfKoa: number;
+  /** Tessera's req/s over the Koa floor's and raw node:http's, and the floors' CPU over its. */
+  ofKoa: PairedRatio;
+  ofKoaSameAnswer: PairedRatio;
+  ofRaw: PairedRatio;
+  /** The same query on the baseline commit's API, when one was built (BENCH_BASELINE). */
+  baseline?: BaselineResult;
 }
 
 export interface SearchQuery {
@@ -37,88 +59,169 @@ export interface SearchQuery {
   dataDir: string;
   query: string;
   connections: number;
+  /** The baseline's own store holding the same seeded events, when the query has one. */
+  baselineDataDir?: string;
 }
 
+type ServerName = 'tessera' | 'baseline' | 'koa' | 'koaSameAnswer' | 'raw';
+
+interface RunningServer {
+  base: string;
+  pid: number;
+  stop(): Promise<unknown>;
+}
+
+/** Headers a server sends of its own accord, or per request: left out of the copied head. */
+const OWN_HEADERS = new Set([
+  'date',
+  'connection',
+  'keep-alive',
+  'content-length',
+  'content-type',
+  'transfer-encoding',
+  'x-request-id',
+]);
+
 /**
- * /search against the two references, one process each on the same core, measured in
- * interleaved rounds (Tessera, Koa, raw, again) so that drift on a shared machine hits all
- * three alike: the Koa floor (a minimal Koa + @koa/router app sending the same bytes) and raw
- * node:http (the same bytes, no framework).
+ * /search against the references, one process each on the same core: the Koa floor (a minimal
+ * Koa + @koa/router app sending the same bytes), the same floor sending Tessera's headers too,
+ * raw node:http, and the API of a baseline commit. Each round runs every server once, short and
+ * back to back, in alternating order, and each ratio is the median of the rounds' own ratios: a
+ * shared VM's speed drifts by tens of percent within minutes, and only servers measured side by
+ * side see the same machine.
  */
 export async function runSearchThroughput(
   ctx: BenchContext,
   queries: SearchQuery[],
-  rounds = 5,
+  baselineApi?: { ref: string; commit: string; apiMain: string },
+  rounds = 8,
 ): Promise<SearchResult[]> {
   const results: SearchResult[] = [];
   for (const q of queries) {
     ctx.log(`search: ${q.scenario}`);
     const pinned = ['taskset', '-c', SERVER_CORE];
     const { api, base } = await ctx.startApi(q.dataDir, { API_WORKERS: '1' }, { wrapper: pinned });
-    const body = Buffer.from(await (await fetch(`${base}/search${q.query}`)).arrayBuffer());
-    const bodyFile = join(ctx.dir(`body-${results.length}`), 'body.json');
+    const answer = await fetch(`${base}/search${q.query}`);
+    const body = Buffer.from(await answer.arrayBuffer());
+    const head = [...answer.headers].filter(([name]) => !OWN_HEADERS.has(name));
+    const dir = ctx.dir(`body-${results.length}`);
+    const bodyFile = join(dir, 'body.json');
+    const headFile = join(dir, 'head.json');
     writeFileSync(bodyFile, body);
-    const koa = await startReference('koa-floor.js', bodyFile);
-    const raw = await startReference('raw-server.js', bodyFile);
-    const seconds = Math.max(2, Math.round(ctx.config.BENCH_SECONDS / rounds));
-    const servers = { tessera: base, koa: koa.base, raw: raw.base };
-    const pids = {
-      tessera: api.child.pid!,
-      koa: koa.process.child.pid!,
-      raw: raw.process.child.pid!,
+    writeFileSync(headFile, JSON.stringify(head));
+    const servers: Partial<Record<ServerName, RunningServer>> = {
+      tessera: { base, pid: api.child.pid!, stop: () => api.stop() },
+      koa: await startReference('koa-floor.js', [bodyFile, '', '/search']),
+      koaSameAnswer: await startReference('koa-floor.js', [bodyFile, '', '/search', headFile]),
+      raw: await startReference('raw-server.js', [bodyFile, '']),
     };
-    const measured: Record<keyof typeof servers, Throughput[]> = { tessera: [], koa: [], raw: [] };
-    for (let round = 0; round < rounds; round++) {
-      for (const [name, url] of Object.entries(servers) as Array<[keyof typeof servers, string]>) {
-        measured[name].push(
-          await measureThroughput(
-            `${url}/search${q.query}`,
-            seconds,
-            q.connections,
-            LOAD_CORE,
-            () => treeCpuSeconds(pids[name]),
-          ),
-        );
-      }
+    let baselineBody: Buffer | undefined;
+    if (baselineApi !== undefined && q.baselineDataDir !== undefined) {
+      servers.baseline = await startBaselineApi(baselineApi.apiMain, q.baselineDataDir);
+      const res = await fetch(`${servers.baseline.base}/search${q.query}`);
+      baselineBody = Buffer.from(await res.arrayBuffer());
     }
-    await Promise.all([api.stop(), koa.process.stop(), raw.process.stop()]);
+    const names = Object.keys(servers) as ServerName[];
+    const seconds = Math.max(2, Math.round(ctx.config.BENCH_SECONDS / rounds));
+    const measured = Object.fromEntries(names.map((n) => [n, [] as Throughput[]])) as Record<
+      ServerName,
+      Throughput[]
+    >;
+    try {
+      for (let round = 0; round < rounds; round++) {
+        for (const name of round % 2 === 0 ? names : [...names].reverse()) {
+          const server = servers[name]!;
+          measured[name].push(
+            await measureThroughput(
+              `${server.base}/search${q.query}`,
+              seconds,
+              q.connections,
+              LOAD_CORE,
+              () => treeCpuSeconds(server.pid),
+            ),
+          );
+        }
+      }
+    } finally {
+      await Promise.all(names.map((n) => servers[n]!.stop()));
+    }
     ctx.command(
-      `taskset -c ${LOAD_CORE} wrk -t1 -c${q.connections} -d${seconds}s --latency 'http://127.0.0.1:PORT/search${q.query}'  # × ${rounds} rounds, each of Tessera (API_WORKERS=1), the Koa floor and raw node:http, all at taskset -c ${SERVER_CORE}`,
+      `taskset -c ${LOAD_CORE} wrk -t1 -c${q.connections} -d${seconds}s --latency 'http://127.0.0.1:PORT/search${q.query}'  # × ${rounds} rounds, each of ${names.join(', ')} in turn (order alternating), all at taskset -c ${SERVER_CORE}, Tessera with API_WORKERS=1`,
     );
-    const summary = (name: keyof typeof servers): SearchServerResult => ({
+    const summary = (name: ServerName): SearchServerResult => ({
       ...median(measured[name]),
       rounds: measured[name].map((t) => t.requestsPerSecond),
       medianCpuUsPerRequest: middle(measured[name].map((t) => t.cpuUsPerRequest ?? Number.NaN)),
     });
-    const tessera = summary('tessera');
-    const koaResult = summary('koa');
-    const rawResult = summary('raw');
+    const paired = (name: ServerName): PairedRatio => pairedRatio(measured.tessera, measured[name]);
     results.push({
       scenario: q.scenario,
       query: q.query,
       events: (JSON.parse(body.toString()) as { data: { events: unknown[] } }).data.events.length,
       bodyBytes: body.length,
-      tessera,
-      koa: koaResult,
-      raw: rawResult,
-      ofKoa: tessera.requestsPerSecond / koaResult.requestsPerSecond,
-      ofRaw: tessera.requestsPerSecond / rawResult.requestsPerSecond,
-      cpuOfKoa: koaResult.medianCpuUsPerRequest / tessera.medianCpuUsPerRequest,
+      headBytes: head.reduce((n, [name, value]) => n + name.length + value.length + 4, 0),
+      tessera: summary('tessera'),
+      koa: summary('koa'),
+      koaSameAnswer: summary('koaSameAnswer'),
+      raw: summary('raw'),
+      ofKoa: paired('koa'),
+      ofKoaSameAnswer: paired('koaSameAnswer'),
+      ofRaw: paired('raw'),
+      ...(baselineApi === undefined || baselineBody === undefined
+        ? {}
+        : {
+            baseline: {
+              ...summary('baseline'),
+              ref: baselineApi.ref,
+              commit: baselineApi.commit,
+              sameBody: baselineBody.equals(body),
+              paired: paired('baseline'),
+            },
+          }),
     });
   }
   return results;
 }
 
-async function startReference(
-  script: string,
-  bodyFile: string,
-): Promise<{ process: RunningProcess; base: string }> {
+/** Round by round: Tessera's req/s over the other's, the other's CPU per request over Tessera's. */
+function pairedRatio(tessera: Throughput[], other: Throughput[]): PairedRatio {
+  return {
+    requestsPerSecond: middle(
+      tessera.map((t, i) => t.requestsPerSecond / other[i]!.requestsPerSecond),
+    ),
+    cpuPerRequest: middle(
+      tessera.map((t, i) => (other[i]!.cpuUsPerRequest ?? Number.NaN) / (t.cpuUsPerRequest ?? 1)),
+    ),
+  };
+}
+
+async function startBaselineApi(apiMain: string, dataDir: string): Promise<RunningServer> {
   const port = await freePort();
-  const server = startNode(join(HERE, '..', script), [bodyFile, String(port)], {
+  const api = startProcess(process.execPath, [apiMain], {
+    env: {
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      DATA_DIR: dataDir,
+      API_WORKERS: '1',
+      LOG_LEVEL: 'warn',
+    },
     wrapper: ['taskset', '-c', SERVER_CORE],
   });
+  const base = `http://127.0.0.1:${port}`;
+  await waitUntil(() => getJson(`${base}/health`), { what: 'the baseline API' });
+  return { base, pid: api.child.pid!, stop: () => api.stop() };
+}
+
+/** A reference server; the empty argument is where its port goes. */
+async function startReference(script: string, args: string[]): Promise<RunningServer> {
+  const port = await freePort();
+  const server = startNode(
+    join(HERE, '..', script),
+    args.map((a) => (a === '' ? String(port) : a)),
+    { wrapper: ['taskset', '-c', SERVER_CORE] },
+  );
   await server.waitForOutput(/listening/);
-  return { process: server, base: `http://127.0.0.1:${port}` };
+  return { base: `http://127.0.0.1:${port}`, pid: server.child.pid!, stop: () => server.stop() };
 }
 
 function middle(values: number[]): number {
