@@ -1,3 +1,4 @@
+import { jetstream } from '@nats-io/jetstream';
 import { type KV, Kvm } from '@nats-io/kv';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { type NatsCluster, startNatsCluster, waitUntil } from '@tessera/testkit';
@@ -21,7 +22,10 @@ afterAll(async () => {
 async function lease(nodeId: string, bucket: string, wrap: (kv: KV) => KV = (kv) => kv) {
   const nc = await connect({ servers: cluster.url.split(','), maxReconnectAttempts: -1 });
   connections.push(nc);
-  const kv = wrap(await new Kvm(nc).create(bucket, { history: 1, replicas: 3, ttl: LEASE_MS }));
+  // An R3 bucket is created by the three servers' Raft group: while every suite runs at once
+  // that can take longer than the client's default 5 s API timeout (CI saw it time out).
+  const kvm = new Kvm(jetstream(nc, { timeout: 30_000 }));
+  const kv = wrap(await kvm.create(bucket, { history: 1, replicas: 3, ttl: LEASE_MS }));
   const changes: boolean[] = [];
   const changedAt: number[] = [];
   const handle = startFeedLease({
@@ -38,7 +42,8 @@ async function lease(nodeId: string, bucket: string, wrap: (kv: KV) => KV = (kv)
   return { nc, handle, changes, changedAt };
 }
 
-describe('the feed lease', () => {
+// The bucket's creation may take up to its 30 s API timeout under load (see lease()).
+describe('the feed lease', { timeout: 60_000 }, () => {
   it('has one holder; a clean stop hands it over at once', async () => {
     const a = await lease('a', 'lease_handover');
     await waitUntil(() => a.handle.isLeader(), { what: 'a leading' });
