@@ -116,6 +116,7 @@ describe('the targets make bench checks', () => {
       requests: targetRate,
       kinds: { day: 1, fromNow: 1, event: 1, page: 1 },
       feedsApplied: 2,
+      generatorFloor: { p50: 1, p90: 2, p99: 3, p999: 4, max: 5 },
     });
     const mix = (rates: ReturnType<typeof rate>[]) =>
       judge({

@@ -1,7 +1,8 @@
+import { writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { basesForBytes } from '@tessera/simulator';
-import { startApp, startNode, waitUntil, weekWindow } from '@tessera/testkit';
+import { freePort, startApp, startNode, waitUntil, weekWindow } from '@tessera/testkit';
 import type { BenchContext } from '../bench-context.js';
 import type { FixedRate } from '../load.js';
 import { MIX_SHARES, type MixKind, type MixSpace } from '../traffic-mix.js';
@@ -19,6 +20,12 @@ export interface TrafficMixResult extends FixedRate {
   kinds: Record<MixKind, number>;
   /** Feed polls applied (each a new store version) during the measurement. */
   feedsApplied: number;
+  /**
+   * The same load against raw node:http answering every path with one small body, on the same
+   * core: the latency the load generator itself adds at this rate, below which no server here
+   * can be measured.
+   */
+  generatorFloor: FixedRate['latencyMs'];
 }
 
 export interface TrafficMix {
@@ -34,7 +41,8 @@ export interface TrafficMix {
  * window: most answers come from the cache, a "from now" window misses it once a second, and a
  * partner's feed that changes every 30 s (the ingestor polling it into the same store) makes
  * every cached answer stale as production does. API (one worker) and ingestor on one core, the
- * load generator and the partner on the other.
+ * load generator and the partner on the other. The same load against raw node:http gives the
+ * load generator's own latency at each rate, beside Tessera's.
  */
 export async function runTrafficMix(
   ctx: BenchContext,
@@ -70,6 +78,14 @@ export async function runTrafficMix(
   );
   const applied = () => ingestor.logs().filter((line) => line.msg === 'poll applied').length;
   const rates: TrafficMixResult[] = [];
+  const floorBody = join(ctx.dir('mix-floor'), 'body.json');
+  writeFileSync(floorBody, '{"data":{"events":[]},"error":null}');
+  const floorPort = await freePort();
+  const floor = startNode(
+    join(HERE, '..', 'raw-server.js'),
+    [floorBody, String(floorPort)],
+    pinned,
+  );
   try {
     await waitUntil(() => applied() > 0, { what: "the partner's first poll", timeoutMs: 120_000 });
     for (const rate of RATES) {
@@ -78,15 +94,26 @@ export async function runTrafficMix(
       await runMixLoad({ base, rate, seconds: 5, connections: 100, seed: SEED + rate, space });
       const before = applied();
       const load = await runMixLoad({ base, rate, seconds, connections: 100, seed: SEED, space });
+      const feedsApplied = applied() - before;
+      await floor.waitForOutput(/listening/);
+      const generator = await runMixLoad({
+        base: `http://127.0.0.1:${floorPort}`,
+        rate,
+        seconds,
+        connections: 100,
+        seed: SEED,
+        space,
+      });
       rates.push({
         targetRate: rate,
         achievedRate: load.requests / seconds,
         ...load,
-        feedsApplied: applied() - before,
+        feedsApplied,
+        generatorFloor: generator.latencyMs,
       });
     }
   } finally {
-    await Promise.all([ingestor.stop(), api.stop()]);
+    await Promise.all([ingestor.stop(), api.stop(), floor.stop()]);
   }
   ctx.command(
     `taskset -c ${CLIENT_CORE} node apps/bench/dist/mix-load.js '{"rate":R,"seconds":${seconds},"connections":100,"seed":${SEED},…}'  # R in ${RATES.join(', ')}; API (API_WORKERS=1) and ingestor (POLL_INTERVAL_MS=${POLL_MS}) at taskset -c ${SERVER_CORE}`,
