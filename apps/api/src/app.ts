@@ -19,6 +19,7 @@ import { answerUnrouted, type RouteMethods, routeMethods } from './method-rule.j
 import { createMetrics, type Metrics } from './metrics.js';
 import { createPageCursors } from './page-cursor.js';
 import { createReadinessLog, feedsBody, readyBody } from './readiness.js';
+import type { ReplicationSource } from './replication-view.js';
 import { requestIdOf } from './request-id.js';
 import { createScanBudget } from './scan-budget.js';
 import { createSearchQueryParser } from './search-query.js';
@@ -27,6 +28,8 @@ import { createSearchResponder } from './search-response.js';
 export interface AppDeps {
   store: StoreView;
   log: Logger;
+  /** Cluster mode: the ingestor's replication status beside the store; single mode without it. */
+  replication?: ReplicationSource;
   metrics?: Metrics;
   cacheMaxBytes?: number;
   cacheMaxEntryBytes?: number;
@@ -81,7 +84,9 @@ export function createApp(deps: AppDeps): TesseraApp {
   const now = deps.now ?? Date.now;
   const maxLagMs = deps.maxLagMs ?? DEFAULTS.MAX_LAG_MS;
   const staleAfterMs = deps.staleAfterMs ?? DEFAULTS.STALE_AFTER_MS;
-  const metrics = deps.metrics ?? createMetrics(store, { maxLagMs, staleAfterMs, now });
+  const replication = deps.replication ?? (() => null);
+  const metrics =
+    deps.metrics ?? createMetrics(store, { maxLagMs, staleAfterMs, now, replication });
   const renderMetrics = deps.renderMetrics ?? (() => metrics.registry.metrics());
   const search = createSearchResponder({
     store,
@@ -193,7 +198,7 @@ export function createApp(deps: AppDeps): TesseraApp {
   router.get('/ready', (ctx) => {
     ctx.state.logged = true;
     try {
-      ctx.body = readyBody(store, now(), { maxLagMs, staleAfterMs });
+      ctx.body = readyBody(store, replication, now(), { maxLagMs, staleAfterMs });
       readiness.record('ready', 'ready');
     } catch (error) {
       if (error instanceof ApiError) readiness.record(error.code, error.message);

@@ -2,6 +2,7 @@
 import cluster from 'node:cluster';
 import { randomBytes } from 'node:crypto';
 import { SettingsError } from '@tessera/core';
+import { readReplicationStatus } from '@tessera/replication/status';
 import { checkDirectorySetting, packageVersion, runMain } from '@tessera/runtime';
 import { openStoreReader } from '@tessera/store';
 import { pino } from 'pino';
@@ -29,13 +30,16 @@ runMain(
     // Opened after fork: an LMDB environment must not be shared across a fork. Read-only: the API
     // never starts a write transaction, so it never waits for the ingestor.
     const store = openStoreReader({ path: config.DATA_DIR });
+    const replication = () => readReplicationStatus(config.DATA_DIR);
     const metrics = createMetrics(store, {
       maxLagMs: config.MAX_LAG_MS,
       staleAfterMs: config.STALE_AFTER_MS,
+      replication,
     });
     const renderMetrics = cluster.isWorker ? clusterMetricsRenderer(metrics.registry) : undefined;
     const app = createApp({
       store,
+      replication,
       log,
       metrics,
       cacheMaxBytes: config.CACHE_MAX_BYTES,

@@ -1,7 +1,7 @@
 import type { StoreView } from '@tessera/store';
 import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import { configuredFeeds, readyBody } from './readiness.js';
-import { viewReplication } from './replication-view.js';
+import { type ReplicationSource, viewReplication } from './replication-view.js';
 import { registerRequestMetrics } from './request-metrics.js';
 
 /**
@@ -25,7 +25,13 @@ function readOncePerScrape<T>(read: () => T): () => T {
 /** The API's Prometheus metrics, in a registry of its own (no global state). */
 export function createMetrics(
   store: StoreView,
-  options: { maxLagMs: number; staleAfterMs: number; now?: () => number },
+  options: {
+    maxLagMs: number;
+    staleAfterMs: number;
+    now?: () => number;
+    /** Cluster mode's status (see replication-view.ts); none in single mode. */
+    replication?: ReplicationSource;
+  },
 ) {
   const now = options.now ?? Date.now;
   const registry = new Registry();
@@ -97,13 +103,10 @@ export function createMetrics(
     },
   });
   // Cluster mode, read from the ingestor's replication status (single mode: role "single").
-  const status = readOncePerScrape(() => store.replication());
+  const status = readOncePerScrape(options.replication ?? (() => null));
   const replication = readOncePerScrape(() => viewReplication(status(), now(), options.maxLagMs));
   // /ready's rule over the same reads as the other gauges of the scrape.
-  const scraped: StoreView = Object.assign(Object.create(store) as StoreView, {
-    feeds,
-    replication: status,
-  });
+  const scraped: StoreView = Object.assign(Object.create(store) as StoreView, { feeds });
   new Gauge({
     name: 'tessera_replication_role',
     help: "This node's role: 1 for the current one of single, leader, follower",
@@ -169,7 +172,7 @@ export function createMetrics(
     registers: [registry],
     aggregator: 'min',
     collect() {
-      this.set(isReady(scraped, now(), options) ? 1 : 0);
+      this.set(isReady(scraped, status, now(), options) ? 1 : 0);
     },
   });
   new Gauge({
@@ -230,11 +233,12 @@ export type Metrics = ReturnType<typeof createMetrics>;
 
 function isReady(
   store: StoreView,
+  replication: ReplicationSource,
   at: number,
   limits: { maxLagMs: number; staleAfterMs: number },
 ): boolean {
   try {
-    readyBody(store, at, limits);
+    readyBody(store, replication, at, limits);
     return true;
   } catch {
     return false;

@@ -1,7 +1,11 @@
 import type { FeedState, FeedView, StoreView } from '@tessera/store';
 import type { Logger } from 'pino';
 import { ApiError } from './api-error.js';
-import { type ReplicationView, viewReplication } from './replication-view.js';
+import {
+  type ReplicationSource,
+  type ReplicationView,
+  viewReplication,
+} from './replication-view.js';
 
 export interface ReadinessLimits {
   maxLagMs: number;
@@ -28,7 +32,12 @@ const latest = (values: Array<number | null>): number | null =>
  * last polls met, since when), a follower too far behind, a node re-syncing, an unreadable
  * store. Ready once any feed has applied; the feeds that are failing or stale are listed.
  */
-export function readyBody(store: StoreView, now: number, limits: ReadinessLimits) {
+export function readyBody(
+  store: StoreView,
+  replication: ReplicationSource,
+  now: number,
+  limits: ReadinessLimits,
+) {
   let feeds: FeedView[];
   let events: number;
   let version: number;
@@ -39,7 +48,7 @@ export function readyBody(store: StoreView, now: number, limits: ReadinessLimits
     events = store.count();
     version = store.head().version;
     digest = store.digest();
-    cluster = viewReplication(store.replication(), now, limits.maxLagMs);
+    cluster = viewReplication(replication(), now, limits.maxLagMs);
   } catch (cause) {
     throw new ApiError('store_unavailable', 'the store cannot be read', { cause });
   }

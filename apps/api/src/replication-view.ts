@@ -1,8 +1,14 @@
+import type { ReplicationStatus } from '@tessera/replication/status';
 import { isRunning } from '@tessera/runtime';
-import type { ReplicationStatus } from '@tessera/store';
 
 /** The ingestor rewrites its status every 2 s; one much older means the ingestor is not running. */
 export const STATUS_STALE_MS = 10_000;
+
+/**
+ * The ingestor's replication status as last written beside the store (cluster mode), or null
+ * (single mode, or not written yet): what /ready and /metrics read it through.
+ */
+export type ReplicationSource = () => ReplicationStatus | null;
 
 export interface ReplicationView {
   role: 'single' | 'leader' | 'follower';

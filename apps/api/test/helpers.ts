@@ -3,6 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type EventRecord, eventIdFor, type NormalizedEvent, toEventRecord } from '@tessera/core';
 import {
+  type ReplicationStatus,
+  readReplicationStatus,
+  writeReplicationStatus,
+} from '@tessera/replication/status';
+import {
   type ChangeRetention,
   openStoreReader,
   openStoreWriter,
@@ -30,12 +35,15 @@ export async function startApp(
   const dir = mkdtempSync(join(tmpdir(), 'tessera-api-'));
   const writer = openStoreWriter({ path: dir, ...storeOptions });
   const reader = openStoreReader({ path: dir });
-  const app = createApp({ store: reader, log: silent, ...options });
+  const replication = () => readReplicationStatus(dir);
+  const app = createApp({ store: reader, replication, log: silent, ...options });
   const running = await startServer(app, 0, '127.0.0.1', { ...DEFAULT_TIMEOUTS, ...timeouts });
   const base = `http://127.0.0.1:${running.port}`;
   return {
     writer,
     reader,
+    /** Writes the replication status beside the store, as a cluster node's ingestor does. */
+    writeReplicationStatus: (status: ReplicationStatus) => writeReplicationStatus(dir, status),
     base,
     port: running.port,
     server: running.server,

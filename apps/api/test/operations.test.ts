@@ -181,7 +181,7 @@ describe('operations', () => {
       configDiffers: [],
       updatedAt: NOW,
     };
-    api.writer.writeReplicationStatus({
+    api.writeReplicationStatus({
       ...status,
       diverged: { since: NOW - 500, message: 'after sequence 9 this store differs' },
     });
@@ -195,7 +195,7 @@ describe('operations', () => {
     const diverged = await (await api.get('/metrics')).text();
     expect(diverged).toContain('tessera_state_diverged 1');
     expect(diverged).toContain('tessera_ready 0');
-    api.writer.writeReplicationStatus({ ...status, diverged: null });
+    api.writeReplicationStatus({ ...status, diverged: null });
     expect((await api.get('/ready')).status).toBe(200);
     const resynced = await (await api.get('/metrics')).text();
     expect(resynced).toContain('tessera_state_diverged 0');
@@ -217,7 +217,7 @@ describe('operations', () => {
       diverged: null,
       updatedAt: NOW,
     };
-    api.writer.writeReplicationStatus({ ...status, configDiffers: ['n2', 'n3'] });
+    api.writeReplicationStatus({ ...status, configDiffers: ['n2', 'n3'] });
     const res = await api.get('/ready');
     expect(res.status).toBe(200);
     expect((await json(res)).data.config_differs_on).toEqual(['n2', 'n3']);
@@ -225,7 +225,7 @@ describe('operations', () => {
       'tessera_cluster_config_differing_nodes 2',
     );
     // A status written before this field existed reads as "all agree".
-    api.writer.writeReplicationStatus(status as never);
+    api.writeReplicationStatus(status as never);
     expect((await json(await api.get('/ready'))).data.config_differs_on).toEqual([]);
   });
 
@@ -246,7 +246,7 @@ describe('operations', () => {
       configDiffers: [],
       updatedAt: NOW,
     };
-    api.writer.writeReplicationStatus(status);
+    api.writeReplicationStatus(status);
     expect((await json(await api.get('/ready'))).data).toMatchObject({
       role: 'leader',
       leading_feeds: ['a', 'c'],
@@ -262,7 +262,7 @@ describe('operations', () => {
     }
     // Written by a process that has exited since: its last word, not the current ingestor's.
     const exited = spawnSync('true');
-    api.writer.writeReplicationStatus({ ...status, writer: { pid: exited.pid!, startTicks: 1 } });
+    api.writeReplicationStatus({ ...status, writer: { pid: exited.pid!, startTicks: 1 } });
     expect((await json(await api.get('/ready'))).data).toMatchObject({
       role: 'follower',
       leading_feeds: [],
@@ -290,22 +290,30 @@ describe('operations', () => {
   });
 
   it('GET /metrics reads the feeds and the replication status once per scrape, whatever the gauges using them', async () => {
-    fill(api.writer, [event('2021-01-01T10:00:00', '2021-01-01T11:00:00')], NOW);
     const reads = { feeds: 0, replication: 0 };
-    const { feeds, replication } = api.reader;
-    api.reader.feeds = () => {
-      reads.feeds++;
-      return feeds.call(api.reader);
-    };
-    api.reader.replication = () => {
-      reads.replication++;
-      return replication.call(api.reader);
-    };
-    for (const scrape of [1, 2]) {
-      const text = await (await api.get('/metrics')).text();
-      expect(text).toContain('tessera_feed_events{feed="test"} 1');
-      expect(text).toContain('tessera_replication_role{role="single"} 1');
-      expect(reads).toEqual({ feeds: scrape, replication: scrape });
+    const counted = await startApp({
+      now: () => NOW,
+      staleAfterMs: 60_000,
+      replication: () => {
+        reads.replication++;
+        return null;
+      },
+    });
+    try {
+      fill(counted.writer, [event('2021-01-01T10:00:00', '2021-01-01T11:00:00')], NOW);
+      const { feeds } = counted.reader;
+      counted.reader.feeds = () => {
+        reads.feeds++;
+        return feeds.call(counted.reader);
+      };
+      for (const scrape of [1, 2]) {
+        const text = await (await counted.get('/metrics')).text();
+        expect(text).toContain('tessera_feed_events{feed="test"} 1');
+        expect(text).toContain('tessera_replication_role{role="single"} 1');
+        expect(reads).toEqual({ feeds: scrape, replication: scrape });
+      }
+    } finally {
+      await counted.close();
     }
   });
 

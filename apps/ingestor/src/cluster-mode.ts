@@ -36,6 +36,7 @@ export async function runClusterMode(
   const replication: Replication = await startReplication({
     servers: config.NATS_URL,
     store,
+    statusDir: config.DATA_DIR,
     log,
     leaseMs: config.LEASE_MS,
     nodeId: config.NODE_ID,

@@ -6,3 +6,10 @@ export {
   ReplicationError,
   type ReplicationErrorCode,
 } from './replication-error.js';
+export {
+  REPLICATION_FILE,
+  type ReplicationStatus,
+  ReplicationStatusSchema,
+  readReplicationStatus,
+  writeReplicationStatus,
+} from './replication-status.js';

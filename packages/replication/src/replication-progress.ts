@@ -1,7 +1,7 @@
 import type { JsMsg } from '@nats-io/jetstream';
-import type { ReplicationStatus } from '@tessera/store';
 import type { Logger } from 'pino';
 import type { Applied, BatchApplier } from './batch-applier.js';
+import type { ReplicationStatus } from './replication-status.js';
 
 /**
  * What each applied message, and the stream's end as read while nothing arrives, tell the status:

@@ -1,12 +1,16 @@
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { REPLICATION_FILE } from './layout.js';
+
+/** The status file, in the data directory beside the store. */
+export const REPLICATION_FILE = 'replication.json';
 
 /**
  * Cluster mode: the ingestor's view of the cluster, for /ready and /metrics. Kept in a small file
  * beside the store rather than in LMDB, so that it can change (a lost connection, a growing lag)
  * while a batch's write transaction is open; replaced atomically (written aside, then renamed).
+ * The store does not know it: the ingestor writes it, the API reads it (`@tessera/replication/status`,
+ * which loads no NATS client).
  */
 export const ReplicationStatusSchema = z.object({
   nodeId: z.string(),

@@ -10,13 +10,7 @@ import { type KV, Kvm } from '@nats-io/kv';
 import { connect } from '@nats-io/transport-node';
 import type { EventRecord } from '@tessera/core';
 import { processIdentity } from '@tessera/runtime';
-import type {
-  ApplyCounts,
-  FeedCommit,
-  PollOutcome,
-  ReplicationStatus,
-  StoreWriter,
-} from '@tessera/store';
+import type { ApplyCounts, FeedCommit, PollOutcome, StoreWriter } from '@tessera/store';
 import type { Logger } from 'pino';
 import { createBatchApplier } from './batch-applier.js';
 import { createPublisher, type Publisher } from './batch-publisher.js';
@@ -32,6 +26,7 @@ import {
 } from './operator-channel.js';
 import { ReplicationError } from './replication-error.js';
 import { trackProgress } from './replication-progress.js';
+import { type ReplicationStatus, writeReplicationStatus } from './replication-status.js';
 import { followStream, type StreamFollower } from './stream-follower.js';
 
 const CLUSTER_BUCKET = 'tessera_cluster';
@@ -42,6 +37,8 @@ const STATUS_EVERY_MS = 2_000;
 export interface ReplicationOptions {
   servers: string[];
   store: StoreWriter;
+  /** Where `replication.json` goes: the data directory the store is in (see replication-status.ts). */
+  statusDir: string;
   log: Logger;
   /** How long a feed lease lasts unrenewed (LEASE_MS). */
   leaseMs: number;
@@ -140,7 +137,7 @@ export async function startReplication(options: ReplicationOptions): Promise<Rep
     status.role = status.leading.length > 0 ? 'leader' : 'follower';
     status.updatedAt = Date.now();
     try {
-      store.writeReplicationStatus(status);
+      writeReplicationStatus(options.statusDir, status);
     } catch (error) {
       log.warn({ err: error }, 'could not write the replication status');
     }

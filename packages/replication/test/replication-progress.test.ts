@@ -3,12 +3,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { JsMsg } from '@nats-io/jetstream';
 import { type EventRecord, eventIdFor } from '@tessera/core';
-import { openStoreWriter, type ReplicationStatus, type StoreWriter } from '@tessera/store';
+import { openStoreWriter, type StoreWriter } from '@tessera/store';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createBatchApplier, type StreamMessage } from '../src/batch-applier.js';
 import { commitSubject, encodeCommit, encodeRecords, recordsSubject } from '../src/feed-message.js';
 import { trackProgress } from '../src/replication-progress.js';
+import type { ReplicationStatus } from '../src/replication-status.js';
 
 const at = Date.parse('2026-01-01T00:00:00Z');
 const validators = { urlDigest: null, etag: null, lastModified: null, hash: 'h' };

@@ -76,6 +76,7 @@ describe("a cluster stream written by round 2's code (one feed, one subject)", (
     replication = await startReplication({
       servers: cluster.url.split(','),
       store,
+      statusDir: dir,
       log,
       leaseMs: 1_000,
       nodeId: 'upgraded',

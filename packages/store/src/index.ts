@@ -19,7 +19,6 @@ export {
   MAX_READERS,
   recordDigest,
 } from './layout.js';
-export { type ReplicationStatus, ReplicationStatusSchema } from './replication-status.js';
 export { type BackupReport, backupStore } from './store-backup.js';
 export { STORE_ERROR_CODES, StoreError, type StoreErrorCode } from './store-error.js';
 export { openStoreReader, type StoreReader } from './store-reader.js';

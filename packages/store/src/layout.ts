@@ -86,10 +86,9 @@ import type { EventRecord } from '@tessera/core';
  * `index/`, an LMDB environment of id → the offset of its last occurrence (which wins). They are
  * deleted whenever the writer opens: nothing in them outlives a process.
  *
- * Beside the environment, `writer.lock` is held (flock) by the one process allowed to write, and
- * in cluster mode `replication.json` is the ingestor's view of the cluster (role, lag, divergence),
- * replaced atomically, outside LMDB so that it changes every few seconds without a write
- * transaction (and without moving the version the API's caches are keyed by).
+ * Beside the environment, `writer.lock` is held (flock) by the one process allowed to write. In
+ * cluster mode the directory also holds `replication.json`, which is not the store's: the
+ * ingestor's view of the cluster, written and read by `@tessera/replication`'s status module.
  *
  * Layout history: 1 had no `layout`, `head` or store id (a `version` key instead); 2 had
  * value-only digests in `ids` and no state digest (the digests are recomputed when migrated); 3
@@ -143,7 +142,6 @@ export const LAYOUT_1_VERSION_KEY = 'version';
 /** The file LMDB keeps its data in, inside the environment directory. */
 export const DATA_FILE = 'data.mdb';
 export const WRITER_LOCK_FILE = 'writer.lock';
-export const REPLICATION_FILE = 'replication.json';
 export const STAGE_DIR = 'stage';
 
 /**

@@ -55,7 +55,6 @@ export function openStoreReader(options: OpenStoreReaderOptions): StoreReader {
     digest: () => current().digest(),
     scan: (window, position) => current().scan(window, position),
     event: (id) => current().event(id),
-    replication: () => current().replication(),
     changes: (after, limit) => current().changes(after, limit),
     exists() {
       current();

@@ -19,7 +19,6 @@ import {
   summaryBytes,
   UNMIGRATED_FEED,
 } from './layout.js';
-import { type ReplicationStatus, readReplicationStatus } from './replication-status.js';
 import { StoreError } from './store-error.js';
 import {
   type FeedRecord,
@@ -52,8 +51,6 @@ export interface StoreView {
   scan(window: QueryWindow, position?: ScanPosition): EventScan;
   /** One event's pre-serialized summary and record digest, from the ids index; undefined if unknown. */
   event(id: string): StoredEvent | undefined;
-  /** Cluster mode: the ingestor's view of the cluster; null in single mode. */
-  replication(): ReplicationStatus | null;
   /**
    * Up to `limit` changes of the change log strictly after `after`, in log order, from one
    * snapshot; `expired` when the log no longer reaches back to `after` (see layout.ts).
@@ -97,7 +94,6 @@ export const EMPTY_VIEW: StoreView = {
   digest: () => null,
   scan: () => Object.assign([][Symbol.iterator](), { lastKey: () => undefined }),
   event: () => undefined,
-  replication: () => null,
   changes: (after) => ({ expired: comparePositions(after, endOfVersion(0)) < 0, changes: [] }),
 };
 
@@ -122,7 +118,6 @@ export function viewOf(env: Environment): OwnedView {
   };
   const open = new Set<OpenScan>();
   return {
-    replication: () => readReplicationStatus(env.path),
     head: () => read(() => readHead(env)),
     state: (feed) => read(() => readFeed(env, feed)?.state ?? INITIAL_STATE),
     feeds: () => read(() => readFeeds(env)),

@@ -41,7 +41,6 @@ import {
   UNATTRIBUTED_FEED,
   UNMIGRATED_FEED,
 } from './layout.js';
-import { type ReplicationStatus, writeReplicationStatus } from './replication-status.js';
 import { describeCause, StoreError } from './store-error.js';
 import {
   type ApplyCounts,
@@ -169,8 +168,6 @@ export interface StoreWriter extends StoreView {
    * next): what a cluster checkpoint copies.
    */
   records(): IterableIterator<EventRecord>;
-  /** Cluster mode: replaces the replication status the API reports. */
-  writeReplicationStatus(status: ReplicationStatus): void;
   /** LMDB's last committed transaction id: lets tests and diagnostics see whether a write happened. */
   lastTransactionId(): number;
   close(): Promise<void>;
@@ -442,8 +439,6 @@ function createWriter(
         if (stored !== undefined) yield decodeRecord(eventKey(value[0], key), stored);
       }
     },
-
-    writeReplicationStatus: (status) => writeReplicationStatus(env.path, status),
 
     *records() {
       for (const { key, value } of events.getRange({})) yield decodeRecord(key, value);
