@@ -15,7 +15,6 @@ import { withRequestId } from './common-headers.js';
 import {
   answerNotModified,
   type DirectExchange,
-  JSON_TYPE,
   jsonAnswerHeaders,
   sendAnswer,
 } from './direct-answer.js';
