@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { NORMALIZATION_VERSION } from '@tessera/core';
 import { fixturePath } from '@tessera/fixtures';
 import { SOUND_BASE_ID } from '@tessera/simulator';
+import { lastTransactionId } from '@tessera/store/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createHarness, type Harness, idOf } from './harness.js';
 
@@ -19,11 +20,11 @@ describe('pollFeed over the partner fixtures', () => {
     h = await createHarness({ source: { kind: 'fixtures', vocabulary: 'plan', response: 3 } });
     expect((await h.poll()).outcome).toBe('applied');
     const version = h.store.head().version;
-    const lastTxn = h.store.lastTransactionId();
+    const lastTxn = lastTransactionId(h.store);
     const notModified = await h.poll();
     expect(notModified.outcome).toBe('not_modified');
     // Only the small state record (freshness) is committed: no event write, same version.
-    expect(h.store.lastTransactionId()).toBe(lastTxn + 1);
+    expect(lastTransactionId(h.store)).toBe(lastTxn + 1);
     expect(h.store.head().version).toBe(version);
 
     // The same bytes without validators (a provider that ignores If-None-Match).
@@ -32,10 +33,10 @@ describe('pollFeed over the partner fixtures', () => {
       at: 1,
       validators: { ...h.store.state('feverup').validators, urlDigest: null },
     });
-    const before = h.store.lastTransactionId();
+    const before = lastTransactionId(h.store);
     const unchanged = await h.poll();
     expect(unchanged.outcome).toBe('unchanged');
-    expect(h.store.lastTransactionId()).toBe(before + 1);
+    expect(lastTransactionId(h.store)).toBe(before + 1);
     expect(h.store.head().version).toBe(version);
   });
 

@@ -117,7 +117,6 @@ export interface RecordInspection {
 /** The one process that writes the store (the ingestor), holding its writer lock. */
 export interface StoreWriter extends StoreView {
   /** What applying this record would do, against committed content (no write is ever open). */
-  classify(record: EventRecord): RecordChange;
   inspect(record: EventRecord): RecordInspection;
   /**
    * Applies one feed's upserts and the state update in a single durable transaction that never
@@ -168,8 +167,6 @@ export interface StoreWriter extends StoreView {
    * next): what a cluster checkpoint copies.
    */
   records(): IterableIterator<EventRecord>;
-  /** LMDB's last committed transaction id: lets tests and diagnostics see whether a write happened. */
-  lastTransactionId(): number;
   close(): Promise<void>;
 }
 
@@ -199,7 +196,22 @@ export function openStoreWriter(options: OpenStoreWriterOptions): StoreWriter {
     lock.release();
     throw cause;
   }
-  return createWriter(env, lock, options.changeRetention ?? DEFAULT_CHANGE_RETENTION);
+  const writer = createWriter(env, lock, options.changeRetention ?? DEFAULT_CHANGE_RETENTION);
+  environments.set(writer, env);
+  return writer;
+}
+
+/** Each open writer's environment, for what only tests ask of it (see testing.ts). */
+const environments = new WeakMap<StoreWriter, Environment>();
+
+/**
+ * LMDB's last committed transaction id: lets a test see whether, and how many, writes happened.
+ * Not on the StoreWriter interface, which is what production code writes with.
+ */
+export function lastTransactionId(writer: StoreWriter): number {
+  const env = environments.get(writer);
+  if (env === undefined) throw new Error('not a writer opened by openStoreWriter');
+  return (env.root.getStats() as { lastTxnId: number }).lastTxnId;
 }
 
 function createWriter(
@@ -334,7 +346,6 @@ function createWriter(
 
   return {
     ...view,
-    classify: (record) => inspect(record).change,
     inspect,
 
     applyFeed(feed, records, commit) {
@@ -443,8 +454,6 @@ function createWriter(
     *records() {
       for (const { key, value } of events.getRange({})) yield decodeRecord(key, value);
     },
-
-    lastTransactionId: () => (root.getStats() as { lastTxnId: number }).lastTxnId,
 
     async close() {
       try {

@@ -119,12 +119,12 @@ describe('openStoreWriter', () => {
     expect(store.head().version).toBe(1);
     expect(store.state('test').lastSuccessAt).toBe(2);
     expect(store.state('test').lastChangeAt).toBe(1);
-    expect(store.classify(feed[0]!)).toBe('unchanged');
+    expect(store.inspect(feed[0]!).change).toBe('unchanged');
   });
 
   it('updates changed values in place and bumps the version', () => {
     store.applyFeed('test', [record('1', 1, 2, 'old')], commit(1));
-    expect(store.classify(record('1', 1, 2, 'new'))).toBe('updated');
+    expect(store.inspect(record('1', 1, 2, 'new')).change).toBe('updated');
     expect(store.applyFeed('test', [record('1', 1, 2, 'new')], commit(2)).updated).toBe(1);
     expect(titles(store)).toEqual(['new']);
     expect(store.head().version).toBe(2);
@@ -395,7 +395,7 @@ describe('openStoreWriter', () => {
     store = openStoreWriter({ path: dir });
     expect(titles(store)).toEqual(['event 1', 'event 2']);
     expect(store.head()).toEqual({ storeId: 'old', version: 4 });
-    expect(store.classify(records[0]!)).toBe('unchanged');
+    expect(store.inspect(records[0]!).change).toBe('unchanged');
     const fresh = openStoreWriter({ path: mkdtempSync(join(tmpdir(), 'tessera-store-')) });
     try {
       fresh.applyFeed('test', records, commit(1));
