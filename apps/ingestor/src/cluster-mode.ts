@@ -1,5 +1,5 @@
 import { listenForActions } from '@tessera/operator';
-import { type Replication, startReplication } from '@tessera/replication';
+import { type Replication, ReplicationError, startReplication } from '@tessera/replication';
 import type { Service } from '@tessera/runtime';
 import type { StoreWriter } from '@tessera/store';
 import type { Logger } from 'pino';
@@ -14,8 +14,9 @@ import {
   type SharedDeps,
   settingsOf,
 } from './feed-set.js';
-import type { FeedSink } from './feed-sink.js';
+import { type FeedSink, storeFailure } from './feed-sink.js';
 import { reloadFeedsOnChange } from './feeds-reload.js';
+import { IngestError } from './ingest-error.js';
 import { createActionHandler } from './operator-actions.js';
 
 /**
@@ -118,12 +119,15 @@ function feedLeader(
   // The leader's polls stage here and publish what changed, as one batch, once the feed is whole.
   const stage = store.openStage(`poll-${feed.id}`);
   const sink: FeedSink = {
+    // The feed is compared with the cluster's latest data before anything is published.
+    prepare: (signal) => replication.caughtUp(feed.id, signal),
     state: () => store.state(feed.id),
     stage,
     // A poll's end is stamped here, as a single node's sink does, so that its run has a duration.
     apply: (commit) =>
       replication.publishFeed(feed.id, stage.records(), { ...commit, endedAt: Date.now() }),
     recordPoll: (outcome) => replication.publishState(feed.id, { ...outcome, endedAt: Date.now() }),
+    failureOf: (cause) => replicationFailure(cause) ?? storeFailure(cause),
   };
   let term: { ingestor: FeedLoop; stopServing: () => void } | undefined;
   let changing = Promise.resolve();
@@ -131,10 +135,7 @@ function feedLeader(
   const begin = async (): Promise<void> => {
     // A pause is the cluster's: a new leader keeps it (NATS unreachable: none is known).
     const paused = await operator.paused(feed.id).catch(() => false);
-    const ingestor = createFeedLoop(
-      { ...deps, store: sink, prepare: (signal) => replication.caughtUp(feed.id, signal) },
-      { paused },
-    );
+    const ingestor = createFeedLoop({ ...deps, store: sink }, { paused });
     const act = createActionHandler(
       {
         loopOf: (id) => (id === feed.id ? ingestor : undefined),
@@ -166,4 +167,13 @@ function feedLeader(
       await stage.close();
     },
   };
+}
+
+/** A replication error as a leader's poll failure; undefined for any other. */
+function replicationFailure(cause: unknown): IngestError | undefined {
+  if (!(cause instanceof ReplicationError)) return undefined;
+  // Fenced: another node leads now and its feed is the one that counts; nothing to report.
+  return cause.code === 'replication_fenced'
+    ? new IngestError('aborted', cause.message, { cause })
+    : new IngestError('replication_unavailable', cause.message, { cause });
 }

@@ -9,8 +9,7 @@ import {
   type FeedFormat,
   type Mapping,
 } from '@tessera/mapping';
-import { ReplicationError } from '@tessera/replication';
-import { type ApplyCounts, StoreError, type StoreErrorCode } from '@tessera/store';
+import type { ApplyCounts } from '@tessera/store';
 import type { Logger } from 'pino';
 import { type ChunkParser, createChunkParser } from './chunk-parser.js';
 import { createFeedApplier, type FeedTally } from './feed-applier.js';
@@ -41,11 +40,6 @@ export interface PollDeps {
   deadlineMs: number;
   now?: () => number;
   onProgress?: (progress: { bytes: number; events: number }) => void;
-  /**
-   * Cluster mode: resolves once this node has applied the whole stream, so that the feed is
-   * compared with the cluster's latest data before anything is published.
-   */
-  prepare?: (signal: AbortSignal) => Promise<void>;
 }
 
 export type PollVerdict = 'applied' | 'not_modified' | 'unchanged' | 'failed';
@@ -129,7 +123,7 @@ export async function pollFeed(deps: PollDeps, signal: AbortSignal): Promise<Pol
     clock.stored(performance.now() - started);
   });
   try {
-    await deps.prepare?.(pollSignal);
+    await deps.store.prepare(pollSignal);
     const previous = deps.store.state();
     const fetched = await deps.fetcher.fetch(previous.validators, pollSignal);
     if (fetched.kind === 'not_modified') {
@@ -158,7 +152,7 @@ export async function pollFeed(deps: PollDeps, signal: AbortSignal): Promise<Pol
     return report;
   } catch (cause) {
     // Read what stopped the poll before stopping its tasks, which aborts pollSignal too.
-    const error = toFailure(cause, pollSignal);
+    const error = toFailure(cause, deps.store, pollSignal);
     const closing = parser.close();
     tasks.abort();
     await closing;
@@ -339,26 +333,11 @@ async function recordFailure(deps: PollDeps, at: number, error: IngestError): Pr
   }
 }
 
-const STORE_CODES: Record<StoreErrorCode, IngestErrorCode> = {
-  store_unavailable: 'store_unavailable',
-  store_locked: 'store_unavailable',
-  store_layout_mismatch: 'store_unavailable',
-  store_write_failed: 'store_write_failed',
-  // Our parser produced a record the store refuses: a bug, not the partner's doing.
-  invalid_record: 'internal_error',
-};
-
-function toFailure(cause: unknown, signal: AbortSignal): IngestError {
+/** The poll's failure: its own, the sink's (which knows its store or cluster), or the signal's. */
+function toFailure(cause: unknown, sink: FeedSink, signal: AbortSignal): IngestError {
   if (cause instanceof IngestError) return cause;
-  if (cause instanceof ReplicationError) {
-    // Fenced: another node leads now and its feed is the one that counts; nothing to report.
-    return cause.code === 'replication_fenced'
-      ? new IngestError('aborted', cause.message, { cause })
-      : new IngestError('replication_unavailable', cause.message, { cause });
-  }
-  if (cause instanceof StoreError) {
-    return new IngestError(STORE_CODES[cause.code], cause.message, { cause });
-  }
+  const own = sink.failureOf(cause);
+  if (own !== undefined) return own;
   if (signal.aborted) {
     const reason = signal.reason;
     const timedOut = reason instanceof DOMException && reason.name === 'TimeoutError';

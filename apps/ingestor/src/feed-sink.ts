@@ -1,11 +1,14 @@
-import type {
-  ApplyCounts,
-  FeedCommit,
-  FeedStage,
-  FeedState,
-  PollOutcome,
-  StoreWriter,
+import {
+  type ApplyCounts,
+  type FeedCommit,
+  type FeedStage,
+  type FeedState,
+  type PollOutcome,
+  StoreError,
+  type StoreErrorCode,
+  type StoreWriter,
 } from '@tessera/store';
+import { IngestError, type IngestErrorCode } from './ingest-error.js';
 
 /**
  * Where one poll writes: the store itself (one node), or the cluster (the leader publishes a
@@ -13,6 +16,8 @@ import type {
  * that nothing is written, or published, while the partner is still sending.
  */
 export interface FeedSink {
+  /** Resolves when the sink can take this poll (a cluster node: once it applied the whole stream). */
+  prepare(signal: AbortSignal): Promise<void>;
   state(): FeedState;
   /** Where the poll's records wait until the whole document proved sound. */
   readonly stage: FeedStage;
@@ -20,6 +25,8 @@ export interface FeedSink {
   apply(commit: FeedCommit): Promise<ApplyCounts>;
   /** Records a poll that changed no event (unchanged feed, or failure): state only. */
   recordPoll(outcome: PollOutcome): unknown;
+  /** What an error this sink (its stage included) threw means for the poll; undefined: not its own. */
+  failureOf(cause: unknown): IngestError | undefined;
 }
 
 /**
@@ -29,9 +36,27 @@ export interface FeedSink {
 export function storeSink(store: StoreWriter, feed: string, now = Date.now): FeedSink {
   const stage = store.openStage(`feed-${feed}`);
   return {
+    prepare: async () => {},
     state: () => store.state(feed),
     stage,
     apply: async (commit) => store.applyFeed(feed, stage.records(), { ...commit, endedAt: now() }),
     recordPoll: (outcome) => store.recordPoll(feed, { ...outcome, endedAt: now() }),
+    failureOf: storeFailure,
   };
+}
+
+const STORE_CODES: Record<StoreErrorCode, IngestErrorCode> = {
+  store_unavailable: 'store_unavailable',
+  store_locked: 'store_unavailable',
+  store_layout_mismatch: 'store_unavailable',
+  store_write_failed: 'store_write_failed',
+  // Our parser produced a record the store refuses: a bug, not the partner's doing.
+  invalid_record: 'internal_error',
+};
+
+/** A store's error (a stage's, or a write's) as the poll's failure; undefined for any other. */
+export function storeFailure(cause: unknown): IngestError | undefined {
+  return cause instanceof StoreError
+    ? new IngestError(STORE_CODES[cause.code], cause.message, { cause })
+    : undefined;
 }

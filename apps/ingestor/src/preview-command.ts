@@ -91,9 +91,11 @@ function previewSink(limit: number): FeedSink & { first: EventRecord[] } {
   return {
     first,
     stage,
+    prepare: async () => {},
     state: () => INITIAL_STATE,
     apply: async () => ({ inserted: staged, updated: 0, moved: 0, unchanged: 0 }),
     recordPoll: () => {},
+    failureOf: () => undefined,
   };
 }
 
