@@ -29,10 +29,7 @@ export function runPrimary({ workers, log }: PrimaryOptions): Service {
   const aggregator = new AggregatorRegistry();
   let stopping = false;
   const recentDeaths: number[] = [];
-  let failed!: (error: Error) => void;
-  const done = new Promise<number>((_, reject) => {
-    failed = reject;
-  });
+  const { promise: done, reject: failed } = Promise.withResolvers<number>();
 
   const fork = (): Worker => {
     const worker = cluster.fork();

@@ -46,10 +46,7 @@ export async function runClusterMode(
     legacyFeed: config.PROVIDER_ID,
     storeFailureLimit: config.STORE_FAILURE_LIMIT,
   });
-  let fail!: (error: unknown) => void;
-  const failed = new Promise<never>((_, reject) => {
-    fail = reject;
-  });
+  const { promise: failed, reject: fail } = Promise.withResolvers<never>();
   failed.catch(() => {});
 
   const leaderOf = (feed: FeedConfig) => ({

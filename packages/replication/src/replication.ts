@@ -1,22 +1,16 @@
-import { randomBytes } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
-import {
-  type JetStreamManager,
-  jetstream,
-  jetstreamManager,
-  StorageType,
-} from '@nats-io/jetstream';
-import { type KV, Kvm } from '@nats-io/kv';
-import { connect } from '@nats-io/transport-node';
+import type { JetStreamManager } from '@nats-io/jetstream';
+import type { KV } from '@nats-io/kv';
 import type { EventRecord } from '@tessera/core';
-import { processIdentity } from '@tessera/runtime';
 import type { ApplyCounts, FeedCommit, PollOutcome, StoreWriter } from '@tessera/store';
 import type { Logger } from 'pino';
 import { createBatchApplier } from './batch-applier.js';
-import { createPublisher, type Publisher } from './batch-publisher.js';
+import { createPublisher, type Publisher, type PublisherOptions } from './batch-publisher.js';
+import { connectCluster, watchConnection } from './cluster-connection.js';
 import { readPosition } from './cluster-position.js';
+import { setUpCluster } from './cluster-setup.js';
+import { trackDivergence, verifyAtBoot } from './divergence.js';
 import { LEASE_BUCKET } from './feed-lease.js';
-import { commitSubject, FEED_STREAM, FEED_SUBJECTS } from './feed-message.js';
+import { commitSubject, FEED_STREAM } from './feed-message.js';
 import { type LeaseSet, NODES_BUCKET, startLeaseSet } from './lease-set.js';
 import {
   createOperatorChannel,
@@ -26,13 +20,10 @@ import {
 } from './operator-channel.js';
 import { ReplicationError } from './replication-error.js';
 import { trackProgress } from './replication-progress.js';
-import { type ReplicationStatus, writeReplicationStatus } from './replication-status.js';
-import { followStream, type StreamFollower } from './stream-follower.js';
-
-const CLUSTER_BUCKET = 'tessera_cluster';
-const DATASET_KEY = 'dataset';
-/** How often the status file is rewritten even when nothing changed: the API's liveness proof. */
-const STATUS_EVERY_MS = 2_000;
+import { createSequenceWaiter } from './sequence-waiter.js';
+import { type StatusReporter, startStatusReporter } from './status-reporter.js';
+import type { StreamFollower } from './stream-follower.js';
+import { followStream } from './stream-follower.js';
 
 export interface ReplicationOptions {
   servers: string[];
@@ -103,110 +94,32 @@ export interface Replication {
 export async function startReplication(options: ReplicationOptions): Promise<Replication> {
   const { store, log, nodeId } = options;
   const listeners: Array<(feed: string, leading: boolean) => void | Promise<void>> = [];
-  let fail!: (error: Error) => void;
-  const done = new Promise<never>((_, reject) => {
-    fail = reject;
-  });
+  const { promise: done, reject: fail } = Promise.withResolvers<never>();
   done.catch(() => {});
   const stopping = new AbortController();
   let follower: StreamFollower | undefined;
 
-  const startedSequence = readPosition(store)?.appliedSequence ?? 0;
-  /** Set once the leases start; the status names what they hold at each write. */
-  let leaseSet: LeaseSet | undefined;
-  const status: ReplicationStatus = {
+  const reporter = startStatusReporter({
+    dir: options.statusDir,
     nodeId,
-    role: 'follower',
-    leading: [],
-    leadingUntil: {},
-    writer: processIdentity(),
-    connected: false,
-    appliedSequence: startedSequence,
-    latestSequence: startedSequence,
-    behindSince: null,
-    diverged: null,
-    configDiffers: [],
-    updatedAt: Date.now(),
-  };
-  const writeStatus = (): void => {
-    // What is held now, not what the last lease change said: a process woken from a pause past
-    // its leases' cover writes its status (applying what arrived meanwhile) before their timers run.
-    const held = leaseSet?.held() ?? new Map<string, number>();
-    status.leading = [...held.keys()];
-    status.leadingUntil = Object.fromEntries(held);
-    status.role = status.leading.length > 0 ? 'leader' : 'follower';
-    status.updatedAt = Date.now();
-    try {
-      writeReplicationStatus(options.statusDir, status);
-    } catch (error) {
-      log.warn({ err: error }, 'could not write the replication status');
-    }
-  };
-  writeStatus();
-  const statusTimer = setInterval(writeStatus, STATUS_EVERY_MS);
-
-  const nc = await connect({
-    servers: options.servers,
-    name: `tessera-ingestor ${nodeId}`,
-    maxReconnectAttempts: -1,
-    reconnectTimeWait: 250,
-    waitOnFirstConnect: true,
-    pingInterval: 2_000,
-    maxPingOut: 2,
+    appliedSequence: readPosition(store)?.appliedSequence ?? 0,
+    log,
   });
+  const { status } = reporter;
+  const nc = await connectCluster(options.servers, nodeId);
   status.connected = true;
-  writeStatus();
-  void (async () => {
-    for await (const s of nc.status()) {
-      if (s.type === 'disconnect' || s.type === 'reconnecting' || s.type === 'staleConnection') {
-        if (status.connected)
-          log.warn({ status: s.type }, 'NATS unreachable: serving what this node has');
-        status.connected = false;
-      } else if (s.type === 'reconnect') {
-        log.info('NATS reachable again');
-        status.connected = true;
-        // The consumer may have lived on the server that went away: read on through a new one.
-        follower?.renew();
-      } else continue;
-      writeStatus();
-    }
-  })();
+  reporter.write();
+  void watchConnection(nc, log, (connected) => {
+    status.connected = connected;
+    // The consumer may have lived on the server that went away: read on through a new one.
+    if (connected) follower?.renew();
+    reporter.write();
+  });
 
-  const js = jetstream(nc, { timeout: 5_000 });
-  const jsm = await retry(() => jetstreamManager(nc, { timeout: 5_000 }), stopping.signal, log);
-  const replicas = Math.min(3, Math.max(1, nc.info?.connect_urls?.length ?? 1));
-  await retry(() => ensureStream(jsm, replicas), stopping.signal, log);
-  const kvm = new Kvm(js);
-  const bucket = (name: string, ttl?: number) =>
-    retry(
-      () =>
-        kvm.create(name, {
-          history: 1,
-          replicas,
-          storage: StorageType.File,
-          ...(ttl === undefined ? {} : { ttl }),
-        }),
-      stopping.signal,
-      log,
-    );
-  const clusterKv = await bucket(CLUSTER_BUCKET);
-  const datasetId = await retry(() => datasetOf(clusterKv), stopping.signal, log);
-  checkStore(store, datasetId);
+  const { js, jsm, bucket, datasetId } = await setUpCluster(nc, store, stopping.signal, log);
   const applier = createBatchApplier({ store, datasetId, legacyFeed: options.legacyFeed, log });
-
-  /** Feeds found to differ from the cluster's, re-syncing until their leader's digest matches. */
-  const diverged = new Set<string>();
-  const resync = async (feed: string, message: string): Promise<void> => {
-    log.error(
-      { code: 'state_diverged', feed },
-      `state_diverged: ${message}; re-syncing feed ${feed} from its latest checkpoint`,
-    );
-    diverged.add(feed);
-    status.diverged = { since: status.diverged?.since ?? Date.now(), message };
-    writeStatus();
-    await applier.resync(feed);
-  };
-  await verifyAtBoot(store, jsm, stopping.signal, log, resync);
+  const divergence = trackDivergence(reporter, applier, log);
+  await verifyAtBoot(store, jsm, stopping.signal, log, divergence);
 
   const leaseKv = await bucket(LEASE_BUCKET, options.leaseMs);
   const nodesKv = await bucket(NODES_BUCKET, options.leaseMs);
@@ -216,50 +129,20 @@ export async function startReplication(options: ReplicationOptions): Promise<Rep
     log.warn({ err: error }, "stopped mirroring the cluster's pauses"),
   );
 
-  const waiters = new Set<{ sequence: number; resolve: () => void }>();
-  const consumedUpTo = (sequence: number): void => {
-    for (const w of waiters) {
-      if (w.sequence <= sequence) {
-        waiters.delete(w);
-        w.resolve();
-      }
-    }
-  };
-  const waitConsumed = (sequence: number): Promise<void> =>
-    applier.consumed() >= sequence
-      ? Promise.resolve()
-      : new Promise<void>((resolve) => waiters.add({ sequence, resolve }));
+  const consumed = createSequenceWaiter(() => applier.consumed());
+  const publisherOf = createPublisherRegistry({
+    js,
+    jsm,
+    store,
+    legacyFeed: options.legacyFeed,
+    log,
+    maxMessageBytes: Math.floor((nc.info?.max_payload ?? 1024 * 1024) / 2),
+    waitConsumed: consumed.wait,
+  });
 
-  const maxPayload = nc.info?.max_payload ?? 1024 * 1024;
-  const publishers = new Map<string, Publisher>();
-  const publisherOf = (feed: string): Publisher => {
-    let publisher = publishers.get(feed);
-    if (publisher === undefined) {
-      publisher = createPublisher({
-        js,
-        jsm,
-        store,
-        feed,
-        legacyFeed: options.legacyFeed,
-        log: log.child({ feed }),
-        maxMessageBytes: Math.floor(maxPayload / 2),
-        waitConsumed,
-      });
-      publishers.set(feed, publisher);
-    }
-    return publisher;
-  };
-
-  const progress = trackProgress(status, applier, log, writeStatus, {
-    verified(feed) {
-      if (!diverged.delete(feed) || diverged.size > 0 || status.diverged === null) return;
-      log.info(
-        { divergedMs: Date.now() - status.diverged.since },
-        'every digest matches the cluster again: re-synced',
-      );
-      status.diverged = null;
-    },
-    consumed: consumedUpTo,
+  const progress = trackProgress(status, applier, log, reporter.write, {
+    verified: divergence.verified,
+    consumed: consumed.reached,
   });
   follower = followStream({
     js,
@@ -270,35 +153,14 @@ export async function startReplication(options: ReplicationOptions): Promise<Rep
     onFatal: fail,
     onLatest: (sequence) => progress.streamEnds(sequence),
     async onDiverged(error) {
-      await resync(error.feed ?? options.legacyFeed, error.message);
+      await divergence.resync(error.feed ?? options.legacyFeed, error.message);
     },
     onMessage: (msg, result) => progress.message(msg, result),
   });
 
-  const leases: LeaseSet = startLeaseSet({
-    leaseKv: leaseKv as KV,
-    nodesKv: nodesKv as KV,
-    feeds: options.feeds,
-    nodeId,
-    leaseMs: options.leaseMs,
-    log,
-    configuration: options.configuration,
-    onDiffering(nodes) {
-      status.configDiffers = nodes;
-      writeStatus();
-      if (nodes.length > 0) {
-        log.warn(
-          { nodes },
-          'these nodes run another feed configuration (FEEDS): each feed then depends on which node leads it',
-        );
-      } else log.info('every live node runs this feed configuration');
-    },
-    async onChange(feed, leading) {
-      writeStatus();
-      await Promise.all(listeners.map((listener) => listener(feed, leading)));
-    },
+  const leases = startNodeLeases(options, { leaseKv, nodesKv }, reporter, async (feed, leading) => {
+    await Promise.all(listeners.map((listener) => listener(feed, leading)));
   });
-  leaseSet = leases;
 
   return {
     publishFeed: (feed, records, commit) => publisherOf(feed).publishFeed(records, commit),
@@ -312,23 +174,9 @@ export async function startReplication(options: ReplicationOptions): Promise<Rep
       for (const feed of leases.leading()) void listener(feed, true);
     },
     async caughtUp(feed, signal) {
-      let last: number;
-      let lastCommit: number;
-      try {
-        last = (await jsm.streams.info(FEED_STREAM)).state.last_seq;
-        const stored = await jsm.streams.getMessage(FEED_STREAM, {
-          last_by_subj: commitSubject(feed),
-        });
-        lastCommit = stored?.seq ?? 0;
-      } catch (cause) {
-        throw new ReplicationError(
-          'replication_unavailable',
-          `cannot read where the feed stream ends: ${(cause as Error).message}`,
-          { cause },
-        );
-      }
+      const { last, lastCommit } = await streamEnd(jsm, feed);
       await Promise.race([
-        waitConsumed(Math.max(last, lastCommit)),
+        consumed.wait(Math.max(last, lastCommit)),
         new Promise((_, reject) =>
           signal.addEventListener('abort', () => reject(signal.reason), { once: true }),
         ),
@@ -337,7 +185,7 @@ export async function startReplication(options: ReplicationOptions): Promise<Rep
     },
     async close() {
       stopping.abort();
-      clearInterval(statusTimer);
+      reporter.close();
       await leases.close();
       await follower?.close();
       await applier.reset().catch(() => {});
@@ -347,91 +195,73 @@ export async function startReplication(options: ReplicationOptions): Promise<Rep
 }
 
 /**
- * Once per start, a scan: a store altered while its ingestor was stopped has stored digests that
- * no longer describe its events. Such a feed must not be served, nor led, before it re-synced.
+ * This node's share of the feed leases, named in the status at every change (and the nodes that
+ * run another feed configuration, warned about).
  */
-async function verifyAtBoot(
-  store: StoreWriter,
+function startNodeLeases(
+  options: ReplicationOptions,
+  kv: { leaseKv: KV; nodesKv: KV },
+  reporter: StatusReporter,
+  changed: (feed: string, leading: boolean) => Promise<void>,
+): LeaseSet {
+  const { log } = options;
+  const leases = startLeaseSet({
+    ...kv,
+    feeds: options.feeds,
+    nodeId: options.nodeId,
+    leaseMs: options.leaseMs,
+    log,
+    configuration: options.configuration,
+    onDiffering(nodes) {
+      reporter.status.configDiffers = nodes;
+      reporter.write();
+      if (nodes.length > 0) {
+        log.warn(
+          { nodes },
+          'these nodes run another feed configuration (FEEDS): each feed then depends on which node leads it',
+        );
+      } else log.info('every live node runs this feed configuration');
+    },
+    async onChange(feed, leading) {
+      reporter.write();
+      await changed(feed, leading);
+    },
+  });
+  reporter.reportLeases(() => leases.held());
+  return leases;
+}
+
+/** Where the feed stream ends, and where the feed's own last commit is in it. */
+async function streamEnd(
   jsm: JetStreamManager,
-  signal: AbortSignal,
-  log: Logger,
-  resync: (feed: string, message: string) => Promise<void>,
-): Promise<void> {
-  const { feeds } = store.verifyDigest();
-  if (readPosition(store) === null || feeds.length === 0) return;
-  const info = await retry(() => jsm.streams.info(FEED_STREAM), signal, log);
-  if (info.state.messages === 0) {
-    log.error(
-      { code: 'state_diverged', feeds },
-      'the store was altered, and the stream holds nothing to re-sync from: serving it as it is',
-    );
-    return;
-  }
-  for (const feed of feeds) {
-    await resync(feed, `the events of feed ${feed} were altered while the ingestor was stopped`);
-  }
-}
-
-async function ensureStream(jsm: JetStreamManager, replicas: number): Promise<void> {
-  let subjects: string[];
+  feed: string,
+): Promise<{ last: number; lastCommit: number }> {
   try {
-    subjects = (await jsm.streams.info(FEED_STREAM)).config.subjects ?? [];
-  } catch {
-    await jsm.streams.add({
-      name: FEED_STREAM,
-      subjects: FEED_SUBJECTS,
-      storage: StorageType.File,
-      num_replicas: replicas,
+    const last = (await jsm.streams.info(FEED_STREAM)).state.last_seq;
+    const stored = await jsm.streams.getMessage(FEED_STREAM, {
+      last_by_subj: commitSubject(feed),
     });
-    return;
-  }
-  // A stream made by a one-feed cluster took one subject: it takes every feed's from now on.
-  if (!FEED_SUBJECTS.every((subject) => subjects.includes(subject))) {
-    await jsm.streams.update(FEED_STREAM, { subjects: FEED_SUBJECTS });
-  }
-}
-
-/** The cluster's dataset id: made once, by whichever node comes first. */
-async function datasetOf(kv: KV): Promise<string> {
-  try {
-    await kv.create(DATASET_KEY, randomBytes(12).toString('base64url'));
-  } catch {
-    // Made already by another node.
-  }
-  const entry = await kv.get(DATASET_KEY);
-  if (entry === null) throw new Error('the dataset id is missing');
-  return entry.string();
-}
-
-/** A store joins the cluster empty, or as the dataset's own; never with data of its own. */
-function checkStore(store: StoreWriter, datasetId: string): void {
-  const position = readPosition(store);
-  if (position !== null && position.datasetId !== datasetId) {
+    return { last, lastCommit: stored?.seq ?? 0 };
+  } catch (cause) {
     throw new ReplicationError(
-      'replication_refused',
-      `DATA_DIR holds the cluster dataset ${position.datasetId}, but this cluster's is ${datasetId}: start this node on an empty DATA_DIR`,
-    );
-  }
-  if (
-    position === null &&
-    (store.count() > 0 || store.feeds().some((f) => f.state.lastSuccessAt !== null))
-  ) {
-    throw new ReplicationError(
-      'replication_refused',
-      "DATA_DIR holds data this node ingested alone: a cluster node starts on an empty DATA_DIR and receives the cluster's data",
+      'replication_unavailable',
+      `cannot read where the feed stream ends: ${(cause as Error).message}`,
+      { cause },
     );
   }
 }
 
-/** Retries a JetStream call until it succeeds (the cluster electing its leaders, say). */
-async function retry<T>(fn: () => Promise<T>, signal: AbortSignal, log: Logger): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await fn();
-    } catch (error) {
-      if (signal.aborted) throw error;
-      if (attempt % 10 === 1) log.warn({ err: error, attempt }, 'NATS not ready yet; retrying');
-      await sleep(Math.min(2_000, 100 * attempt));
+/** One publisher per feed this node has led, made at its first use. */
+function createPublisherRegistry(
+  options: Omit<PublisherOptions, 'feed'>,
+): (feed: string) => Publisher {
+  const publishers = new Map<string, Publisher>();
+  return (feed) => {
+    let publisher = publishers.get(feed);
+    if (publisher === undefined) {
+      publisher = createPublisher({ ...options, feed, log: options.log.child({ feed }) });
+      publishers.set(feed, publisher);
     }
-  }
+    return publisher;
+  };
 }
