@@ -1,6 +1,7 @@
 import type { FeedReading } from '@tessera/core';
+import { createInOrderDelivery } from './in-order-delivery.js';
 import { IngestError } from './ingest-error.js';
-import type { ParseTask, ParseTimes } from './parse-worker.js';
+import type { ParseResult, ParseTask, ParseTimes } from './parse-worker.js';
 import type { ParserPool } from './parser-pool.js';
 
 export interface ChunkParser {
@@ -25,11 +26,12 @@ export function createChunkParser(
   signal: AbortSignal,
   onReading: (reading: FeedReading, times: ParseTimes) => void | Promise<void>,
 ): ChunkParser {
-  const maxInFlight = pool.threads * 2;
-  /** One promise per chunk not yet waited for, settled once it has been delivered. */
-  const delivered: Promise<void>[] = [];
-  let last: Promise<void> = Promise.resolve();
-  let closed = false;
+  const delivery = createInOrderDelivery<ParseResult>((result) => {
+    if (!result.ok) {
+      throw new IngestError('feed_malformed', `feed is not well-formed: ${result.message}`);
+    }
+    return onReading(result.reading, result.times);
+  }, pool.threads * 2);
   let end: (() => Promise<void>) | undefined;
 
   return {
@@ -43,27 +45,14 @@ export function createChunkParser(
           cause,
         });
       });
-      parsed.catch(() => {}); // a rejection is read in turn, below, not unhandled meanwhile
-      // Chained: a chunk is delivered after the one before it, and a failure fails every later one.
-      last = last
-        .then(() => parsed)
-        .then((result) => {
-          if (!result.ok) {
-            throw new IngestError('feed_malformed', `feed is not well-formed: ${result.message}`);
-          }
-          if (!closed) return onReading(result.reading, result.times);
-        });
-      last.catch(() => {}); // surfaced by whoever waits for it below
-      delivered.push(last);
-      while (delivered.length >= maxInFlight) await delivered.shift();
+      await delivery.add(parsed);
     },
     async drain() {
-      delivered.length = 0;
-      await last;
+      await delivery.settled();
       await end?.();
     },
     async close() {
-      closed = true;
+      delivery.stop();
       await end?.();
     },
   };

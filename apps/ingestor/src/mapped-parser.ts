@@ -1,6 +1,7 @@
 import type { MessagePort } from 'node:worker_threads';
 import type { FeedReading } from '@tessera/core';
 import type { ChunkParser } from './chunk-parser.js';
+import { createInOrderDelivery } from './in-order-delivery.js';
 import { IngestError } from './ingest-error.js';
 import type { MappedAnswer, MappedRequest, MappedTask } from './mapped-worker.js';
 import type { ParseTimes } from './parse-worker.js';
@@ -25,10 +26,14 @@ export function createMappedParser(
   let session: { port: MessagePort; done: Promise<void>; end: () => Promise<void> } | undefined;
   const waiting: Array<{ resolve: (answer: MappedAnswer) => void; reject: (e: unknown) => void }> =
     [];
-  const delivered: Promise<void>[] = [];
-  let last: Promise<void> = Promise.resolve();
+  const delivery = createInOrderDelivery<MappedAnswer>((reply) => {
+    if (!reply.ok) {
+      const code = reply.kind === 'mismatch' ? 'feed_mismatch' : 'feed_malformed';
+      throw new IngestError(code, reply.message);
+    }
+    return onReading(reply.reading, NO_TIMES);
+  }, MAX_IN_FLIGHT);
   let failure: unknown;
-  let closed = false;
 
   const fail = (cause: unknown): void => {
     failure ??= cause;
@@ -61,36 +66,20 @@ export function createMappedParser(
       port.postMessage(message, transfer);
     });
   };
-  const deliverInTurn = (answer: Promise<MappedAnswer>): Promise<void> => {
-    answer.catch(() => {}); // read in turn, below, not unhandled meanwhile
-    last = last
-      .then(() => answer)
-      .then((reply) => {
-        if (!reply.ok) {
-          const code = reply.kind === 'mismatch' ? 'feed_mismatch' : 'feed_malformed';
-          throw new IngestError(code, reply.message);
-        }
-        if (!closed) return onReading(reply.reading, NO_TIMES);
-      });
-    last.catch(() => {}); // surfaced by whoever waits for it
-    return last;
-  };
-
   return {
     async submit(chunk) {
       // A copy the worker may own: the decoder's pieces can share Node's pooled buffers.
       const piece = new Uint8Array(chunk);
-      delivered.push(deliverInTurn(request({ piece }, [piece.buffer])));
-      while (delivered.length >= MAX_IN_FLIGHT) await delivered.shift();
+      await delivery.add(request({ piece }, [piece.buffer]));
     },
     async drain() {
-      delivered.length = 0;
-      await deliverInTurn(request({ end: true }, []));
+      await delivery.add(request({ end: true }, []));
+      await delivery.settled();
       await session?.done;
       await session?.end();
     },
     async close() {
-      closed = true;
+      delivery.stop();
       session?.port.close();
       await session?.done;
       await session?.end();
