@@ -135,6 +135,15 @@ export async function measureFixedRate(
   return {
     targetRate: rate,
     achievedRate: result.requests.total / seconds,
+    ...fixedRateOf(result),
+  };
+}
+
+/** What a fixed-rate autocannon run measured, as the report keeps it. */
+export function fixedRateOf(
+  result: AutocannonResult,
+): Pick<FixedRate, 'latencyMs' | 'errors' | 'non2xx' | 'requests'> {
+  return {
     latencyMs: {
       p50: result.latency.p50,
       p90: result.latency.p90,
@@ -148,7 +157,8 @@ export async function measureFixedRate(
   };
 }
 
-interface AutocannonResult {
+/** The fields of autocannon's result (its --json output, or its API's) the bench reads. */
+export interface AutocannonResult {
   requests: { average: number; total: number };
   latency: { p50: number; p90: number; p99: number; p99_9: number; max: number };
   throughput: { average: number };

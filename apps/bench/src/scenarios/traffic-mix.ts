@@ -5,7 +5,7 @@ import { basesForBytes } from '@tessera/simulator';
 import { freePort, startApp, startNode, waitUntil, weekWindow } from '@tessera/testkit';
 import type { BenchContext } from '../bench-context.js';
 import type { FixedRate } from '../load.js';
-import { MIX_SHARES, type MixKind, type MixSpace } from '../traffic-mix.js';
+import { MIX_SHARES, type MixKind, type MixLoadArgs, type MixSpace } from '../traffic-mix.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const SERVER_CORE = '1';
@@ -129,14 +129,7 @@ interface MixLoad {
   kinds: Record<MixKind, number>;
 }
 
-async function runMixLoad(args: {
-  base: string;
-  rate: number;
-  seconds: number;
-  connections: number;
-  seed: number;
-  space: MixSpace;
-}): Promise<MixLoad> {
+async function runMixLoad(args: MixLoadArgs): Promise<MixLoad> {
   const load = startNode(join(HERE, '..', 'mix-load.js'), [JSON.stringify(args)], {
     wrapper: ['taskset', '-c', CLIENT_CORE],
   });
