@@ -1,7 +1,11 @@
 import type { StoreView } from '@tessera/store';
 import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import { configuredFeeds, readyBody } from './readiness.js';
-import { type ReplicationSource, viewReplication } from './replication-view.js';
+import {
+  type ReplicationSource,
+  type ReplicationView,
+  viewReplication,
+} from './replication-view.js';
 import { registerRequestMetrics } from './request-metrics.js';
 
 /**
@@ -38,6 +42,59 @@ export function createMetrics(
   const feeds = readOncePerScrape(() => store.feeds());
   collectDefaultMetrics({ register: registry });
   const requests = registerRequestMetrics(registry);
+  registerStoreMetrics(registry, store, feeds);
+  // Cluster mode, read from the ingestor's replication status (single mode: role "single").
+  const status = readOncePerScrape(options.replication ?? (() => null));
+  const replication = readOncePerScrape(() => viewReplication(status(), now(), options.maxLagMs));
+  // /ready's rule over the same reads as the other gauges of the scrape.
+  const scraped: StoreView = Object.assign(Object.create(store) as StoreView, { feeds });
+  registerClusterMetrics(registry, replication, () => configuredFeeds(scraped));
+  // What alerts page on (deploy/prometheus/alerts.yaml), as numbers rather than read from
+  // /ready's status code, which a scrape does not see.
+  new Gauge({
+    name: 'tessera_ready',
+    help: 'Whether this node answers /ready with 200 (1) or not (0)',
+    registers: [registry],
+    aggregator: 'min',
+    collect() {
+      this.set(isReady(scraped, status, now(), options) ? 1 : 0);
+    },
+  });
+  const scanned = new Counter({
+    name: 'tessera_search_events_scanned_total',
+    help: 'Events read from the store to answer uncached /search requests',
+    registers: [registry],
+  });
+  const subscribers = new Gauge({
+    name: 'tessera_change_subscribers',
+    help: 'Change streams and waiting long-polls of /changes being served',
+    registers: [registry],
+    aggregator: 'sum',
+  });
+  const cutOffs = new Counter({
+    name: 'tessera_change_subscribers_cut_off_total',
+    help: 'Change streams cut off because their client left too much unread (it resumes by token)',
+    registers: [registry],
+  });
+  return {
+    registry,
+    scanned(events: number): void {
+      if (events > 0) scanned.inc(events);
+    },
+    changeFeed: {
+      subscribers: (delta: number) => subscribers.inc(delta),
+      cutOff: () => cutOffs.inc(),
+    },
+    observe: requests.observe,
+  };
+}
+
+/** What the store holds, per feed where a feed is a label. */
+function registerStoreMetrics(
+  registry: Registry,
+  store: StoreView,
+  feeds: () => ReturnType<StoreView['feeds']>,
+): void {
   new Gauge({
     name: 'tessera_events_stored',
     help: 'Events in the store',
@@ -102,11 +159,14 @@ export function createMetrics(
       this.set({ digest: store.digest() ?? 'none' }, 1);
     },
   });
-  // Cluster mode, read from the ingestor's replication status (single mode: role "single").
-  const status = readOncePerScrape(options.replication ?? (() => null));
-  const replication = readOncePerScrape(() => viewReplication(status(), now(), options.maxLagMs));
-  // /ready's rule over the same reads as the other gauges of the scrape.
-  const scraped: StoreView = Object.assign(Object.create(store) as StoreView, { feeds });
+}
+
+/** Cluster mode's view of this node (single mode: role "single" and zeros). */
+function registerClusterMetrics(
+  registry: Registry,
+  replication: () => ReplicationView,
+  configured: () => Array<{ id: string }>,
+): void {
   new Gauge({
     name: 'tessera_replication_role',
     help: "This node's role: 1 for the current one of single, leader, follower",
@@ -164,17 +224,6 @@ export function createMetrics(
       this.set(replication().configDiffers.length);
     },
   });
-  // What alerts page on (deploy/prometheus/alerts.yaml), as numbers rather than read from
-  // /ready's status code, which a scrape does not see.
-  new Gauge({
-    name: 'tessera_ready',
-    help: 'Whether this node answers /ready with 200 (1) or not (0)',
-    registers: [registry],
-    aggregator: 'min',
-    collect() {
-      this.set(isReady(scraped, status, now(), options) ? 1 : 0);
-    },
-  });
   new Gauge({
     name: 'tessera_state_diverged',
     help: "Cluster mode: 1 while this node's content is known to differ from the cluster's (it re-syncs)",
@@ -196,37 +245,9 @@ export function createMetrics(
       this.reset();
       const { role, leading } = replication();
       if (role === 'single') return;
-      for (const f of configuredFeeds(scraped))
-        this.set({ feed: f.id }, leading.includes(f.id) ? 1 : 0);
+      for (const f of configured()) this.set({ feed: f.id }, leading.includes(f.id) ? 1 : 0);
     },
   });
-  const scanned = new Counter({
-    name: 'tessera_search_events_scanned_total',
-    help: 'Events read from the store to answer uncached /search requests',
-    registers: [registry],
-  });
-  const subscribers = new Gauge({
-    name: 'tessera_change_subscribers',
-    help: 'Change streams and waiting long-polls of /changes being served',
-    registers: [registry],
-    aggregator: 'sum',
-  });
-  const cutOffs = new Counter({
-    name: 'tessera_change_subscribers_cut_off_total',
-    help: 'Change streams cut off because their client left too much unread (it resumes by token)',
-    registers: [registry],
-  });
-  return {
-    registry,
-    scanned(events: number): void {
-      if (events > 0) scanned.inc(events);
-    },
-    changeFeed: {
-      subscribers: (delta: number) => subscribers.inc(delta),
-      cutOff: () => cutOffs.inc(),
-    },
-    observe: requests.observe,
-  };
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;
