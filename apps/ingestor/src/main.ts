@@ -10,7 +10,7 @@ import {
   runMain,
   type Service,
 } from '@tessera/runtime';
-import { backupStore, openStoreWriter } from '@tessera/store';
+import { backupStore, openStoreWriter, type StoreWriter } from '@tessera/store';
 import { type DestinationStream, type Logger, pino } from 'pino';
 import { runBackup } from './backup-command.js';
 import { runClusterMode } from './cluster-mode.js';
@@ -94,53 +94,7 @@ runMain(
       );
     }
 
-    const feeds = createFeedSet(config.feeds, store, shared, limits);
-    // A daemon takes operator actions (through the API's admin port) and FEEDS reloads.
-    const control = once
-      ? undefined
-      : await listenForActions(
-          config.DATA_DIR,
-          createActionHandler(
-            {
-              loopOf: feeds.loop,
-              recordPaused: (feed, paused) => store.recordPaused(feed, paused),
-              node: config.NODE_ID,
-            },
-            log,
-          ),
-        );
-    const stopReloading = once ? undefined : reloadFeedsOnChange(process.env, feeds, log);
-    let closing: Promise<void> | undefined;
-    const close = (): Promise<void> =>
-      (closing ??= (async () => {
-        stopReloading?.();
-        await control?.close();
-        await feeds.stop();
-        await release();
-      })());
-    if (once) {
-      const done = feeds.pollOnce().then(async (results) => {
-        const peakRssMb = Math.round(peakRssBytes() / 1024 ** 2);
-        await close();
-        progress?.done();
-        process.stdout.write(
-          `${formatOnce(results, peakRssMb, json, config.FEEDS !== undefined)}\n`,
-        );
-        return results.some((r) => r.report.outcome === 'failed') ? 1 : 0;
-      });
-      return { done, stop: close };
-    }
-    const done = feeds.run().then(
-      async () => {
-        await close();
-        return 0;
-      },
-      async (error: unknown) => {
-        await close();
-        throw error;
-      },
-    );
-    return { done, stop: close };
+    return runSingleNode(config, store, shared, limits, log, release, { once, json, progress });
   },
   {
     isReadable: (error) => error instanceof SettingsError,
@@ -259,4 +213,64 @@ function fetchLimits(config: IngestorConfig): FetchLimits {
     bodyIdleTimeoutMs: config.BODY_IDLE_TIMEOUT_MS,
     maxFeedBytes: config.MAX_FEED_BYTES,
   };
+}
+
+/**
+ * One node alone: a loop per feed of FEEDS, or (--once) one poll of each and a summary on stdout.
+ * A daemon takes operator actions (through the API's admin port) and FEEDS reloads.
+ */
+async function runSingleNode(
+  config: IngestorConfig,
+  store: StoreWriter,
+  shared: SharedDeps,
+  limits: FetchLimits,
+  log: Logger,
+  release: () => Promise<void>,
+  run: { once: boolean; json: boolean; progress: ReturnType<typeof createProgress> | undefined },
+): Promise<Service> {
+  const { once, json, progress } = run;
+  const feeds = createFeedSet(config.feeds, store, shared, limits);
+  const control = once
+    ? undefined
+    : await listenForActions(
+        config.DATA_DIR,
+        createActionHandler(
+          {
+            loopOf: feeds.loop,
+            recordPaused: (feed, paused) => store.recordPaused(feed, paused),
+            node: config.NODE_ID,
+          },
+          log,
+        ),
+      );
+  const stopReloading = once ? undefined : reloadFeedsOnChange(process.env, feeds, log);
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> =>
+    (closing ??= (async () => {
+      stopReloading?.();
+      await control?.close();
+      await feeds.stop();
+      await release();
+    })());
+  if (once) {
+    const done = feeds.pollOnce().then(async (results) => {
+      const peakRssMb = Math.round(peakRssBytes() / 1024 ** 2);
+      await close();
+      progress?.done();
+      process.stdout.write(`${formatOnce(results, peakRssMb, json, config.FEEDS !== undefined)}\n`);
+      return results.some((r) => r.report.outcome === 'failed') ? 1 : 0;
+    });
+    return { done, stop: close };
+  }
+  const done = feeds.run().then(
+    async () => {
+      await close();
+      return 0;
+    },
+    async (error: unknown) => {
+      await close();
+      throw error;
+    },
+  );
+  return { done, stop: close };
 }
