@@ -86,28 +86,7 @@ export interface PollReport {
 export async function pollFeed(deps: PollDeps, signal: AbortSignal): Promise<PollReport> {
   const at = (deps.now ?? Date.now)();
   const started = performance.now();
-  const report: PollReport = {
-    outcome: 'failed',
-    bytes: 0,
-    durationMs: 0,
-    events: 0,
-    counts: null,
-    rejected: {},
-    faults: {},
-    offline: 0,
-    error: null,
-    retryAfterMs: undefined,
-    phases: {
-      fetchMs: 0,
-      splitMs: 0,
-      waitMs: 0,
-      storeMs: 0,
-      decodeMs: 0,
-      condenseMs: 0,
-      saxMs: 0,
-      readMs: 0,
-    },
-  };
+  const report = emptyReport();
   const tasks = new AbortController();
   const pollSignal = AbortSignal.any([signal, tasks.signal, AbortSignal.timeout(deps.deadlineMs)]);
   const applier = createFeedApplier(deps.store, deps.log, report);
@@ -165,6 +144,32 @@ export async function pollFeed(deps: PollDeps, signal: AbortSignal): Promise<Pol
   } finally {
     report.durationMs = Math.round(performance.now() - started);
   }
+}
+
+/** A poll's report before anything happened: failed until a step says otherwise. */
+function emptyReport(): PollReport {
+  return {
+    outcome: 'failed',
+    bytes: 0,
+    durationMs: 0,
+    events: 0,
+    counts: null,
+    rejected: {},
+    faults: {},
+    offline: 0,
+    error: null,
+    retryAfterMs: undefined,
+    phases: {
+      fetchMs: 0,
+      splitMs: 0,
+      waitMs: 0,
+      storeMs: 0,
+      decodeMs: 0,
+      condenseMs: 0,
+      saxMs: 0,
+      readMs: 0,
+    },
+  };
 }
 
 /**
