@@ -7,9 +7,15 @@ import { checkDirectorySetting, packageVersion, runMain } from '@tessera/runtime
 import { openStoreReader } from '@tessera/store';
 import { pino } from 'pino';
 import { createAdminApp } from './admin-app.js';
-import { createApp } from './app.js';
+import { type AppDeps, createApp } from './app.js';
 import { clusterMetricsRenderer, runPrimary } from './cluster.js';
-import { ApiConfigSchema, changesHeartbeatMs, loadConfig, serverTimeouts } from './config.js';
+import {
+  type ApiConfig,
+  ApiConfigSchema,
+  changesHeartbeatMs,
+  loadConfig,
+  serverTimeouts,
+} from './config.js';
 import { createMetrics } from './metrics.js';
 import { probeListen, startServer } from './server.js';
 
@@ -38,26 +44,13 @@ runMain(
     });
     const renderMetrics = cluster.isWorker ? clusterMetricsRenderer(metrics.registry) : undefined;
     const app = createApp({
+      ...appSettings(config),
       store,
       replication,
       log,
       metrics,
-      cacheMaxBytes: config.CACHE_MAX_BYTES,
-      cacheMaxEntryBytes: config.CACHE_MAX_ENTRY_BYTES,
-      scanConcurrency: config.SCAN_CONCURRENCY,
-      scanEventsPerSecond: config.SCAN_EVENTS_PER_SECOND,
-      staleAfterMs: config.STALE_AFTER_MS,
-      maxLagMs: config.MAX_LAG_MS,
-      slowRequestMs: config.SLOW_REQUEST_MS,
       cursorSecret,
       renderMetrics,
-      operatorPathsElsewhere: config.ADMIN_PORT !== undefined,
-      changeLimits: {
-        maxSubscribers: config.CHANGES_MAX_SUBSCRIBERS,
-        bufferBytes: config.CHANGES_BUFFER_BYTES,
-        heartbeatMs: changesHeartbeatMs(config),
-        watchMs: config.CHANGES_WATCH_MS,
-      },
     });
     const running = await startServer(app, config.PORT, config.HOST, serverTimeouts(config));
     log.info({ port: running.port, dataDir: config.DATA_DIR }, 'api listening');
@@ -110,3 +103,23 @@ runMain(
     },
   },
 );
+
+/** What createApp takes from the settings as they are. */
+function appSettings(config: ApiConfig) {
+  return {
+    cacheMaxBytes: config.CACHE_MAX_BYTES,
+    cacheMaxEntryBytes: config.CACHE_MAX_ENTRY_BYTES,
+    scanConcurrency: config.SCAN_CONCURRENCY,
+    scanEventsPerSecond: config.SCAN_EVENTS_PER_SECOND,
+    staleAfterMs: config.STALE_AFTER_MS,
+    maxLagMs: config.MAX_LAG_MS,
+    slowRequestMs: config.SLOW_REQUEST_MS,
+    operatorPathsElsewhere: config.ADMIN_PORT !== undefined,
+    changeLimits: {
+      maxSubscribers: config.CHANGES_MAX_SUBSCRIBERS,
+      bufferBytes: config.CHANGES_BUFFER_BYTES,
+      heartbeatMs: changesHeartbeatMs(config),
+      watchMs: config.CHANGES_WATCH_MS,
+    },
+  } satisfies Partial<AppDeps>;
+}
