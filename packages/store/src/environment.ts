@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { type Database, open, type RootDatabase } from 'lmdb';
+import { type Database, type DatabaseOptions, open, type RootDatabase } from 'lmdb';
 import { type ChangesDatabase, checkChangeLog, openChangesDb } from './change-log.js';
 import {
   CHANGES_DB,
@@ -44,6 +44,13 @@ export interface Environment {
   readonly path: string;
   readonly root: RootDatabase;
   readonly events: Database<Buffer, EventKey>;
+  /**
+   * The same `events` database, each value handed out in place: a view of lmdb-js's shared read
+   * buffer, valid only until the next read of the environment, instead of a copy in an
+   * ArrayBuffer of its own (lmdb-js's `binary` encoding allocates one per value, most of a range
+   * scan's cost). A scan copies out the summary it keeps, from a pooled allocation.
+   */
+  readonly eventsInPlace: Database<Buffer, EventKey>;
   readonly ids: Database<IdEntry, string>;
   readonly meta: Database<unknown, string>;
   /**
@@ -77,11 +84,21 @@ function openRoot(path: string, readOnly: boolean): RootDatabase {
   }
 }
 
+/** lmdb-js's custom encoder contract: decode gets the read buffer and the value's length. */
+const IN_PLACE = {
+  encode: (value: Buffer): Buffer => value,
+  decode: (bytes: Buffer, length: number): Buffer => bytes.subarray(0, length),
+};
+
 function openDatabases(path: string, root: RootDatabase): Environment {
   return {
     path,
     root,
     events: root.openDB<Buffer, EventKey>(EVENTS_DB, { encoding: 'binary' }),
+    // lmdb-js honours `encoder` on a named database as on the root; its typings list it on the root only.
+    eventsInPlace: root.openDB<Buffer, EventKey>(EVENTS_DB, {
+      encoder: IN_PLACE,
+    } as DatabaseOptions),
     ids: root.openDB<IdEntry, string>(IDS_DB, { encoding: 'msgpack' }),
     meta: root.openDB<unknown, string>(META_DB, { encoding: 'msgpack' }),
     changes: undefined,

@@ -128,7 +128,9 @@ export function viewOf(env: Environment): OwnedView {
       // Keys are [startsAt, id]: [to + 1] sorts after every key starting at `to` (whole ms).
       const start = position?.after ?? (from === null ? undefined : [from]);
       const range = read(() =>
-        env.events.getRange({ start, end: to === null ? undefined : [to + 1] })[Symbol.iterator](),
+        env.eventsInPlace
+          .getRange({ start, end: to === null ? undefined : [to + 1] })
+          [Symbol.iterator](),
       );
       const movedSince = position?.movedSince;
       // Only a write since the position can have moved an event: otherwise no ids lookup at all.
@@ -220,9 +222,11 @@ class OpenScan implements EventScan {
           continue;
         }
         if (!isInWindow(this.window, key[0], decodeEnd(value))) continue;
+        // Copied before any other read: `value` is a view of the read buffer (eventsInPlace).
+        const summary = Buffer.from(summaryBytes(value));
         if (this.moved?.(key[1]) === true) continue;
         this.#last = key;
-        return { done: false, value: summaryBytes(value) };
+        return { done: false, value: summary };
       }
     } catch (cause) {
       this.#finish('done');
