@@ -48,7 +48,8 @@ export interface Environment {
    * The same `events` database, each value handed out in place: a view of lmdb-js's shared read
    * buffer, valid only until the next read of the environment, instead of a copy in an
    * ArrayBuffer of its own (lmdb-js's `binary` encoding allocates one per value, most of a range
-   * scan's cost). A scan copies out the summary it keeps, from a pooled allocation.
+   * scan's cost). Whatever reads through it copies out what it keeps before its next read: a scan
+   * the summary (pooled), a walk over every event the decoded record (decodeRecord).
    */
   readonly eventsInPlace: Database<Buffer, EventKey>;
   readonly ids: Database<IdEntry, string>;
@@ -264,7 +265,7 @@ export function rewriteDigests(
   fallbackFeed: string = UNATTRIBUTED_FEED,
 ): Map<string, Digest> {
   const sums = new FeedDigestSums();
-  for (const { key, value } of env.events.getRange({})) {
+  for (const { key, value } of env.eventsInPlace.getRange({})) {
     const record = decodeRecord(key, value);
     const digest = recordDigest(record);
     const current = env.ids.get(record.id);
@@ -307,7 +308,7 @@ class FeedDigestSums {
  */
 export function computeDigests(env: Environment): { state: Digest; feeds: Map<string, Digest> } {
   const sums = new FeedDigestSums();
-  for (const { key, value } of env.events.getRange({})) {
+  for (const { key, value } of env.eventsInPlace.getRange({})) {
     const record = decodeRecord(key, value);
     const entry = env.ids.get(record.id);
     sums.toggle(entry === undefined ? UNATTRIBUTED_FEED : feedOfEntry(entry), recordDigest(record));

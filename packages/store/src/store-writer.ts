@@ -452,7 +452,8 @@ function createWriter(
     },
 
     *records() {
-      for (const { key, value } of events.getRange({})) yield decodeRecord(key, value);
+      // decodeRecord copies out of the in-place value before the consumer reads anything else.
+      for (const { key, value } of env.eventsInPlace.getRange({})) yield decodeRecord(key, value);
     },
 
     async close() {
