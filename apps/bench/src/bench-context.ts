@@ -8,6 +8,7 @@ import {
   type RunningProcess,
   type StartOptions,
   startApp,
+  startProcess,
   waitUntil,
 } from '@tessera/testkit';
 import type { BenchConfig } from './config.js';
@@ -54,10 +55,11 @@ export interface BenchContext {
   setPlan(plan: FaultPlan): Promise<void>;
   /** Lets responses held by a `hold` fault go on. */
   release(): Promise<void>;
+  /** This tree's API, or with `main` another build's (a baseline commit's, see baseline-tree.ts). */
   startApi(
     dataDir: string,
     env?: Record<string, string>,
-    options?: StartOptions,
+    options?: StartOptions & { main?: string },
   ): Promise<RunningApi>;
   /** One `--once --json` poll into dataDir; fails the run if the poll fails. */
   ingestOnce(env: Record<string, string>): Promise<IngestReport>;
@@ -98,21 +100,20 @@ export async function createBenchContext(config: BenchConfig): Promise<BenchCont
     setSource: (source) => control('PUT', 'source', source),
     setPlan: (plan) => control('PUT', 'plan', plan),
     release: () => control('POST', 'release'),
-    async startApi(dataDir, env = {}, options = {}) {
+    async startApi(dataDir, env = {}, { main, ...options } = {}) {
       const port = await freePort();
-      const api = startApp(
-        'api',
-        {
-          PORT: String(port),
-          HOST: '127.0.0.1',
-          DATA_DIR: dataDir,
-          API_WORKERS: '2',
-          LOG_LEVEL: 'warn',
-          ...env,
-        },
-        [],
-        options,
-      );
+      const apiEnv = {
+        PORT: String(port),
+        HOST: '127.0.0.1',
+        DATA_DIR: dataDir,
+        API_WORKERS: '2',
+        LOG_LEVEL: 'warn',
+        ...env,
+      };
+      const api =
+        main === undefined
+          ? startApp('api', apiEnv, [], options)
+          : startProcess(process.execPath, [main], { ...options, env: apiEnv });
       const base = `http://127.0.0.1:${port}`;
       await waitUntil(() => getJson(`${base}/health`), { what: 'the API' });
       return { api, base };

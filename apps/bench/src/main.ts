@@ -96,9 +96,8 @@ async function measure(ctx: BenchContext, config: BenchConfig): Promise<void> {
   const week = weekWindow(config.BENCH_EVENTS);
   const weekQuery = `?starts_at=${week.startsAt}&ends_at=${week.endsAt}`;
   let bigDir: string | undefined;
-  if (
-    ['search', 'cost-curve', 'fixed-rate', 'hostile', 'mix'].some((n) => wants(n as ScenarioName))
-  ) {
+  const storeScenarios: ScenarioName[] = ['search', 'cost-curve', 'fixed-rate', 'hostile', 'mix'];
+  if (storeScenarios.some(wants)) {
     bigDir = ctx.dir('events');
     ctx.log(`seeding ${config.BENCH_EVENTS} events`);
     const writer = openStoreWriter({ path: bigDir });

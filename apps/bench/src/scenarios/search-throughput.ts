@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort, getJson, startNode, startProcess, waitUntil } from '@tessera/testkit';
+import { freePort, startNode } from '@tessera/testkit';
 import type { BenchContext } from '../bench-context.js';
 import { measureThroughput, type Throughput } from '../load.js';
 import { treeCpuSeconds } from '../process-cpu.js';
@@ -117,7 +117,16 @@ export async function runSearchThroughput(
     };
     let baselineBody: Buffer | undefined;
     if (baselineApi !== undefined && q.baselineDataDir !== undefined) {
-      servers.baseline = await startBaselineApi(baselineApi.apiMain, q.baselineDataDir);
+      const baseline = await ctx.startApi(
+        q.baselineDataDir,
+        { API_WORKERS: '1' },
+        { wrapper: pinned, main: baselineApi.apiMain },
+      );
+      servers.baseline = {
+        base: baseline.base,
+        pid: baseline.api.child.pid!,
+        stop: () => baseline.api.stop(),
+      };
       const res = await fetch(`${servers.baseline.base}/search${q.query}`);
       baselineBody = Buffer.from(await res.arrayBuffer());
     }
@@ -193,23 +202,6 @@ function pairedRatio(tessera: Throughput[], other: Throughput[]): PairedRatio {
       tessera.map((t, i) => (other[i]!.cpuUsPerRequest ?? Number.NaN) / (t.cpuUsPerRequest ?? 1)),
     ),
   };
-}
-
-async function startBaselineApi(apiMain: string, dataDir: string): Promise<RunningServer> {
-  const port = await freePort();
-  const api = startProcess(process.execPath, [apiMain], {
-    env: {
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      DATA_DIR: dataDir,
-      API_WORKERS: '1',
-      LOG_LEVEL: 'warn',
-    },
-    wrapper: ['taskset', '-c', SERVER_CORE],
-  });
-  const base = `http://127.0.0.1:${port}`;
-  await waitUntil(() => getJson(`${base}/health`), { what: 'the baseline API' });
-  return { base, pid: api.child.pid!, stop: () => api.stop() };
 }
 
 /** A reference server; the empty argument is where its port goes. */
