@@ -126,23 +126,23 @@ function feedLeader(
     recordPoll: (outcome) => replication.publishState(feed.id, { ...outcome, endedAt: Date.now() }),
     failureOf: (cause) => replicationFailure(cause) ?? storeFailure(cause),
   };
-  let term: { ingestor: FeedLoop; stopServing: () => void } | undefined;
+  let term: { feedLoop: FeedLoop; stopServing: () => void } | undefined;
   let changing = Promise.resolve();
   const { operator } = replication;
   const begin = async (): Promise<void> => {
     // A pause is the cluster's: a new leader keeps it (NATS unreachable: none is known).
     const paused = await operator.paused(feed.id).catch(() => false);
-    const ingestor = createFeedLoop({ ...deps, store: sink }, { paused });
+    const feedLoop = createFeedLoop({ ...deps, store: sink }, { paused });
     const act = createActionHandler(
       {
-        loopOf: (id) => (id === feed.id ? ingestor : undefined),
+        loopOf: (id) => (id === feed.id ? feedLoop : undefined),
         recordPaused: (id, pause) => operator.setPaused(id, pause),
         node,
       },
       deps.log,
     );
-    term = { ingestor, stopServing: operator.serve(feed.id, act) };
-    ingestor.run().catch(fail);
+    term = { feedLoop, stopServing: operator.serve(feed.id, act) };
+    feedLoop.run().catch(fail);
   };
   const lead = (leading: boolean): Promise<void> =>
     (changing = changing.then(async () => {
@@ -152,7 +152,7 @@ function feedLeader(
         const ending = term;
         term = undefined;
         ending.stopServing();
-        await ending.ingestor.stop();
+        await ending.feedLoop.stop();
       }
     }));
   return {

@@ -43,7 +43,7 @@ export interface FeedChanges {
 interface RunningFeed {
   /** The feed's settings as compared by a reload. */
   settings: string;
-  ingestor: FeedLoop;
+  feedLoop: FeedLoop;
   fetcher: FeedFetcher;
   stage: FeedStage;
 }
@@ -71,20 +71,20 @@ export function createFeedSet(
     const { fetcher, deps } = feedPollDeps(feed, shared, limits);
     const paused = store.feeds().some((f) => f.id === feed.id && f.paused);
     const sink = storeSink(store, feed.id);
-    const ingestor = createFeedLoop(
+    const feedLoop = createFeedLoop(
       { ...deps, store: sink, onProgress: progressOf(feed.id) },
       { paused },
     );
-    loops.set(feed.id, { settings: settingsOf(feed), ingestor, fetcher, stage: sink.stage });
-    if (running) start(ingestor);
+    loops.set(feed.id, { settings: settingsOf(feed), feedLoop, fetcher, stage: sink.stage });
+    if (running) start(feedLoop);
   };
-  const start = (ingestor: FeedLoop): void => {
-    ingestor.run().catch((error: unknown) => ended.reject(error));
+  const start = (feedLoop: FeedLoop): void => {
+    feedLoop.run().catch((error: unknown) => ended.reject(error));
   };
   const close = async (feed: string): Promise<void> => {
     const loop = loops.get(feed);
     loops.delete(feed);
-    await loop?.ingestor.stop();
+    await loop?.feedLoop.stop();
     await loop?.fetcher.close().catch(() => {});
     await loop?.stage.close();
   };
@@ -93,21 +93,21 @@ export function createFeedSet(
   return {
     pollOnce: () =>
       Promise.all(
-        [...loops].map(async ([feed, { ingestor }]) => ({
+        [...loops].map(async ([feed, { feedLoop }]) => ({
           feed,
-          report: await ingestor.pollOnce(),
+          report: await feedLoop.pollOnce(),
         })),
       ),
     async run() {
       running = true;
-      for (const { ingestor } of loops.values()) start(ingestor);
+      for (const { feedLoop } of loops.values()) start(feedLoop);
       await ended.promise;
     },
     async stop() {
       await Promise.allSettled([...loops.keys()].map(close));
       ended.resolve();
     },
-    loop: (feed) => loops.get(feed)?.ingestor,
+    loop: (feed) => loops.get(feed)?.feedLoop,
     async reload(next) {
       const changes = diffFeeds(new Map([...loops].map(([id, loop]) => [id, loop.settings])), next);
       await Promise.all([...changes.removed, ...changes.changed].map(close));

@@ -22,8 +22,7 @@ import { ReplicationError } from './replication-error.js';
 import { trackProgress } from './replication-progress.js';
 import { createSequenceWaiter } from './sequence-waiter.js';
 import { type StatusReporter, startStatusReporter } from './status-reporter.js';
-import type { StreamFollower } from './stream-follower.js';
-import { followStream } from './stream-follower.js';
+import { followStream, type StreamFollower } from './stream-follower.js';
 
 export interface ReplicationOptions {
   servers: string[];
