@@ -1,8 +1,8 @@
 import {
   type ApplyCounts,
-  type FeedCommit,
   type FeedStage,
   type FeedState,
+  type PollCommit,
   type PollOutcome,
   StoreError,
   type StoreErrorCode,
@@ -22,7 +22,7 @@ export interface FeedSink {
   /** Where the poll's records wait until the whole document proved sound. */
   readonly stage: FeedStage;
   /** Applies what the stage holds with the poll's state, all at once; resolves with the counts. */
-  apply(commit: FeedCommit): Promise<ApplyCounts>;
+  apply(commit: PollCommit): Promise<ApplyCounts>;
   /** Records a poll that changed no event (unchanged feed, or failure): state only. */
   recordPoll(outcome: PollOutcome): unknown;
   /** What an error this sink (its stage included) threw means for the poll; undefined: not its own. */

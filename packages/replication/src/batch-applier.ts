@@ -108,8 +108,7 @@ export function createBatchApplier(options: {
   ): Promise<void> => {
     const stage = stageOf(m.feed);
     try {
-      store.applyReplicated(stage.records(), {
-        feed: m.feed,
+      store.applyFeed(m.feed, stage.records(), {
         state,
         storeId: datasetId,
         version,
@@ -123,8 +122,7 @@ export function createBatchApplier(options: {
 
   /** A write that changed no event: the feed's state (and the poll, if one), and the position. */
   const record = (feed: string, sequence: number, run?: PollOutcome): void => {
-    store.recordReplicated({
-      feed,
+    store.applyFeed(feed, [], {
       state: run === undefined ? store.state(feed) : nextState(store.state(feed), run),
       storeId: datasetId,
       version: 0,
@@ -213,7 +211,7 @@ export function createBatchApplier(options: {
     async resync(feed) {
       for (const f of [...open.keys()]) await abandon(f, `re-syncing feed ${feed}`);
       const current = position();
-      store.resetFeed(feed, {
+      store.emptyFeed(feed, {
         storeId: datasetId,
         position: {
           ...current,

@@ -4,7 +4,7 @@ import type { EventRecord } from '@tessera/core';
 import {
   type ApplyCounts,
   DigestSum,
-  type FeedCommit,
+  type PollCommit,
   type PollOutcome,
   type StoreWriter,
 } from '@tessera/store';
@@ -52,7 +52,7 @@ export interface Publisher {
    * as one batch; resolves with the counts once this node has applied it. A feed that changes
    * nothing publishes no records, only its state.
    */
-  publishFeed(records: Iterable<EventRecord>, commit: FeedCommit): Promise<ApplyCounts>;
+  publishFeed(records: Iterable<EventRecord>, commit: PollCommit): Promise<ApplyCounts>;
   /** Publishes a poll that changed no event (unchanged, or failed), once applied here. */
   publishState(outcome: PollOutcome): Promise<void>;
   /**
@@ -184,7 +184,7 @@ export function createPublisher(options: PublisherOptions): Publisher {
 
   const publishFeed = async (
     records: Iterable<EventRecord>,
-    commit: FeedCommit,
+    commit: PollCommit,
   ): Promise<ApplyCounts> => {
     const counts: ApplyCounts = { inserted: 0, updated: 0, moved: 0, unchanged: 0 };
     const batch = new Batch('feed', lastCommit);

@@ -24,7 +24,7 @@ export type ClusterPosition = z.infer<typeof ClusterPositionSchema>;
 
 /** The store's position; null for a store that never joined a cluster. */
 export function readPosition(store: StoreWriter): ClusterPosition | null {
-  const raw = store.replicatedPosition();
+  const raw = store.sourcePosition();
   return raw === null || raw === undefined ? null : ClusterPositionSchema.parse(raw);
 }
 

@@ -1,7 +1,7 @@
 import type { JetStreamManager } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
 import type { EventRecord } from '@tessera/core';
-import type { ApplyCounts, FeedCommit, PollOutcome, StoreWriter } from '@tessera/store';
+import type { ApplyCounts, PollCommit, PollOutcome, StoreWriter } from '@tessera/store';
 import type { Logger } from 'pino';
 import { createBatchApplier } from './batch-applier.js';
 import { createPublisher, type Publisher, type PublisherOptions } from './batch-publisher.js';
@@ -55,7 +55,7 @@ export interface Replication {
   publishFeed(
     feed: string,
     records: Iterable<EventRecord>,
-    commit: FeedCommit,
+    commit: PollCommit,
   ): Promise<ApplyCounts>;
   /** A feed leader's record of a poll that changed no event. */
   publishState(feed: string, outcome: PollOutcome): Promise<void>;

@@ -31,8 +31,8 @@ import {
   LAYOUT_VERSION,
   META_DB,
   MIGRATABLE_LAYOUTS,
-  REPLICATED_KEY,
   recordDigest,
+  SOURCE_POSITION_KEY,
   STATE_KEY,
   UNATTRIBUTED_FEED,
 } from './layout.js';
@@ -205,7 +205,7 @@ export function openForWriting(path: string, legacyFeed: string): Environment {
         rewriteDigests(env, layout <= 3 ? legacyFeed : soleFeedOf(env));
         const position = env.meta.get(LAYOUT_4_CLUSTER_KEY);
         if (position !== undefined) {
-          env.meta.putSync(REPLICATED_KEY, position);
+          env.meta.putSync(SOURCE_POSITION_KEY, position);
           env.meta.removeSync(LAYOUT_4_CLUSTER_KEY);
         }
         env.meta.putSync(LAYOUT_KEY, LAYOUT_VERSION);

@@ -46,9 +46,10 @@ export type {
 export {
   type FeedCommit,
   openStoreWriter,
+  type PollCommit,
   type RecordChange,
   type RecordInspection,
-  type ReplicatedReset,
-  type ReplicatedWrite,
+  type SourcedCommit,
+  type SourceMark,
   type StoreWriter,
 } from './store-writer.js';

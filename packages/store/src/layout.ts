@@ -126,9 +126,10 @@ export function feedIdOf(key: string): string {
 }
 /** What a reader calls the one feed of a store of layout 3 or older, until the writer migrates it. */
 export const UNMIGRATED_FEED = 'default';
-/** Layout 4: where a cluster node's position was kept (now under `replicated`). */
+/** Layout 4: where a cluster node's position was kept (now under SOURCE_POSITION_KEY). */
 export const LAYOUT_4_CLUSTER_KEY = 'cluster';
-export const REPLICATED_KEY = 'replicated';
+/** A source mark's position (see SourceMark). The name is part of the layout: renaming it would need a migration. */
+export const SOURCE_POSITION_KEY = 'replicated';
 export const DIGEST_KEY = 'digest';
 /** The meta key of a feed's digest. */
 export function feedDigestKey(id: string): string {

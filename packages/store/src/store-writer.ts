@@ -35,8 +35,8 @@ import {
   type Head,
   type IdEntry,
   idEntry,
-  REPLICATED_KEY,
   recordDigest,
+  SOURCE_POSITION_KEY,
   STAGE_DIR,
   UNATTRIBUTED_FEED,
   UNMIGRATED_FEED,
@@ -70,8 +70,8 @@ export interface OpenStoreWriterOptions {
   changeRetention?: ChangeRetention;
 }
 
-/** How a single node's own poll closes its feed: the version moves by one if an event changed. */
-export interface FeedCommit {
+/** How a feed's own poll closes it: the version moves by one if an event changed. */
+export interface PollCommit {
   /** When the poll began. */
   at: number;
   /** When it ended; absent: unknown. */
@@ -80,28 +80,30 @@ export interface FeedCommit {
 }
 
 /**
- * How a write replicated from elsewhere closes (cluster mode): the feed's state as the source
- * says, the content named as the source names it, and the source's position, kept in the same
- * transaction (exactly-once apply across crashes) and opaque to the store.
+ * Where this store stands in a source it copies from (a cluster's stream, say): the name the
+ * source gives the content, and an opaque position the store keeps in the same transaction as
+ * what it wrote (exactly-once across crashes) and hands back from `sourcePosition()`.
  */
-export interface ReplicatedWrite {
-  /** The feed the write is of. */
-  feed: string;
-  state: FeedState;
-  /** The store id from now on: the source's, so that every replica names its content alike. */
+export interface SourceMark {
+  /** The store id from now on: the source's, so that every copy names its content alike. */
   storeId: string;
+  position: unknown;
+}
+
+/** How a write copied from a source closes: the feed's state and version as the source says. */
+export interface SourcedCommit extends SourceMark {
+  state: FeedState;
   /** The version if an event changed; never lowers the current one. */
   version: number;
-  /** What `replicatedPosition()` returns from now on. */
-  position: unknown;
-  /** The poll this write replicates, added to the feed's runs (a checkpoint has none). */
+  /** The poll this write copies, added to the feed's runs (a copy of a whole feed has none). */
   run?: PollOutcome;
 }
 
-/** Where a source's position and name go when a feed is emptied for a re-sync. */
-export interface ReplicatedReset {
-  storeId: string;
-  position: unknown;
+/** How one feed's write closes: the feed's own poll, or a copy of a source's write. */
+export type FeedCommit = PollCommit | SourcedCommit;
+
+function isSourced(commit: FeedCommit): commit is SourcedCommit {
+  return 'storeId' in commit;
 }
 
 export type RecordChange = 'inserted' | 'updated' | 'moved' | 'unchanged';
@@ -119,14 +121,12 @@ export interface StoreWriter extends StoreView {
   /** What applying this record would do, against committed content (no write is ever open). */
   inspect(record: EventRecord): RecordInspection;
   /**
-   * Applies one feed's upserts and the state update in a single durable transaction that never
-   * waits on anything (the records come from memory or a stage). Never deletes an event. If
-   * anything throws midway (the records iterable included), the transaction aborts and the
-   * store is exactly as before.
+   * Applies one feed's upserts and closes the feed as `commit` says, in a single durable
+   * transaction that never waits on anything (the records come from memory or a stage). Never
+   * deletes an event. If anything throws midway (the records iterable included), the
+   * transaction aborts and the store is exactly as before.
    */
   applyFeed(feed: string, records: Iterable<EventRecord>, commit: FeedCommit): ApplyCounts;
-  /** Cluster mode: the same for a replicated batch, closed as its source says. */
-  applyReplicated(records: Iterable<EventRecord>, commit: ReplicatedWrite): ApplyCounts;
   recordPoll(feed: string, outcome: PollOutcome): FeedState;
   /**
    * The feeds the ingestor runs now, with their URLs as they may be shown (no credentials or
@@ -136,16 +136,14 @@ export interface StoreWriter extends StoreView {
   configureFeeds(feeds: ReadonlyArray<{ id: string; url: string }>): void;
   /** Marks a feed paused or not (an operator's action, see FeedRecord.paused). */
   recordPaused(feed: string, paused: boolean): void;
-  /** Cluster mode: records a replicated write that changed no event (a state message). */
-  recordReplicated(commit: ReplicatedWrite): void;
   /** A new, empty stage of this store, closed with it or before (see feed-stage.ts). */
   openStage(name: string): FeedStage;
   /**
-   * Cluster mode, after a feed was found to differ from the cluster's: removes every event of
-   * that feed in one transaction, with the source's new position, so that the feed is applied
-   * again from the source's start. The only way an event is ever deleted.
+   * Removes every event of one feed in one transaction, with the source's new mark: a feed found
+   * to differ from its source's is copied again from the source's start. The only way an event
+   * is ever deleted.
    */
-  resetFeed(feed: string, reset: ReplicatedReset): void;
+  emptyFeed(feed: string, mark: SourceMark): void;
   /**
    * Recomputes every digest from the events themselves (a scan: once at boot, not per write).
    * Where a stored one differs (the store was altered behind the writer's back), the stored
@@ -155,17 +153,11 @@ export interface StoreWriter extends StoreView {
   verifyDigest(): { stored: Digest | null; actual: Digest; feeds: string[] };
   /** One feed's digest: the XOR of its events' record digests. */
   feedDigest(feed: string): Digest;
-  /** Where the store stands in what it replicates (the last `position` written); null: nowhere. */
-  replicatedPosition(): unknown;
-  /**
-   * Every event of one feed as a record, from one snapshot (read at the first call to next):
-   * what a cluster checkpoint of that feed copies.
-   */
+  /** The position of the last source mark written; null: the store never copied a source. */
+  sourcePosition(): unknown;
+  /** Every event of one feed as a record, from one snapshot (read at the first call to next). */
   feedRecords(feed: string): IterableIterator<EventRecord>;
-  /**
-   * Every stored event as a record, in key order, from one snapshot (read at the first call to
-   * next): what a cluster checkpoint copies.
-   */
+  /** Every stored event as a record, in key order, from one snapshot (read at the first call to next). */
   records(): IterableIterator<EventRecord>;
   close(): Promise<void>;
 }
@@ -315,8 +307,8 @@ function createWriter(
     return raw === undefined ? INITIAL_FEED_RECORD : FeedRecordSchema.parse(raw);
   };
 
-  /** What closes a single node's feed: its record, and the version if an event changed. */
-  const finish = (feed: string, counts: ApplyCounts, commit: FeedCommit): void => {
+  /** What closes a feed's own poll: its record, and the version if an event changed. */
+  const finishPoll = (feed: string, counts: ApplyCounts, commit: PollCommit): void => {
     if (changedAnything(counts)) {
       const head = readHead(env);
       meta.putSync(HEAD_KEY, { ...head, version: head.version + 1 } satisfies Head);
@@ -324,24 +316,22 @@ function createWriter(
     meta.putSync(feedKey(feed), nextFeedRecord(readRecord(feed), { ok: true, ...commit, counts }));
   };
 
-  /** What closes a replicated write: the source's position, name and state, all at once. */
-  const finishReplicated = (commit: ReplicatedWrite, counts: ApplyCounts | null): void => {
-    const changed = counts !== null && changedAnything(counts);
+  /** What closes a copy of a source's write: the source's mark and the feed's state, at once. */
+  const finishSourced = (feed: string, counts: ApplyCounts, commit: SourcedCommit): void => {
     const head = readHead(env);
     meta.putSync(HEAD_KEY, {
       storeId: commit.storeId,
       // The version moves only with events written: a write that changed none names the same content.
-      version: changed ? Math.max(head.version, commit.version) : head.version,
+      version: changedAnything(counts) ? Math.max(head.version, commit.version) : head.version,
     } satisfies Head);
-    // The cluster replicates a feed's state and its leader's polls.
-    const record = readRecord(commit.feed);
-    meta.putSync(feedKey(commit.feed), {
+    const record = readRecord(feed);
+    meta.putSync(feedKey(feed), {
       ...record,
       state: commit.state,
       runs: commit.run === undefined ? record.runs : appendRun(record.runs, runOf(commit.run)),
-      events: record.events + (counts?.inserted ?? 0),
+      events: record.events + counts.inserted,
     } satisfies FeedRecord);
-    meta.putSync(REPLICATED_KEY, commit.position);
+    meta.putSync(SOURCE_POSITION_KEY, commit.position);
   };
 
   return {
@@ -350,16 +340,13 @@ function createWriter(
 
     applyFeed(feed, records, commit) {
       return write(`applying feed ${feed}`, () => {
-        const counts = upsertAll(feed, records, readHead(env).version + 1);
-        finish(feed, counts, commit);
-        return counts;
-      });
-    },
-
-    applyReplicated(records, commit) {
-      return write(`applying a replicated batch of feed ${commit.feed}`, () => {
-        const counts = upsertAll(commit.feed, records, commit.version);
-        finishReplicated(commit, counts);
+        if (!isSourced(commit)) {
+          const counts = upsertAll(feed, records, readHead(env).version + 1);
+          finishPoll(feed, counts, commit);
+          return counts;
+        }
+        const counts = upsertAll(feed, records, commit.version);
+        finishSourced(feed, counts, commit);
         return counts;
       });
     },
@@ -388,10 +375,6 @@ function createWriter(
       });
     },
 
-    recordReplicated(commit) {
-      write('recording the replicated state', () => finishReplicated(commit, null));
-    },
-
     openStage(name) {
       if (stages.has(name)) throw new StoreError('store_write_failed', `stage ${name} is open`);
       const stage = openFeedStage(env.path, name);
@@ -406,8 +389,8 @@ function createWriter(
       };
     },
 
-    resetFeed(feed, reset) {
-      write(`resetting feed ${feed} for a re-sync`, () => {
+    emptyFeed(feed, mark) {
+      write(`emptying feed ${feed}`, () => {
         const digest = new DigestSum(readDigest(env) ?? EMPTY_DIGEST);
         for (const { key, value } of ids.getRange({})) {
           if (feedOfEntry(value) !== feed) continue;
@@ -418,8 +401,8 @@ function createWriter(
         meta.putSync(DIGEST_KEY, digest.value());
         meta.removeSync(feedDigestKey(feed));
         meta.putSync(feedKey(feed), { ...readRecord(feed), events: 0 } satisfies FeedRecord);
-        meta.putSync(HEAD_KEY, { ...readHead(env), storeId: reset.storeId } satisfies Head);
-        meta.putSync(REPLICATED_KEY, reset.position);
+        meta.putSync(HEAD_KEY, { ...readHead(env), storeId: mark.storeId } satisfies Head);
+        meta.putSync(SOURCE_POSITION_KEY, mark.position);
         restartChangeLog(meta);
       });
     },
@@ -441,7 +424,7 @@ function createWriter(
 
     feedDigest: (feed) => readFeedDigest(env, feed),
 
-    replicatedPosition: () => meta.get(REPLICATED_KEY) ?? null,
+    sourcePosition: () => meta.get(SOURCE_POSITION_KEY) ?? null,
 
     *feedRecords(feed) {
       for (const { key, value } of ids.getRange({})) {

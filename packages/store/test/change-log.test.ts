@@ -152,27 +152,26 @@ describe('the change log', () => {
     ]);
   });
 
-  it('records a replicated write at its version, and nothing for a replay behind the log', () => {
+  it('records a write copied from a source at its version, and nothing for a replay behind the log', () => {
     const write = (version: number) => ({
-      feed: 'a',
       state: store.state('a'),
       storeId: 'dataset',
       version,
       position: { at: version },
     });
-    store.applyReplicated([record('1', 1)], write(10));
-    store.applyReplicated([record('2', 2)], write(12));
+    store.applyFeed('a', [record('1', 1)], write(10));
+    store.applyFeed('a', [record('2', 2)], write(12));
     expect(follow(store, endOfVersion(0)).seen.map((c) => c.position)).toEqual([
       [10, 0],
       [12, 0],
     ]);
     // A re-sync empties the feed and replays older batches: those record nothing, and whoever
     // followed this node before the re-sync lists again.
-    store.resetFeed('a', { storeId: 'dataset', position: null });
-    store.applyReplicated([record('1', 1)], write(10));
+    store.emptyFeed('a', { storeId: 'dataset', position: null });
+    store.applyFeed('a', [record('1', 1)], write(10));
     expect(store.changes([12, 0], 10).expired).toBe(true);
     expect(store.changes(endOfVersion(12), 10)).toEqual({ expired: false, changes: [] });
-    store.applyReplicated([record('3', 3)], write(14));
+    store.applyFeed('a', [record('3', 3)], write(14));
     expect(follow(store, endOfVersion(12)).seen.map((c) => c.position)).toEqual([[14, 0]]);
   });
 

@@ -156,7 +156,7 @@ describe('a store of layout 4 (feeds, but events without theirs)', () => {
     expect(store.head()).toEqual(before.head);
     expect(store.digest()).toBe(before.digest);
     expect(store.feedDigest('feverup')).toBe(before.digest);
-    expect(store.replicatedPosition()).toEqual({ datasetId: 'd', appliedSequence: 9 });
+    expect(store.sourcePosition()).toEqual({ datasetId: 'd', appliedSequence: 9 });
     expect(store.verifyDigest().feeds).toEqual([]);
   });
 

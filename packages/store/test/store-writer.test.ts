@@ -353,20 +353,47 @@ describe('openStoreWriter', () => {
       expect(store.feedDigest('feed-a')).toBe(honestA);
       expect(store.verifyDigest().feeds).toEqual([]);
       // The entry of the deleted event went with the repair: emptying the feed leaves exactly a.
-      store.resetFeed('feed-b', { storeId: 'd', position: null });
+      store.emptyFeed('feed-b', { storeId: 'd', position: null });
       expect(store.digest()).toBe(honestA);
       expect(store.event(victim.id)).toBeUndefined();
     });
 
-    it("resetFeed removes that feed's events only, and keeps the position given", () => {
+    it('a copied write that changed no event keeps the state and mark given, not a new version', () => {
+      store.applyFeed('feed-a', many('a'), commit(1));
+      const before = store.head();
+      const state = { ...store.state('feed-a'), consecutiveFailures: 2 };
+      const run = { ok: false as const, at: 5, code: 'provider_timeout', message: 'slow' };
+      const counts = store.applyFeed('feed-a', [], {
+        state,
+        storeId: 'dataset',
+        version: before.version + 7,
+        position: { at: 3 },
+        run,
+      });
+      expect(counts).toEqual({ inserted: 0, updated: 0, moved: 0, unchanged: 0 });
+      expect(store.head()).toEqual({ storeId: 'dataset', version: before.version });
+      expect(store.state('feed-a')).toEqual(state);
+      expect(store.sourcePosition()).toEqual({ at: 3 });
+      expect(
+        store
+          .feeds()
+          .find((f) => f.id === 'feed-a')
+          ?.runs.at(-1),
+      ).toMatchObject({
+        outcome: 'failed',
+        code: 'provider_timeout',
+      });
+    });
+
+    it("emptyFeed removes that feed's events only, and keeps the position given", () => {
       store.applyFeed('feed-a', many('a'), commit(1));
       const onlyA = store.digest();
       store.applyFeed('feed-b', many('b', 'b'), commit(2));
-      store.resetFeed('feed-b', { storeId: 'dataset', position: { at: 0 } });
+      store.emptyFeed('feed-b', { storeId: 'dataset', position: { at: 0 } });
       expect(store.count()).toBe(many('a').length);
       expect(store.digest()).toBe(onlyA);
       expect(store.feedDigest('feed-b')).toBe(EMPTY_DIGEST);
-      expect(store.replicatedPosition()).toEqual({ at: 0 });
+      expect(store.sourcePosition()).toEqual({ at: 0 });
       expect(store.head().storeId).toBe('dataset');
       expect(store.feeds().find((f) => f.id === 'feed-b')?.events).toBe(0);
     });
