@@ -14,7 +14,7 @@ import {
   type SharedDeps,
   settingsOf,
 } from './feed-set.js';
-import { type FeedSink, storeFailure } from './feed-sink.js';
+import { type FeedSink, stagedBatch, storeFailure } from './feed-sink.js';
 import { reloadFeedsOnChange } from './feeds-reload.js';
 import { IngestError } from './ingest-error.js';
 import { createActionHandler } from './operator-actions.js';
@@ -119,12 +119,14 @@ function feedLeader(
     // The feed is compared with the cluster's latest data before anything is published.
     prepare: (signal) => replication.caughtUp(feed.id, signal),
     state: () => store.state(feed.id),
-    stage,
     // A poll's end is stamped here, as a single node's sink does, so that its run has a duration.
-    apply: (commit) =>
-      replication.publishFeed(feed.id, stage.records(), { ...commit, endedAt: Date.now() }),
+    begin: () =>
+      stagedBatch(stage, (records, commit) =>
+        replication.publishFeed(feed.id, records, { ...commit, endedAt: Date.now() }),
+      ),
     recordPoll: (outcome) => replication.publishState(feed.id, { ...outcome, endedAt: Date.now() }),
     failureOf: (cause) => replicationFailure(cause) ?? storeFailure(cause),
+    close: () => stage.close(),
   };
   let term: { feedLoop: FeedLoop; stopServing: () => void } | undefined;
   let changing = Promise.resolve();
@@ -161,7 +163,7 @@ function feedLeader(
       await lead(false);
       await fetcher.close().catch(() => {});
       // A reload may start this feed's leader again, with a stage of the same name.
-      await stage.close();
+      await sink.close();
     },
   };
 }

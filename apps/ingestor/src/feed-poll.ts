@@ -1,28 +1,16 @@
-import { createHash } from 'node:crypto';
-import { NORMALIZATION_VERSION, type RejectionCode } from '@tessera/core';
-import {
-  BUILT_IN_FORMAT,
-  type ChunkPlan,
-  chunkPlan,
-  compileMapping,
-  describeFormat,
-  type FeedFormat,
-  type Mapping,
-} from '@tessera/mapping';
-import type { ApplyCounts } from '@tessera/store';
+import type { RejectionCode } from '@tessera/core';
+import type { FeedFormat } from '@tessera/mapping';
+import { type ApplyCounts, changedAnything, type FeedValidators } from '@tessera/store';
 import type { Logger } from 'pino';
-import { type ChunkParser, createChunkParser } from './chunk-parser.js';
-import { createFeedApplier, type FeedTally } from './feed-applier.js';
+import { parseChunks, type TimedReading } from './chunk-parser.js';
 import { redactUrl } from './feed-config.js';
-import { FeedDecoder } from './feed-encoding.js';
-import { checkEnvelope } from './feed-envelope.js';
-import type { FeedFetcher } from './feed-fetcher.js';
-import type { FeedSink } from './feed-sink.js';
-import { elementStart, FeedSplitter } from './feed-splitter.js';
+import type { FeedFetcher, FetchResult } from './feed-fetcher.js';
+import type { FeedBatch, FeedSink } from './feed-sink.js';
+import { feedSource, readingPlan, type SourceStats } from './feed-source.js';
+import { emptyStagedFeed, type StagedFeed, stageReadings } from './feed-staging.js';
+import type { WaitTime } from './in-order-delivery.js';
 import { IngestError, type IngestErrorCode } from './ingest-error.js';
-import { JsonRecordSplitter } from './json-splitter.js';
-import { checkMappedJsonEnvelope, checkMappedXmlEnvelope } from './mapped-envelope.js';
-import { createMappedParser } from './mapped-parser.js';
+import { parseMappedStream } from './mapped-parser.js';
 import type { ParserPool } from './parser-pool.js';
 
 export interface PollDeps {
@@ -71,259 +59,170 @@ export interface PollReport {
   counts: ApplyCounts | null;
   rejected: Partial<Record<RejectionCode, number>>;
   /** The same rejections by the field at fault (the mapping's, or the partner attribute's). */
-  faults: FeedTally['faults'];
+  faults: StagedFeed['faults'];
   offline: number;
   error: { code: IngestErrorCode; message: string } | null;
   retryAfterMs: number | undefined;
   phases: PollPhases;
 }
 
+/** How a poll ended, as its steps returned it. */
+type PollEnd =
+  | { kind: 'not_modified' }
+  | { kind: 'failed'; error: IngestError }
+  /** The feed was read whole: the same bytes as last applied (nothing applied), or applied. */
+  | { kind: 'read'; sameBytes: true }
+  | { kind: 'read'; sameBytes: false; counts: ApplyCounts; commitMs: number };
+
+/** What each step of a poll measured, each written by its own step only. */
+interface PollSteps {
+  source: SourceStats;
+  parse: WaitTime;
+  staged: StagedFeed;
+}
+
 /**
- * One poll: conditional fetch, streaming split, parallel parse, and, only if the whole document
- * was sound, one transaction. Any fault leaves the store's events untouched and is recorded in
- * the store's state under a code that says whose fault it was.
+ * One poll: conditional fetch, then body → decode → cut → parse in order → stage, and, only if
+ * the whole document was sound, one commit. Any fault leaves the store's events untouched and is
+ * recorded in the store's state under a code that says whose fault it was.
  */
 export async function pollFeed(deps: PollDeps, signal: AbortSignal): Promise<PollReport> {
   const at = (deps.now ?? Date.now)();
   const started = performance.now();
-  const report = emptyReport();
   const tasks = new AbortController();
   const pollSignal = AbortSignal.any([signal, tasks.signal, AbortSignal.timeout(deps.deadlineMs)]);
-  const applier = createFeedApplier(deps.store, deps.log, report);
-  const phases = report.phases;
-  const clock = createPhaseClock(phases);
-  const parser = createParser(deps, pollSignal, async (reading, times) => {
-    phases.decodeMs += times.decodeMs;
-    phases.condenseMs += times.condenseMs;
-    phases.saxMs += times.saxMs;
-    phases.readMs += times.readMs;
-    const started = performance.now();
-    await applier.fold(reading);
-    clock.stored(performance.now() - started);
-  });
+  const steps: PollSteps = {
+    source: { bytes: 0, fetchMs: 0, splitMs: 0 },
+    parse: { waitMs: 0 },
+    staged: emptyStagedFeed(),
+  };
+  let end: PollEnd;
   try {
-    await deps.store.prepare(pollSignal);
-    const previous = deps.store.state();
-    const fetched = await deps.fetcher.fetch(previous.validators, pollSignal);
-    if (fetched.kind === 'not_modified') {
-      await deps.store.recordPoll({ ok: true, at });
-      report.outcome = 'not_modified';
-      return report;
-    }
-    if (fetched.movedTo !== null) {
-      deps.log.warn(
-        { from: redactUrl(fetched.url), to: redactUrl(fetched.movedTo) },
-        'the feed moved permanently: set its address to the new one',
-      );
-    }
-    const hash = await readFeed(deps, fetched, parser, report, clock);
-    const validators = {
-      urlDigest: fetched.urlDigest,
-      etag: fetched.etag,
-      lastModified: fetched.lastModified,
-      hash,
-    };
-    const committing = performance.now();
-    const result = await applier.finish(at, validators, previous.validators.hash);
-    clock.stored(performance.now() - committing);
-    report.outcome = result.outcome;
-    report.counts = result.counts;
-    return report;
+    end = await readAndCommit(deps, at, pollSignal, steps);
   } catch (cause) {
     // Read what stopped the poll before stopping its tasks, which aborts pollSignal too.
     const error = toFailure(cause, deps.store, pollSignal);
-    const closing = parser.close();
     tasks.abort();
-    await closing;
-    await applier.abort();
-    report.error = { code: error.code, message: error.message };
-    report.retryAfterMs = error.retryAfterMs;
     if (error.code === 'internal_error') deps.log.error({ err: cause }, 'poll failed unexpectedly');
     await recordFailure(deps, at, error);
-    return report;
-  } finally {
-    report.durationMs = Math.round(performance.now() - started);
+    end = { kind: 'failed', error };
   }
+  return reportOf(end, steps, performance.now() - started);
 }
 
-/** A poll's report before anything happened: failed until a step says otherwise. */
-function emptyReport(): PollReport {
-  return {
-    outcome: 'failed',
-    bytes: 0,
-    durationMs: 0,
-    events: 0,
-    counts: null,
-    rejected: {},
-    faults: {},
-    offline: 0,
-    error: null,
-    retryAfterMs: undefined,
-    phases: {
-      fetchMs: 0,
-      splitMs: 0,
-      waitMs: 0,
-      storeMs: 0,
-      decodeMs: 0,
-      condenseMs: 0,
-      saxMs: 0,
-      readMs: 0,
-    },
-  };
-}
-
-/**
- * How a feed is cut and parsed. The built-in format, and a mapped one that can be cut into
- * chunks of whole records (see chunkPlan), are parsed by many threads; any other mapping is
- * read as one stream on one thread.
- */
-function readingPlan(deps: PollDeps): {
-  mapping: Mapping | undefined;
-  plan: ChunkPlan | 'built-in';
-} {
-  if (deps.format === BUILT_IN_FORMAT) return { mapping: undefined, plan: 'built-in' };
-  return { mapping: deps.format, plan: chunkPlan(compileMapping(deps.format)) };
-}
-
-function createParser(
+/** Every step of a poll but its failure, in order; the batch is this poll's from begin to close. */
+async function readAndCommit(
   deps: PollDeps,
+  at: number,
   signal: AbortSignal,
-  onReading: Parameters<typeof createChunkParser>[3],
-): ChunkParser {
-  const task = { provider: deps.provider, timeZone: deps.timeZone };
-  const { mapping, plan } = readingPlan(deps);
-  if (mapping === undefined) return createChunkParser(deps.pool, task, signal, onReading);
-  const mapped = { ...task, mapping, maxElementBytes: deps.maxElementBytes };
-  if (plan === undefined) return createMappedParser(deps.pool, mapped, signal, onReading);
-  return createChunkParser(deps.pool, mapped, signal, onReading);
-}
-
-/**
- * How the decoded body reaches the parser, and how what surrounds the records is checked at
- * the end: cut into chunks of whole elements or records, the rest checked as one document; or,
- * for a stream, passed on as it comes (its reader checks its own shape).
- */
-interface FeedCutter {
-  push(utf8: Buffer): Buffer[];
-  end(): Buffer[];
-  check(): void;
-}
-
-/**
- * A JSON chunk becomes all its records' objects at once (JSON.parse), which then live until the
- * chunk is mapped: small chunks keep them in the workers' small young generation. Measured on a
- * 200 MB feed with two threads, 64 KiB chunks read about a third faster than 1 MiB ones.
- */
-const JSON_CHUNK_BYTES = 64 * 1024;
-
-function createCutter(deps: PollDeps): FeedCutter {
-  const { plan } = readingPlan(deps);
-  if (plan === 'built-in') {
-    const splitter = new FeedSplitter(deps);
-    return {
-      push: (utf8) => splitter.push(utf8),
-      end: () => splitter.end(),
-      check: () => checkEnvelope(splitter.head, splitter.tail),
-    };
+  steps: PollSteps,
+): Promise<PollEnd> {
+  await deps.store.prepare(signal);
+  const previous = deps.store.state();
+  const fetched = await deps.fetcher.fetch(previous.validators, signal);
+  if (fetched.kind === 'not_modified') {
+    await deps.store.recordPoll({ ok: true, at });
+    return { kind: 'not_modified' };
   }
-  if (plan === undefined) return { push: (utf8) => [utf8], end: () => [], check: () => {} };
-  if (plan.type === 'json') {
-    const splitter = new JsonRecordSplitter(plan.keys, {
-      chunkBytes: Math.min(deps.chunkBytes, JSON_CHUNK_BYTES),
-      maxElementBytes: deps.maxElementBytes,
-    });
-    return {
-      push: (utf8) => splitter.push(utf8),
-      end: () => splitter.end(),
-      check: () => checkMappedJsonEnvelope(splitter.head, splitter.tail, splitter.found),
-    };
+  warnIfMoved(deps.log, fetched);
+  const batch = deps.store.begin();
+  try {
+    const source = feedSource(deps, fetched, steps.source);
+    const readings = parseReadings(deps, source.chunks, signal, steps.parse);
+    const progress = () =>
+      deps.onProgress?.({ bytes: steps.source.bytes, events: steps.staged.events });
+    await stageReadings(readings, batch, deps.log, steps.staged, progress);
+    source.check();
+    const validators = { ...validatorsOf(fetched), hash: source.digest() };
+    return await commitFeed(deps.store, batch, { at, validators }, previous.validators.hash);
+  } finally {
+    await batch.close();
   }
-  const splitter = new FeedSplitter(deps, elementStart([plan.unit]));
-  let units = false;
-  const noted = (chunks: Buffer[]): Buffer[] => {
-    units ||= chunks.length > 0;
-    return chunks;
-  };
-  return {
-    push: (utf8) => noted(splitter.push(utf8)),
-    end: () => noted(splitter.end()),
-    check: () => checkMappedXmlEnvelope(splitter.head, splitter.tail, plan.above, units),
-  };
 }
 
 /**
- * Streams the body through the cutter into the parse workers, folding what they read into
- * the store as it arrives; checks the document's shape last. Returns the feed's digest: the
- * body and everything else that shapes the stored records, so that a changed time zone, a new
- * mapping or a new normalization makes the same bytes a changed feed.
+ * Applies the batch, or, for the same bytes as the feed last applied (committed with its state,
+ * so this store holds all of it), records the poll alone: nothing to apply, whatever a record
+ * says.
  */
-async function readFeed(
+async function commitFeed(
+  sink: FeedSink,
+  batch: FeedBatch,
+  commit: { at: number; validators: FeedValidators },
+  previousHash: string | null,
+): Promise<PollEnd> {
+  if (commit.validators.hash === previousHash) {
+    await sink.recordPoll({ ok: true, ...commit });
+    return { kind: 'read', sameBytes: true };
+  }
+  const started = performance.now();
+  const counts = await batch.apply(commit);
+  return { kind: 'read', sameBytes: false, counts, commitMs: performance.now() - started };
+}
+
+/** The parser of the feed's format: chunks over many threads, or one stream on one thread. */
+function parseReadings(
   deps: PollDeps,
-  { body, charset }: { body: AsyncIterable<Buffer>; charset: string | null },
-  parser: ChunkParser,
-  report: PollReport,
-  clock: PhaseClock,
-): Promise<string> {
-  const hash = createHash('sha256').update(
-    `${deps.provider}\u0000${deps.timeZone}\u0000${NORMALIZATION_VERSION}\u0000${formatDigest(deps.format)}`,
+  chunks: AsyncIterable<Buffer>,
+  signal: AbortSignal,
+  waited: WaitTime,
+): AsyncIterable<TimedReading> {
+  const task = { provider: deps.provider, timeZone: deps.timeZone };
+  const { mapping, plan } = readingPlan(deps.format);
+  if (mapping === undefined) return parseChunks(deps.pool, task, chunks, signal, waited);
+  const mapped = { ...task, mapping, maxElementBytes: deps.maxElementBytes };
+  if (plan === undefined) return parseMappedStream(deps.pool, mapped, chunks, signal, waited);
+  return parseChunks(deps.pool, mapped, chunks, signal, waited);
+}
+
+function validatorsOf(
+  fetched: Extract<FetchResult, { kind: 'feed' }>,
+): Omit<FeedValidators, 'hash'> {
+  const { urlDigest, etag, lastModified } = fetched;
+  return { urlDigest, etag, lastModified };
+}
+
+function warnIfMoved(log: Logger, fetched: Extract<FetchResult, { kind: 'feed' }>): void {
+  if (fetched.movedTo === null) return;
+  log.warn(
+    { from: redactUrl(fetched.url), to: redactUrl(fetched.movedTo) },
+    'the feed moved permanently: set its address to the new one',
   );
-  const cutter = createCutter(deps);
-  const decoder = new FeedDecoder(charset);
-  const submit = async (chunks: Buffer[]): Promise<void> => {
-    clock.lap('splitMs');
-    for (const chunk of chunks) await parser.submit(chunk);
-    clock.lap('waitMs');
-  };
-  for await (const piece of body) {
-    clock.lap('fetchMs');
-    hash.update(piece);
-    report.bytes += piece.length;
-    const utf8 = decoder.push(piece);
-    if (utf8.length > 0) await submit(cutter.push(utf8));
-    deps.onProgress?.({ bytes: report.bytes, events: report.events });
-  }
-  clock.lap('fetchMs');
-  const rest = decoder.end();
-  if (rest.length > 0) await submit(cutter.push(rest));
-  await submit(cutter.end());
-  await parser.drain();
-  clock.lap('waitMs');
-  cutter.check();
-  return hash.digest('hex');
 }
 
-/**
- * The built-in format adds nothing to the digest, so that its feeds' stored hashes stay valid
- * and an upgrade does not re-apply every unchanged feed.
- */
-function formatDigest(format: FeedFormat): string {
-  return format === BUILT_IN_FORMAT ? '' : `${describeFormat(format)}\u0000`;
+/** A poll's verdict, decided here only, from how it ended. */
+export function verdictOf(end: PollEnd): PollVerdict {
+  if (end.kind !== 'read') return end.kind;
+  return !end.sameBytes && changedAnything(end.counts) ? 'applied' : 'unchanged';
 }
 
-interface PhaseClock {
-  /** Charges the main thread's time since the last lap to `phase`, less what was stored meanwhile. */
-  lap(phase: 'fetchMs' | 'splitMs' | 'waitMs'): void;
-  stored(ms: number): void;
-}
-
-/**
- * Laps of the main thread's time. Readings are stored as they arrive, inside whatever await the
- * main thread is in (a body read, a submit, the drain): that time is taken out of the lap it fell
- * in and counted once, as store time.
- */
-function createPhaseClock(phases: PollPhases): PhaseClock {
-  let at = performance.now();
-  let storedInLap = 0;
+/** The poll's account, from how it ended and what each step measured. */
+function reportOf(end: PollEnd, steps: PollSteps, durationMs: number): PollReport {
+  const { source, parse, staged } = steps;
+  const counts =
+    end.kind !== 'read'
+      ? null
+      : end.sameBytes
+        ? { inserted: 0, updated: 0, moved: 0, unchanged: staged.events }
+        : end.counts;
+  const error = end.kind === 'failed' ? end.error : null;
   return {
-    lap(phase) {
-      const now = performance.now();
-      phases[phase] += now - at - storedInLap;
-      storedInLap = 0;
-      at = now;
-    },
-    stored(ms) {
-      phases.storeMs += ms;
-      storedInLap += ms;
+    outcome: verdictOf(end),
+    bytes: source.bytes,
+    durationMs: Math.round(durationMs),
+    events: staged.events,
+    counts,
+    rejected: staged.rejected,
+    faults: staged.faults,
+    offline: staged.offline,
+    error: error === null ? null : { code: error.code, message: error.message },
+    retryAfterMs: error?.retryAfterMs,
+    phases: {
+      fetchMs: source.fetchMs,
+      splitMs: source.splitMs,
+      waitMs: parse.waitMs,
+      storeMs: staged.storeMs + (end.kind === 'read' && !end.sameBytes ? end.commitMs : 0),
+      ...staged.workerTimes,
     },
   };
 }

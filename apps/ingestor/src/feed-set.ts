@@ -1,10 +1,10 @@
 import { BUILT_IN_FORMAT, describeFormat } from '@tessera/mapping';
-import type { FeedStage, StoreWriter } from '@tessera/store';
+import type { StoreWriter } from '@tessera/store';
 import { type FeedConfig, redactUrl } from './feed-config.js';
 import { createFeedFetcher, type FeedFetcher } from './feed-fetcher.js';
 import { createFeedLoop, type FeedLoop, type FeedLoopDeps } from './feed-loop.js';
 import type { PollReport } from './feed-poll.js';
-import { storeSink } from './feed-sink.js';
+import { type FeedSink, storeSink } from './feed-sink.js';
 
 /** What every feed's poll loop shares: the parse workers, the limits, the log, the schedule. */
 export type SharedDeps = Omit<
@@ -45,7 +45,7 @@ interface RunningFeed {
   settings: string;
   feedLoop: FeedLoop;
   fetcher: FeedFetcher;
-  stage: FeedStage;
+  sink: FeedSink;
 }
 
 /**
@@ -75,7 +75,7 @@ export function createFeedSet(
       { ...deps, store: sink, onProgress: progressOf(feed.id) },
       { paused },
     );
-    loops.set(feed.id, { settings: settingsOf(feed), feedLoop, fetcher, stage: sink.stage });
+    loops.set(feed.id, { settings: settingsOf(feed), feedLoop, fetcher, sink });
     if (running) start(feedLoop);
   };
   const start = (feedLoop: FeedLoop): void => {
@@ -86,7 +86,7 @@ export function createFeedSet(
     loops.delete(feed);
     await loop?.feedLoop.stop();
     await loop?.fetcher.close().catch(() => {});
-    await loop?.stage.close();
+    await loop?.sink.close();
   };
   for (const feed of feeds) open(feed);
 

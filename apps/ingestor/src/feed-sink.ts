@@ -1,3 +1,4 @@
+import type { EventRecord } from '@tessera/core';
 import {
   type ApplyCounts,
   type FeedStage,
@@ -12,21 +13,43 @@ import { IngestError, type IngestErrorCode } from './ingest-error.js';
 
 /**
  * Where one poll writes: the store itself (one node), or the cluster (the leader publishes a
- * batch that every node applies). A poll stages what it receives and only then applies it, so
- * that nothing is written, or published, while the partner is still sending.
+ * batch that every node applies). A poll stages what it receives in a batch and only then
+ * applies it, so that nothing is written, or published, while the partner is still sending.
+ * The sink owns its stage for as long as it lives; a poll owns its batch from `begin` to `close`.
  */
 export interface FeedSink {
   /** Resolves when the sink can take this poll (a cluster node: once it applied the whole stream). */
   prepare(signal: AbortSignal): Promise<void>;
   state(): FeedState;
-  /** Where the poll's records wait until the whole document proved sound. */
-  readonly stage: FeedStage;
-  /** Applies what the stage holds with the poll's state, all at once; resolves with the counts. */
-  apply(commit: PollCommit): Promise<ApplyCounts>;
+  /** A poll's batch, empty; one at a time. */
+  begin(): FeedBatch;
   /** Records a poll that changed no event (unchanged feed, or failure): state only. */
   recordPoll(outcome: PollOutcome): unknown;
   /** What an error this sink (its stage included) threw means for the poll; undefined: not its own. */
   failureOf(cause: unknown): IngestError | undefined;
+  /** Closes what the sink opened (its stage). */
+  close(): Promise<void>;
+}
+
+/** A poll's records while the document is still arriving. */
+export interface FeedBatch {
+  add(records: readonly EventRecord[]): void;
+  /** Applies what the batch holds with the poll's state, all at once; resolves with the counts. */
+  apply(commit: PollCommit): Promise<ApplyCounts>;
+  /** Drops what the batch holds (applied or not): the stage is empty for the next poll. */
+  close(): Promise<void>;
+}
+
+/** A batch held in a stage, applied by `apply` from the stage's records. */
+export function stagedBatch(
+  stage: FeedStage,
+  apply: (records: Iterable<EventRecord>, commit: PollCommit) => Promise<ApplyCounts>,
+): FeedBatch {
+  return {
+    add: (records) => stage.add(records),
+    apply: (commit) => apply(stage.records(), commit),
+    close: () => stage.clear(),
+  };
 }
 
 /**
@@ -38,10 +61,13 @@ export function storeSink(store: StoreWriter, feed: string, now = Date.now): Fee
   return {
     prepare: async () => {},
     state: () => store.state(feed),
-    stage,
-    apply: async (commit) => store.applyFeed(feed, stage.records(), { ...commit, endedAt: now() }),
+    begin: () =>
+      stagedBatch(stage, async (records, commit) =>
+        store.applyFeed(feed, records, { ...commit, endedAt: now() }),
+      ),
     recordPoll: (outcome) => store.recordPoll(feed, { ...outcome, endedAt: now() }),
     failureOf: storeFailure,
+    close: () => stage.close(),
   };
 }
 

@@ -1,42 +1,39 @@
-/**
- * Results that settle in any order (a worker's answers), delivered in the order they were added,
- * each as soon as it and every one before it settled; a failure fails every later one. At most
- * `maxInFlight` are outstanding: `add` waits while more are (backpressure on the one adding).
- */
-export interface InOrderDelivery<T> {
-  add(result: Promise<T>): Promise<void>;
-  /** Resolves once everything added is delivered; rejects with the first failure. */
-  settled(): Promise<void>;
-  /** Delivers nothing more (the poll failed or stopped). */
-  stop(): void;
+/** How long the one consuming the results waited for them, in ms (added up by `inOrder`). */
+export interface WaitTime {
+  waitMs: number;
 }
 
-export function createInOrderDelivery<T>(
-  deliver: (value: T) => void | Promise<void>,
+/**
+ * Starts work for each item in order (`start`: a worker's task), whose results settle in any
+ * order, and yields the results in the order their work was started. At most `maxInFlight` are
+ * started and not yet yielded: once that many are, the oldest is waited for and yielded before
+ * the next item is read (backpressure on whoever produces the items); the rest are yielded at
+ * the items' end. A failure is thrown at its own position, after the results before it; what is
+ * still in flight then is left to settle unread.
+ *
+ * Written here rather than taken from p-map's `pMapIterable`: that one reads its items ahead
+ * on several concurrent pulls, where a feed's chunks are 1 MiB each and a streaming parser's
+ * pieces must be posted strictly one after another.
+ */
+export async function* inOrder<I, T>(
+  items: AsyncIterable<I>,
+  start: (item: I) => Promise<T>,
   maxInFlight: number,
-): InOrderDelivery<T> {
-  /** One promise per result not yet waited for, settled once it has been delivered. */
-  const outstanding: Promise<void>[] = [];
-  let last: Promise<void> = Promise.resolve();
-  let stopped = false;
-  return {
-    async add(result) {
-      result.catch(() => {}); // read in turn, below, not unhandled meanwhile
-      last = last
-        .then(() => result)
-        .then((value) => {
-          if (!stopped) return deliver(value);
-        });
-      last.catch(() => {}); // surfaced by whoever waits for it
-      outstanding.push(last);
-      while (outstanding.length >= maxInFlight) await outstanding.shift();
-    },
-    async settled() {
-      outstanding.length = 0;
-      await last;
-    },
-    stop() {
-      stopped = true;
-    },
+  waited: WaitTime = { waitMs: 0 },
+): AsyncGenerator<T> {
+  const pending: Array<Promise<T>> = [];
+  const oldest = async (): Promise<T> => {
+    const started = performance.now();
+    const value = await pending.shift()!;
+    waited.waitMs += performance.now() - started;
+    return value;
   };
+  for await (const item of items) {
+    const result = start(item);
+    // Read in turn below; not unhandled meanwhile, nor if the consumer stops first.
+    result.catch(() => {});
+    pending.push(result);
+    if (pending.length >= maxInFlight) yield await oldest();
+  }
+  while (pending.length > 0) yield await oldest();
 }

@@ -1,7 +1,6 @@
 import type { MessagePort } from 'node:worker_threads';
-import type { FeedReading } from '@tessera/core';
-import type { ChunkParser } from './chunk-parser.js';
-import { createInOrderDelivery } from './in-order-delivery.js';
+import type { TimedReading } from './chunk-parser.js';
+import { inOrder, type WaitTime } from './in-order-delivery.js';
 import { IngestError } from './ingest-error.js';
 import type { MappedAnswer, MappedRequest, MappedTask } from './mapped-worker.js';
 import type { ParseTimes } from './parse-worker.js';
@@ -12,77 +11,87 @@ const MAX_IN_FLIGHT = 2;
 const NO_TIMES: ParseTimes = { decodeMs: 0, condenseMs: 0, saxMs: 0, readMs: 0 };
 
 /**
- * A mapped feed's parser: the same contract as the chunk parser (submit with backpressure,
- * readings delivered in feed order as they are read, drain, close), over one streaming task
- * in the pool. Its faults are the document's (`feed_malformed`, `feed_mismatch`) or, when the
- * worker itself fails, ours (`parse_worker_failed`).
+ * A mapped feed read as one stream on one thread (see mapped-worker.ts), yielding each piece's
+ * reading in feed order, as the chunk parser does. Its faults are the document's
+ * (`feed_malformed`, `feed_mismatch`) or, when the worker itself fails, ours
+ * (`parse_worker_failed`). The worker's task and the feed's parse end with the iteration,
+ * however it ends.
  */
-export function createMappedParser(
+export async function* parseMappedStream(
   pool: ParserPool,
   task: Omit<MappedTask, 'port'>,
+  pieces: AsyncIterable<Buffer>,
   signal: AbortSignal,
-  onReading: (reading: FeedReading, times: ParseTimes) => void | Promise<void>,
-): ChunkParser {
-  let session: { port: MessagePort; done: Promise<void>; end: () => Promise<void> } | undefined;
-  const waiting: Array<{ resolve: (answer: MappedAnswer) => void; reject: (e: unknown) => void }> =
-    [];
-  const delivery = createInOrderDelivery<MappedAnswer>((reply) => {
-    if (!reply.ok) {
-      const code = reply.kind === 'mismatch' ? 'feed_mismatch' : 'feed_malformed';
-      throw new IngestError(code, reply.message);
+  waited: WaitTime,
+): AsyncGenerator<TimedReading> {
+  const end = pool.begin();
+  const { port, done } = pool.stream(task, signal);
+  const worker = answersOf(port, done, signal);
+  const ask = (chunk: Buffer | null): Promise<MappedAnswer> => {
+    if (chunk === null) return worker.ask({ end: true }, []);
+    // A copy the worker may own: the decoder's pieces can share Node's pooled buffers.
+    const piece = new Uint8Array(chunk);
+    return worker.ask({ piece }, [piece.buffer]);
+  };
+  let read = false;
+  try {
+    for await (const answer of inOrder(endMarked(pieces), ask, MAX_IN_FLIGHT, waited)) {
+      if (!answer.ok) {
+        throw new IngestError(
+          answer.kind === 'mismatch' ? 'feed_mismatch' : 'feed_malformed',
+          answer.message,
+        );
+      }
+      yield { reading: answer.reading, times: NO_TIMES };
     }
-    return onReading(reply.reading, NO_TIMES);
-  }, MAX_IN_FLIGHT);
-  let failure: unknown;
+    read = true;
+  } finally {
+    if (!read) port.close();
+    await done.catch(() => {});
+    await end();
+  }
+}
 
+/** The pieces, then null for their end. */
+async function* endMarked(pieces: AsyncIterable<Buffer>): AsyncGenerator<Buffer | null> {
+  yield* pieces;
+  yield null;
+}
+
+/**
+ * The worker's answers, one per request, in order; every request still waiting fails with the
+ * first failure of the port or of the worker's task.
+ */
+function answersOf(
+  port: MessagePort,
+  done: Promise<void>,
+  signal: AbortSignal,
+): { ask(message: MappedRequest, transfer: ArrayBuffer[]): Promise<MappedAnswer> } {
+  const waiting: Array<PromiseWithResolvers<MappedAnswer>> = [];
+  let failure: unknown;
   const fail = (cause: unknown): void => {
     failure ??= cause;
     for (const waiter of waiting.splice(0)) waiter.reject(failure);
   };
-  const open = () => {
-    if (session !== undefined) return session;
-    const end = pool.begin();
-    const { port, done } = pool.stream(task, signal);
-    port.on('message', (answer: MappedAnswer) => waiting.shift()?.resolve(answer));
-    port.on('close', () =>
-      fail(new IngestError('parse_worker_failed', 'the parse worker ended the feed early')),
+  port.on('message', (answer: MappedAnswer) => waiting.shift()?.resolve(answer));
+  port.on('close', () =>
+    fail(new IngestError('parse_worker_failed', 'the parse worker ended the feed early')),
+  );
+  done.catch((cause: unknown) => {
+    const message = cause instanceof Error ? cause.message : String(cause);
+    fail(
+      signal.aborted
+        ? cause
+        : new IngestError('parse_worker_failed', `a parse worker failed: ${message}`, { cause }),
     );
-    done.catch((cause: unknown) => {
-      const message = cause instanceof Error ? cause.message : String(cause);
-      fail(
-        signal.aborted
-          ? cause
-          : new IngestError('parse_worker_failed', `a parse worker failed: ${message}`, { cause }),
-      );
-    });
-    session = { port, done: done.catch(() => {}), end };
-    return session;
-  };
-  const request = (message: MappedRequest, transfer: ArrayBuffer[]): Promise<MappedAnswer> => {
-    const { port } = open();
-    if (failure !== undefined) return Promise.reject(failure);
-    return new Promise((resolve, reject) => {
-      waiting.push({ resolve, reject });
-      port.postMessage(message, transfer);
-    });
-  };
+  });
   return {
-    async submit(chunk) {
-      // A copy the worker may own: the decoder's pieces can share Node's pooled buffers.
-      const piece = new Uint8Array(chunk);
-      await delivery.add(request({ piece }, [piece.buffer]));
-    },
-    async drain() {
-      await delivery.add(request({ end: true }, []));
-      await delivery.settled();
-      await session?.done;
-      await session?.end();
-    },
-    async close() {
-      delivery.stop();
-      session?.port.close();
-      await session?.done;
-      await session?.end();
+    ask(message, transfer) {
+      if (failure !== undefined) return Promise.reject(failure);
+      const answer = Promise.withResolvers<MappedAnswer>();
+      waiting.push(answer);
+      port.postMessage(message, transfer);
+      return answer.promise;
     },
   };
 }

@@ -2,7 +2,7 @@ import { createReadStream } from 'node:fs';
 import { createGunzip } from 'node:zlib';
 import type { EventRecord, EventSummary } from '@tessera/core';
 import { BUILT_IN_FORMAT } from '@tessera/mapping';
-import { type FeedStage, INITIAL_STATE } from '@tessera/store';
+import { INITIAL_STATE } from '@tessera/store';
 import type { FeedConfig } from './feed-config.js';
 import type { FeedFetcher } from './feed-fetcher.js';
 import { type PollReport, pollFeed } from './feed-poll.js';
@@ -76,26 +76,24 @@ function fileFetcher(path: string): FeedFetcher {
 /** Keeps the first `limit` records of a poll in memory and applies nothing. */
 function previewSink(limit: number): FeedSink & { first: EventRecord[] } {
   const first: EventRecord[] = [];
-  let staged = 0;
-  const stage: FeedStage = {
-    name: 'preview',
-    add(records) {
-      staged += records.length;
-      for (const record of records) if (first.length < limit) first.push(record);
-    },
-    size: () => staged,
-    records: () => first.values(),
-    clear: async () => {},
-    close: async () => {},
-  };
   return {
     first,
-    stage,
     prepare: async () => {},
     state: () => INITIAL_STATE,
-    apply: async () => ({ inserted: staged, updated: 0, moved: 0, unchanged: 0 }),
+    begin() {
+      let staged = 0;
+      return {
+        add(records) {
+          staged += records.length;
+          for (const record of records) if (first.length < limit) first.push(record);
+        },
+        apply: async () => ({ inserted: staged, updated: 0, moved: 0, unchanged: 0 }),
+        close: async () => {},
+      };
+    },
     recordPoll: () => {},
     failureOf: () => undefined,
+    close: async () => {},
   };
 }
 

@@ -1,6 +1,6 @@
 import { createRandom } from '@tessera/simulator';
 import { describe, expect, it } from 'vitest';
-import { createInOrderDelivery } from '../src/in-order-delivery.js';
+import { inOrder } from '../src/in-order-delivery.js';
 
 const SEED = Number(process.env.DELIVERY_SEED ?? 4);
 
@@ -16,46 +16,49 @@ function later<T>(value: T, turns: number, fail = false): Promise<T> {
   });
 }
 
+async function* count(n: number, read: number[] = []): AsyncGenerator<number> {
+  for (let i = 0; i < n; i++) {
+    read.push(i);
+    yield i;
+  }
+}
+
 describe(`in-order delivery (DELIVERY_SEED=${SEED})`, () => {
-  it('delivers results settling in any order in the order they were added, holding at most maxInFlight', async () => {
+  it('yields results settling in any order in the order their work started, with at most maxInFlight started and not yielded', async () => {
     const random = createRandom(SEED);
-    const delivered: number[] = [];
-    let addedNotDelivered = 0;
+    const turns = Array.from({ length: 200 }, () => Math.floor(random() * 20));
+    let started = 0;
     let most = 0;
-    const delivery = createInOrderDelivery<number>((n) => {
-      delivered.push(n);
-      addedNotDelivered--;
-    }, 4);
-    for (let i = 0; i < 200; i++) {
-      addedNotDelivered++;
-      most = Math.max(most, addedNotDelivered);
-      await delivery.add(later(i, Math.floor(random() * 20)));
-    }
-    await delivery.settled();
-    expect(delivered).toEqual(Array.from({ length: 200 }, (_, i) => i));
+    const yielded: number[] = [];
+    const start = (i: number) => {
+      started++;
+      most = Math.max(most, started - yielded.length);
+      return later(i, turns[i]!);
+    };
+    for await (const n of inOrder(count(200), start, 4)) yielded.push(n);
+    expect(yielded).toEqual(Array.from({ length: 200 }, (_, i) => i));
     expect(most).toBeLessThanOrEqual(4);
   });
 
-  it('fails every later delivery with the first failure, and delivers nothing after stop', async () => {
-    const delivered: number[] = [];
-    const failing = createInOrderDelivery<number>((n) => {
-      delivered.push(n);
-    }, 8);
-    await failing.add(later(1, 3));
-    await failing.add(later(2, 1, true));
-    await failing.add(later(3, 0));
-    await expect(failing.settled()).rejects.toThrow('failed at 2');
-    expect(delivered).toEqual([1]);
+  it('throws the first failure at its own position, after the results before it, and reads no further', async () => {
+    const yielded: number[] = [];
+    const read: number[] = [];
+    const start = (i: number) => later(i, i === 2 ? 1 : 3, i === 2);
+    await expect(
+      (async () => {
+        for await (const n of inOrder(count(100, read), start, 4)) yielded.push(n);
+      })(),
+    ).rejects.toThrow('failed at 2');
+    expect(yielded).toEqual([0, 1]);
+    expect(read.length).toBeLessThanOrEqual(2 + 4);
+  });
 
-    const stopped: number[] = [];
-    const stopping = createInOrderDelivery<number>((n) => {
-      stopped.push(n);
-    }, 8);
-    await stopping.add(later(1, 0));
-    await stopping.settled();
-    await stopping.add(later(2, 5));
-    stopping.stop();
-    await stopping.settled();
-    expect(stopped).toEqual([1]);
+  it('adds up the time spent waiting for results', async () => {
+    const waited = { waitMs: 0 };
+    const slow = (i: number) => new Promise<number>((r) => setTimeout(() => r(i), 30));
+    for await (const _ of inOrder(count(2), slow, 4, waited)) {
+      // read through
+    }
+    expect(waited.waitMs).toBeGreaterThanOrEqual(25);
   });
 });
