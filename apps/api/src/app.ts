@@ -88,27 +88,8 @@ export function createApp(deps: AppDeps): TesseraApp {
   const metrics =
     deps.metrics ?? createMetrics(store, { maxLagMs, staleAfterMs, now, replication });
   const renderMetrics = deps.renderMetrics ?? (() => metrics.registry.metrics());
-  const search = createSearchResponder({
-    store,
-    cursors: createPageCursors(deps.cursorSecret ?? randomBytes(32).toString('base64url')),
-    budget: createScanBudget({
-      concurrency: deps.scanConcurrency ?? DEFAULTS.SCAN_CONCURRENCY,
-      eventsPerSecond: deps.scanEventsPerSecond ?? DEFAULTS.SCAN_EVENTS_PER_SECOND,
-    }),
-    cacheMaxBytes: deps.cacheMaxBytes ?? DEFAULTS.CACHE_MAX_BYTES,
-    cacheMaxEntryBytes: deps.cacheMaxEntryBytes ?? DEFAULTS.CACHE_MAX_ENTRY_BYTES,
-    sliceEvents: deps.sliceEvents,
-    onScanned: metrics.scanned,
-  });
-  const changes = createChangeFeed({
-    store,
-    maxSubscribers: DEFAULTS.CHANGES_MAX_SUBSCRIBERS,
-    bufferBytes: DEFAULTS.CHANGES_BUFFER_BYTES,
-    heartbeatMs: changesHeartbeatMs(DEFAULTS),
-    watchMs: DEFAULTS.CHANGES_WATCH_MS,
-    ...deps.changeLimits,
-    metrics: metrics.changeFeed,
-  });
+  const search = searchResponderOf(deps, metrics);
+  const changes = changeFeedOf(store, deps.changeLimits, metrics);
   const accessLog = createAccessLog(log, deps.slowRequestMs ?? DEFAULTS.SLOW_REQUEST_MS);
   const openApi = loadOpenApi();
   const docs = loadDocsAssets();
@@ -234,6 +215,39 @@ export function createApp(deps: AppDeps): TesseraApp {
   app.use(router.routes());
   app.use(answerUnrouted(routes));
   return Object.assign(app, { routes, changes });
+}
+
+/** /search's responder, from the deps' settings or the defaults. */
+function searchResponderOf(deps: AppDeps, metrics: Metrics) {
+  return createSearchResponder({
+    store: deps.store,
+    cursors: createPageCursors(deps.cursorSecret ?? randomBytes(32).toString('base64url')),
+    budget: createScanBudget({
+      concurrency: deps.scanConcurrency ?? DEFAULTS.SCAN_CONCURRENCY,
+      eventsPerSecond: deps.scanEventsPerSecond ?? DEFAULTS.SCAN_EVENTS_PER_SECOND,
+    }),
+    cacheMaxBytes: deps.cacheMaxBytes ?? DEFAULTS.CACHE_MAX_BYTES,
+    cacheMaxEntryBytes: deps.cacheMaxEntryBytes ?? DEFAULTS.CACHE_MAX_ENTRY_BYTES,
+    sliceEvents: deps.sliceEvents,
+    onScanned: metrics.scanned,
+  });
+}
+
+/** /changes' feed: the defaults, with the limits the deps give. */
+function changeFeedOf(
+  store: StoreView,
+  limits: Partial<ChangeLimits> | undefined,
+  metrics: Metrics,
+) {
+  return createChangeFeed({
+    store,
+    maxSubscribers: DEFAULTS.CHANGES_MAX_SUBSCRIBERS,
+    bufferBytes: DEFAULTS.CHANGES_BUFFER_BYTES,
+    heartbeatMs: changesHeartbeatMs(DEFAULTS),
+    watchMs: DEFAULTS.CHANGES_WATCH_MS,
+    ...limits,
+    metrics: metrics.changeFeed,
+  });
 }
 
 /** The client asks for Server-Sent Events (an EventSource sends exactly this Accept). */

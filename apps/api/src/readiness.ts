@@ -27,31 +27,40 @@ const isFresh = (state: FeedState, now: number, staleAfterMs: number): boolean =
 const latest = (values: Array<number | null>): number | null =>
   values.reduce<number | null>((a, b) => (b !== null && (a === null || b > a) ? b : a), null);
 
-/**
- * The /ready answer, or the refusal that says why: no feed applied yet (and what each feed's
- * last polls met, since when), a follower too far behind, a node re-syncing, an unreadable
- * store. Ready once any feed has applied; the feeds that are failing or stale are listed.
- */
-export function readyBody(
+/** What /ready reads, at once. */
+interface ReadyStatus {
+  feeds: FeedView[];
+  events: number;
+  version: number;
+  digest: string | null;
+  cluster: ReplicationView;
+}
+
+function readStatus(
   store: StoreView,
   replication: ReplicationSource,
   now: number,
-  limits: ReadinessLimits,
-) {
-  let feeds: FeedView[];
-  let events: number;
-  let version: number;
-  let digest: string | null;
-  let cluster: ReplicationView;
+  maxLagMs: number,
+): ReadyStatus {
   try {
-    feeds = configuredFeeds(store);
-    events = store.count();
-    version = store.head().version;
-    digest = store.digest();
-    cluster = viewReplication(replication(), now, limits.maxLagMs);
+    return {
+      feeds: configuredFeeds(store),
+      events: store.count(),
+      version: store.head().version,
+      digest: store.digest(),
+      cluster: viewReplication(replication(), now, maxLagMs),
+    };
   } catch (cause) {
     throw new ApiError('store_unavailable', 'the store cannot be read', { cause });
   }
+}
+
+/**
+ * Throws the refusal that says why this node is not ready: no feed applied yet (and what each
+ * feed's last polls met, since when), content being re-synced, or lag past MAX_LAG_MS. Returns
+ * when the last feed was applied.
+ */
+function refuseUnready({ feeds, cluster }: ReadyStatus, maxLagMs: number): number {
   const lastSuccessAt = latest(feeds.map((f) => f.state.lastSuccessAt));
   if (lastSuccessAt === null) {
     const why =
@@ -71,9 +80,26 @@ export function readyBody(
   if (!cluster.ready) {
     throw new ApiError(
       'not_ready',
-      `this node lags ${Math.round(cluster.lagMs / 1000)} s behind the cluster (MAX_LAG_MS is ${limits.maxLagMs})`,
+      `this node lags ${Math.round(cluster.lagMs / 1000)} s behind the cluster (MAX_LAG_MS is ${maxLagMs})`,
     );
   }
+  return lastSuccessAt;
+}
+
+/**
+ * The /ready answer, or the refusal that says why (see refuseUnready), or `store_unavailable`
+ * for an unreadable store. Ready once any feed has applied; the feeds that are failing or stale
+ * are listed.
+ */
+export function readyBody(
+  store: StoreView,
+  replication: ReplicationSource,
+  now: number,
+  limits: ReadinessLimits,
+) {
+  const status = readStatus(store, replication, now, limits.maxLagMs);
+  const lastSuccessAt = refuseUnready(status, limits.maxLagMs);
+  const { feeds, events, version, digest, cluster } = status;
   const stale = feeds.filter((f) => !isFresh(f.state, now, limits.staleAfterMs));
   const failing = feeds.filter((f) => f.state.consecutiveFailures > 0);
   const worst = [...failing].sort(

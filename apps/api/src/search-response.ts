@@ -49,6 +49,35 @@ export interface SearchExchange extends DirectExchange {
 }
 
 /**
+ * The store's head, read once per turn of the event loop: lmdb-js reads one snapshot per turn
+ * anyway, so every request of a turn would read the same.
+ */
+function headPerTurn(store: StoreView): () => Head {
+  let head: Head | undefined;
+  const forget = (): void => {
+    head = undefined;
+  };
+  return () => {
+    if (head === undefined) {
+      head = store.head();
+      setImmediate(forget);
+    }
+    return head;
+  };
+}
+
+/** The Changes-Token of the snapshot an answer is read from, made once per version, not per request. */
+function changesTokenPerVersion(): (storeId: string, version: number) => string {
+  let token = { storeId: '', version: -1, value: '' };
+  return (storeId, version) => {
+    if (token.storeId !== storeId || token.version !== version) {
+      token = { storeId, version, value: issueChangeToken(storeId, endOfVersion(version)) };
+    }
+    return token.value;
+  };
+}
+
+/**
  * Answers /search by joining the store's pre-serialized events, never serializing an event
  * again. Answers are cached per (store id, version, window), which is also the ETag. An uncached
  * answer is read in slices, one per turn of the event loop, so that a large scan never stalls
@@ -71,28 +100,8 @@ export function createSearchResponder(options: SearchResponderOptions) {
         })
       : undefined;
 
-  // The head is read once per turn of the event loop: lmdb-js reads one snapshot per turn
-  // anyway, so every request of a turn would read the same.
-  let head: Head | undefined;
-  const forget = (): void => {
-    head = undefined;
-  };
-  const currentHead = (): Head => {
-    if (head === undefined) {
-      head = store.head();
-      setImmediate(forget);
-    }
-    return head;
-  };
-
-  // The token of the snapshot an answer is read from, made once per version, not per request.
-  let token = { storeId: '', version: -1, value: '' };
-  const changesTokenFor = (storeId: string, version: number): string => {
-    if (token.storeId !== storeId || token.version !== version) {
-      token = { storeId, version, value: issueChangeToken(storeId, endOfVersion(version)) };
-    }
-    return token.value;
-  };
+  const currentHead = headPerTurn(store);
+  const changesTokenFor = changesTokenPerVersion();
 
   const etagFor = (window: QueryWindow, page?: PageRequest): string => {
     const { storeId, version } = currentHead();
