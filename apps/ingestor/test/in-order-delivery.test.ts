@@ -40,6 +40,20 @@ describe(`in-order delivery (DELIVERY_SEED=${SEED})`, () => {
     expect(most).toBeLessThanOrEqual(4);
   });
 
+  it('yields a settled result while the next item has not come', async () => {
+    const gate = Promise.withResolvers<void>();
+    async function* items(): AsyncGenerator<number> {
+      yield 1;
+      await gate.promise;
+      yield 2;
+    }
+    const results = inOrder(items(), (n) => later(n, 2), 8);
+    expect((await results.next()).value).toBe(1);
+    gate.resolve();
+    expect((await results.next()).value).toBe(2);
+    expect((await results.next()).done).toBe(true);
+  });
+
   it('throws the first failure at its own position, after the results before it, and reads no further', async () => {
     const yielded: number[] = [];
     const read: number[] = [];
