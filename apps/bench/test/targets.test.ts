@@ -52,13 +52,13 @@ describe('the targets make bench checks', () => {
       ingestion: [
         ingest('100 MB', 1, 500, 10), // one thread: no target
         ingest('100 MB', 2, 183, 50),
-        ingest('1000 MB', 2, 240, 70),
+        ingest('1000 MB', 2, 240, 90),
       ],
     });
     expect(verdicts.map((v) => [v.target, v.met])).toEqual([
       ['ingest peak RSS ≤ 200 MiB, 100 MB feed, 2 threads', true],
       ['ingest peak RSS ≤ 200 MiB, 1000 MB feed, 2 threads', false],
-      ['ingest ≥ 60 MB/s, 1000 MB feed, 2 threads, whole --once process', true],
+      ['ingest ≥ 100 MB/s, 1000 MB feed, 2 threads, whole --once process', false],
     ]);
   });
 
@@ -106,6 +106,31 @@ describe('the targets make bench checks', () => {
     ]);
   });
 
+  it('judges each uncached window of the cost curve against its share of the cached rate', () => {
+    const point = (events: number, cached: number, uncached: number) => {
+      const at = (requestsPerSecond: number) => ({
+        tool: 'wrk' as const,
+        requestsPerSecond,
+        latencyMs: { p50: 1, p99: 2, max: 3 },
+        errors: 0,
+        bytesPerSecond: 1,
+      });
+      return { storeEvents: 1e5, events, bodyBytes: 1, cached: at(cached), uncached: at(uncached) };
+    };
+    const curve = (byResultSize: ReturnType<typeof point>[]) =>
+      judge({ ...run, costCurve: { connections: 16, seconds: 1, byResultSize, byStoreSize: [] } });
+    expect(
+      curve([point(10, 100, 1), point(100, 1000, 500), point(1000, 1000, 299)]).map((v) => [
+        v.target,
+        v.met,
+      ]),
+    ).toEqual([
+      ['an uncached 100-event window ≥ 0.5 of the cached rate', true],
+      ['an uncached 1000-event window ≥ 0.3 of the cached rate', false],
+    ]);
+    expect(curve([point(100, 1000, 499)]).map((v) => v.met)).toEqual([false]);
+  });
+
   it('judges the traffic mix by p99 at each rate, with every request answered', () => {
     const rate = (targetRate: number, p99: number, non2xx = 0) => ({
       targetRate,
@@ -129,7 +154,7 @@ describe('the targets make bench checks', () => {
   });
 
   it('puts the verdicts at the top of the report, counted', () => {
-    const report = renderReport({ ...run, ingestion: [ingest('1000 MB', 2, 240, 70)] }, '');
+    const report = renderReport({ ...run, ingestion: [ingest('1000 MB', 2, 240, 100)] }, '');
     expect(report).toContain('1 of 2 met in this run');
     expect(report).toMatch(
       /\| ingest peak RSS ≤ 200 MiB, 1000 MB feed, 2 threads \| 240 MiB \| \*\*missed\*\* \|/,
