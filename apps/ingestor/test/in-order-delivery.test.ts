@@ -67,6 +67,33 @@ describe(`in-order delivery (DELIVERY_SEED=${SEED})`, () => {
     expect(read.length).toBeLessThanOrEqual(2 + 4);
   });
 
+  it('lets a consumer stop while the next item is held, without waiting for it, and closes the items once it comes', async () => {
+    const gate = Promise.withResolvers<void>();
+    let closed = false;
+    async function* items(): AsyncGenerator<number> {
+      try {
+        yield 1;
+        await gate.promise;
+        yield 2;
+      } finally {
+        closed = true;
+      }
+    }
+    const results = inOrder(items(), (n) => later(n, 1), 8);
+    expect((await results.next()).value).toBe(1);
+    // The consumer gives up while item 2 is held (a partner holding its body): it must not
+    // wait for the partner.
+    const stopped = await Promise.race([
+      results.return(undefined).then(() => 'stopped'),
+      later('waited', 50),
+    ]);
+    expect(stopped).toBe('stopped');
+    expect(closed).toBe(false);
+    gate.resolve();
+    await later(0, 5);
+    expect(closed).toBe(true);
+  });
+
   it('adds up the time spent waiting for results', async () => {
     const waited = { waitMs: 0 };
     const slow = (i: number) => new Promise<number>((r) => setTimeout(() => r(i), 30));
