@@ -6,7 +6,7 @@ import { parseChunks, type TimedReading } from './chunk-parser.js';
 import { redactUrl } from './feed-config.js';
 import type { FeedFetcher, FetchResult } from './feed-fetcher.js';
 import type { FeedBatch, FeedSink } from './feed-sink.js';
-import { feedSource, readingPlan, type SourceStats } from './feed-source.js';
+import { feedSource, type ReadingPlan, readingPlan, type SourceStats } from './feed-source.js';
 import { emptyStagedFeed, type StagedFeed, stageReadings } from './feed-staging.js';
 import type { WaitTime } from './in-order-delivery.js';
 import { IngestError, type IngestErrorCode } from './ingest-error.js';
@@ -127,8 +127,10 @@ async function readAndCommit(
   warnIfMoved(deps.log, fetched);
   const batch = deps.store.begin();
   try {
-    const source = feedSource(deps, fetched, steps.source);
-    const readings = parseReadings(deps, source.chunks, signal, steps.parse);
+    // One plan for both ends: how the source cuts is how the parser reads (a mapping compiled once).
+    const plan = readingPlan(deps.format);
+    const source = feedSource(deps, plan, fetched, steps.source);
+    const readings = parseReadings(deps, plan, source.chunks, signal, steps.parse);
     const progress = () =>
       deps.onProgress?.({ bytes: steps.source.bytes, events: steps.staged.events });
     await stageReadings(readings, batch, deps.log, steps.staged, progress);
@@ -163,12 +165,12 @@ async function commitFeed(
 /** The parser of the feed's format: chunks over many threads, or one stream on one thread. */
 function parseReadings(
   deps: PollDeps,
+  { mapping, plan }: ReadingPlan,
   chunks: AsyncIterable<Buffer>,
   signal: AbortSignal,
   waited: WaitTime,
 ): AsyncIterable<TimedReading> {
   const task = { provider: deps.provider, timeZone: deps.timeZone };
-  const { mapping, plan } = readingPlan(deps.format);
   if (mapping === undefined) return parseChunks(deps.pool, task, chunks, signal, waited);
   const mapped = { ...task, mapping, maxElementBytes: deps.maxElementBytes };
   if (plan === undefined) return parseMappedStream(deps.pool, mapped, chunks, signal, waited);

@@ -52,24 +52,30 @@ export interface FeedSource {
  * chunks of whole records (see chunkPlan), are parsed by many threads; any other mapping is
  * read as one stream on one thread (plan undefined).
  */
-export function readingPlan(format: FeedFormat): {
+export interface ReadingPlan {
   mapping: Mapping | undefined;
   plan: ChunkPlan | 'built-in';
-} {
+}
+
+export function readingPlan(format: FeedFormat): ReadingPlan {
   if (format === BUILT_IN_FORMAT) return { mapping: undefined, plan: 'built-in' };
   return { mapping: format, plan: chunkPlan(compileMapping(format)) };
 }
 
-/** The body, hashed, decoded to UTF-8 and cut; `stats` is this source's own to write. */
+/**
+ * The body, hashed, decoded to UTF-8 and cut as `plan` says (the one the parser follows too);
+ * `stats` is this source's own to write.
+ */
 export function feedSource(
   settings: SourceSettings,
+  { plan }: ReadingPlan,
   { body, charset }: { body: AsyncIterable<Buffer>; charset: string | null },
   stats: SourceStats,
 ): FeedSource {
   const hash = createHash('sha256').update(
     `${settings.provider}\u0000${settings.timeZone}\u0000${NORMALIZATION_VERSION}\u0000${formatDigest(settings.format)}`,
   );
-  const cutter = createCutter(settings);
+  const cutter = createCutter(settings, plan);
   const decoder = new FeedDecoder(charset);
   /** The pieces a body piece makes (undefined: the body's end), hashed and counted. */
   const cut = (piece: Buffer | undefined): Buffer[] => {
@@ -130,8 +136,7 @@ interface FeedCutter {
  */
 const JSON_CHUNK_BYTES = 64 * 1024;
 
-function createCutter(settings: SourceSettings): FeedCutter {
-  const { plan } = readingPlan(settings.format);
+function createCutter(settings: SourceSettings, plan: ReadingPlan['plan']): FeedCutter {
   if (plan === 'built-in') {
     const splitter = new FeedSplitter(settings);
     return {

@@ -55,14 +55,25 @@ export async function* inOrder<I, T>(
       pending.push(result);
     }
   } finally {
-    if (!done && coming === undefined) await iterator.return?.();
-    else if (!done) {
-      // An item still coming (a body the partner holds) is not waited for: whoever stopped the
-      // iteration aborts its source too, which settles it.
-      coming?.catch(() => {});
-      void iterator.return?.()?.catch(() => {});
-    }
+    if (!done) await closeItems(iterator, coming);
   }
+}
+
+/**
+ * Closes the items of an iteration stopped early. An item still coming (a body the partner
+ * holds) is not waited for: whoever stopped the iteration aborts its source too, which settles
+ * it, and the close runs then.
+ */
+async function closeItems<I>(
+  iterator: AsyncIterator<I>,
+  coming: Promise<IteratorResult<I>> | undefined,
+): Promise<void> {
+  if (coming === undefined) {
+    await iterator.return?.();
+    return;
+  }
+  coming.catch(() => {});
+  iterator.return?.()?.catch(() => {});
 }
 
 /** Which settles first: the oldest result, or the next item. */

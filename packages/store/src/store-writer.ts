@@ -340,13 +340,11 @@ function createWriter(
 
     applyFeed(feed, records, commit) {
       return write(`applying feed ${feed}`, () => {
-        if (!isSourced(commit)) {
-          const counts = upsertAll(feed, records, readHead(env).version + 1);
-          finishPoll(feed, counts, commit);
-          return counts;
-        }
-        const counts = upsertAll(feed, records, commit.version);
-        finishSourced(feed, counts, commit);
+        const sourced = isSourced(commit);
+        const version = sourced ? commit.version : readHead(env).version + 1;
+        const counts = upsertAll(feed, records, version);
+        if (sourced) finishSourced(feed, counts, commit);
+        else finishPoll(feed, counts, commit);
         return counts;
       });
     },
