@@ -1,3 +1,4 @@
+export { conformanceDocument } from './conformance-documents.js';
 export { SOUND_BASE_ID } from './fault-documents.js';
 export { type Fault, type FaultPlan, FaultPlanSchema, FaultSchema } from './fault-plan.js';
 export { basesForBytes, type GeneratedFeed, generateFeed } from './feed-generator.js';
