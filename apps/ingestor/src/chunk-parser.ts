@@ -1,4 +1,5 @@
 import type { FeedReading } from '@tessera/core';
+import type { FeedChunk } from './feed-splitter.js';
 import { inOrder, type WaitTime } from './in-order-delivery.js';
 import { IngestError } from './ingest-error.js';
 import type { ParseResult, ParseTask, ParseTimes } from './parse-worker.js';
@@ -20,15 +21,15 @@ export interface TimedReading {
  */
 export async function* parseChunks(
   pool: ParserPool,
-  task: Omit<ParseTask, 'chunk'>,
-  chunks: AsyncIterable<Buffer>,
+  task: Omit<ParseTask, 'chunk' | 'runEnds'>,
+  chunks: AsyncIterable<FeedChunk>,
   signal: AbortSignal,
   waited: WaitTime,
 ): AsyncGenerator<TimedReading> {
   let end: (() => Promise<void>) | undefined;
-  const start = (chunk: Buffer): Promise<ParseResult> => {
+  const start = ({ bytes, runEnds }: FeedChunk): Promise<ParseResult> => {
     end ??= pool.begin();
-    return parseChunk(pool, { chunk, ...task }, signal);
+    return parseChunk(pool, { chunk: bytes, runEnds, ...task }, signal);
   };
   try {
     for await (const result of inOrder(chunks, start, pool.threads * 2, waited)) {

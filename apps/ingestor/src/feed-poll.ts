@@ -7,6 +7,7 @@ import { redactUrl } from './feed-config.js';
 import type { FeedFetcher, FetchResult } from './feed-fetcher.js';
 import type { FeedBatch, FeedSink } from './feed-sink.js';
 import { feedSource, type ReadingPlan, readingPlan, type SourceStats } from './feed-source.js';
+import type { FeedChunk } from './feed-splitter.js';
 import { emptyStagedFeed, type StagedFeed, stageReadings } from './feed-staging.js';
 import type { WaitTime } from './in-order-delivery.js';
 import { IngestError, type IngestErrorCode } from './ingest-error.js';
@@ -25,6 +26,8 @@ export interface PollDeps {
   format: FeedFormat;
   chunkBytes: number;
   maxElementBytes: number;
+  /** See SourceSettings. */
+  runBytes?: number;
   deadlineMs: number;
   now?: () => number;
   onProgress?: (progress: { bytes: number; events: number }) => void;
@@ -166,7 +169,7 @@ async function commitFeed(
 function parseReadings(
   deps: PollDeps,
   { mapping, plan }: ReadingPlan,
-  chunks: AsyncIterable<Buffer>,
+  chunks: AsyncIterable<FeedChunk>,
   signal: AbortSignal,
   waited: WaitTime,
 ): AsyncIterable<TimedReading> {

@@ -11,7 +11,7 @@ import {
 } from '@tessera/mapping';
 import { FeedDecoder } from './feed-encoding.js';
 import { checkEnvelope } from './feed-envelope.js';
-import { elementStart, FeedSplitter } from './feed-splitter.js';
+import { elementStart, type FeedChunk, FeedSplitter } from './feed-splitter.js';
 import { JsonRecordSplitter } from './json-splitter.js';
 import { checkMappedJsonEnvelope, checkMappedXmlEnvelope } from './mapped-envelope.js';
 
@@ -22,6 +22,8 @@ export interface SourceSettings {
   format: FeedFormat;
   chunkBytes: number;
   maxElementBytes: number;
+  /** How long the runs a worker reads a chunk in are (see FeedChunk); tests cut them small. */
+  runBytes?: number;
 }
 
 /** What reading the body took, in bytes and in the main thread's ms. */
@@ -36,7 +38,7 @@ export interface SourceStats {
 /** A feed's body, decoded and cut into the pieces its parser takes. */
 export interface FeedSource {
   /** The pieces, as the body arrives; read once. */
-  chunks: AsyncIterable<Buffer>;
+  chunks: AsyncIterable<FeedChunk>;
   /** Once the pieces were read and parsed: checks what surrounds the records (throws). */
   check(): void;
   /**
@@ -78,7 +80,7 @@ export function feedSource(
   const cutter = createCutter(settings, plan);
   const decoder = new FeedDecoder(charset);
   /** The pieces a body piece makes (undefined: the body's end), hashed and counted. */
-  const cut = (piece: Buffer | undefined): Buffer[] => {
+  const cut = (piece: Buffer | undefined): FeedChunk[] => {
     if (piece === undefined) {
       const rest = decoder.end();
       return [...(rest.length > 0 ? cutter.push(rest) : []), ...cutter.end()];
@@ -88,7 +90,7 @@ export function feedSource(
     const utf8 = decoder.push(piece);
     return utf8.length > 0 ? cutter.push(utf8) : [];
   };
-  async function* chunks(): AsyncGenerator<Buffer> {
+  async function* chunks(): AsyncGenerator<FeedChunk> {
     const iterator = body[Symbol.asyncIterator]();
     let done = false;
     try {
@@ -124,10 +126,13 @@ function formatDigest(format: FeedFormat): string {
  * for a stream, passed on as it comes (its reader checks its own shape).
  */
 interface FeedCutter {
-  push(utf8: Buffer): Buffer[];
-  end(): Buffer[];
+  push(utf8: Buffer): FeedChunk[];
+  end(): FeedChunk[];
   check(): void;
 }
+
+/** Pieces read whole: one run each. */
+const oneRun = (pieces: Buffer[]): FeedChunk[] => pieces.map((bytes) => ({ bytes, runEnds: [] }));
 
 /**
  * A JSON chunk becomes all its records' objects at once (JSON.parse), which then live until the
@@ -145,21 +150,21 @@ function createCutter(settings: SourceSettings, plan: ReadingPlan['plan']): Feed
       check: () => checkEnvelope(splitter.head, splitter.tail),
     };
   }
-  if (plan === undefined) return { push: (utf8) => [utf8], end: () => [], check: () => {} };
+  if (plan === undefined) return { push: (utf8) => oneRun([utf8]), end: () => [], check: () => {} };
   if (plan.type === 'json') {
     const splitter = new JsonRecordSplitter(plan.keys, {
       chunkBytes: Math.min(settings.chunkBytes, JSON_CHUNK_BYTES),
       maxElementBytes: settings.maxElementBytes,
     });
     return {
-      push: (utf8) => splitter.push(utf8),
-      end: () => splitter.end(),
+      push: (utf8) => oneRun(splitter.push(utf8)),
+      end: () => oneRun(splitter.end()),
       check: () => checkMappedJsonEnvelope(splitter.head, splitter.tail, splitter.found),
     };
   }
   const splitter = new FeedSplitter(settings, elementStart([plan.unit]));
   let units = false;
-  const noted = (chunks: Buffer[]): Buffer[] => {
+  const noted = (chunks: FeedChunk[]): FeedChunk[] => {
     units ||= chunks.length > 0;
     return chunks;
   };

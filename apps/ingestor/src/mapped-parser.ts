@@ -1,5 +1,6 @@
 import type { MessagePort } from 'node:worker_threads';
 import type { TimedReading } from './chunk-parser.js';
+import type { FeedChunk } from './feed-splitter.js';
 import { inOrder, type WaitTime } from './in-order-delivery.js';
 import { IngestError } from './ingest-error.js';
 import type { MappedAnswer, MappedRequest, MappedTask } from './mapped-worker.js';
@@ -20,17 +21,17 @@ const NO_TIMES: ParseTimes = { decodeMs: 0, condenseMs: 0, saxMs: 0, readMs: 0 }
 export async function* parseMappedStream(
   pool: ParserPool,
   task: Omit<MappedTask, 'port'>,
-  pieces: AsyncIterable<Buffer>,
+  pieces: AsyncIterable<FeedChunk>,
   signal: AbortSignal,
   waited: WaitTime,
 ): AsyncGenerator<TimedReading> {
   const end = pool.begin();
   const { port, done } = pool.stream(task, signal);
   const worker = answersOf(port, done, signal);
-  const ask = (chunk: Buffer | null): Promise<MappedAnswer> => {
+  const ask = (chunk: FeedChunk | null): Promise<MappedAnswer> => {
     if (chunk === null) return worker.ask({ end: true }, []);
     // A copy the worker may own: the decoder's pieces can share Node's pooled buffers.
-    const piece = new Uint8Array(chunk);
+    const piece = new Uint8Array(chunk.bytes);
     return worker.ask({ piece }, [piece.buffer]);
   };
   let read = false;
@@ -53,7 +54,7 @@ export async function* parseMappedStream(
 }
 
 /** The pieces, then null for their end. */
-async function* endMarked(pieces: AsyncIterable<Buffer>): AsyncGenerator<Buffer | null> {
+async function* endMarked(pieces: AsyncIterable<FeedChunk>): AsyncGenerator<FeedChunk | null> {
   yield* pieces;
   yield null;
 }

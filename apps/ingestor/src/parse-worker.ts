@@ -13,6 +13,8 @@ import { condenseZones, createRunCondenser, type RunCondenser } from './zone-con
 export interface ParseTask {
   /** Whole base elements, as cut by the FeedSplitter. */
   chunk: Uint8Array;
+  /** Where runs of whole elements end in the chunk (see FeedChunk): each is read in turn. */
+  runEnds?: readonly number[];
   provider: string;
   timeZone: string;
   /** A mapped feed's chunk (see chunkPlan): whole records of its own format. */
@@ -76,19 +78,8 @@ export default function parseChunk(task: ParseTask): ParseResult {
   const reader = createFeedReader({ provider: task.provider, timeZone });
   const times: ParseTimes = { decodeMs: 0, condenseMs: 0, saxMs: 0, readMs: 0 };
   try {
-    let at = performance.now();
-    const lap = (): number => {
-      const was = at;
-      at = performance.now();
-      return at - was;
-    };
-    const bytes = Buffer.from(task.chunk.buffer, task.chunk.byteOffset, task.chunk.byteLength);
-    // Invalid UTF-8 is a document fault, not something to paper over with U+FFFD.
-    if (!isUtf8(bytes)) throw new Error('the feed is not valid UTF-8');
-    const decoded = bytes.toString('utf8');
-    times.decodeMs = lap();
-    const text = condenseZones(decoded);
-    times.condenseMs = lap();
+    const started = performance.now();
+    const bytes = checkedBytes(task.chunk, times);
     // The reader's share is timed per element: after condensing there are few per event.
     const timed = (fn: () => void): void => {
       const start = performance.now();
@@ -96,11 +87,12 @@ export default function parseChunk(task: ParseTask): ParseResult {
       times.readMs += performance.now() - start;
     };
     // A synthetic root makes a run of sibling elements one document.
-    tokenizeXml(`<chunk>${text}</chunk>`, {
+    tokenizeXml(wrapped(condensedRuns(bytes, task.runEnds, condenseZones, times)), {
       open: (name, attributes) => timed(() => reader.openElement(name, attributes)),
       close: (name) => timed(() => reader.closeElement(name)),
     });
-    times.saxMs = lap() - times.readMs;
+    const { decodeMs, condenseMs, readMs } = times;
+    times.saxMs = performance.now() - started - decodeMs - condenseMs - readMs;
   } catch (error) {
     return {
       ok: false,
@@ -114,23 +106,17 @@ export default function parseChunk(task: ParseTask): ParseResult {
 function parseMappedChunk(task: ParseTask, mapping: Mapping): ParseResult {
   const times: ParseTimes = { decodeMs: 0, condenseMs: 0, saxMs: 0, readMs: 0 };
   try {
-    let at = performance.now();
-    const bytes = Buffer.from(task.chunk.buffer, task.chunk.byteOffset, task.chunk.byteLength);
-    if (!isUtf8(bytes)) throw new Error('the feed is not valid UTF-8');
-    const decoded = bytes.toString('utf8');
-    times.decodeMs = performance.now() - at;
-    at = performance.now();
+    const started = performance.now();
+    const bytes = checkedBytes(task.chunk, times);
     const { mapping: compiledMapping, condense } = compiled(mapping);
-    const text = condense === undefined ? decoded : condense(decoded);
-    times.condenseMs = performance.now() - at;
-    at = performance.now();
     const ctx = { provider: task.provider, timeZone: zoneNamed(task.timeZone) };
     const limits = {
       maxRecordChars: task.maxElementBytes ?? Number.MAX_SAFE_INTEGER,
       maxDepth: MAX_DEPTH,
     };
-    const reading = readRecordChunk(compiledMapping, text, ctx, limits);
-    times.readMs = performance.now() - at;
+    const runs = condensedRuns(bytes, task.runEnds, condense ?? unchanged, times);
+    const reading = readRecordChunk(compiledMapping, runs, ctx, limits);
+    times.readMs = performance.now() - started - times.decodeMs - times.condenseMs;
     return { ok: true, reading, times };
   } catch (error) {
     return {
@@ -138,4 +124,44 @@ function parseMappedChunk(task: ParseTask, mapping: Mapping): ParseResult {
       message: (error instanceof Error ? error.message : String(error)).split('\n')[0] ?? '',
     };
   }
+}
+
+/** The chunk's bytes, checked: invalid UTF-8 is a document fault, not something to paper over with U+FFFD. */
+function checkedBytes(chunk: Uint8Array, times: ParseTimes): Buffer {
+  const started = performance.now();
+  const bytes = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+  if (!isUtf8(bytes)) throw new Error('the feed is not valid UTF-8');
+  times.decodeMs += performance.now() - started;
+  return bytes;
+}
+
+const unchanged: RunCondenser = (xml) => xml;
+
+/**
+ * The chunk's runs (see FeedChunk), each decoded and condensed only when the reader asks for it,
+ * so that one run's strings are garbage before the next is made; their times added to `times`.
+ */
+function* condensedRuns(
+  bytes: Buffer,
+  runEnds: readonly number[] = [],
+  condense: RunCondenser,
+  times: ParseTimes,
+): Generator<string> {
+  let from = 0;
+  for (const end of [...runEnds, bytes.length]) {
+    const started = performance.now();
+    const decoded = bytes.toString('utf8', from, end);
+    const decodedAt = performance.now();
+    const text = condense(decoded);
+    times.decodeMs += decodedAt - started;
+    times.condenseMs += performance.now() - decodedAt;
+    from = end;
+    yield text;
+  }
+}
+
+function* wrapped(runs: Iterable<string>): Generator<string> {
+  yield '<chunk>';
+  yield* runs;
+  yield '</chunk>';
 }

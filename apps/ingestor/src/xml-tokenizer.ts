@@ -9,11 +9,12 @@ export interface TokenHandlers {
 export const MAX_DEPTH = 32;
 
 /**
- * Strict, non-validating tokenizing of a whole XML text with sax. Only the five predefined
- * entities are decoded (strictEntities); a DOCTYPE is refused outright, so no entity is ever
- * declared, expanded or fetched. Throws on the first well-formedness error.
+ * Strict, non-validating tokenizing of a whole XML text with sax, given whole or as consecutive
+ * pieces (taken as they are read). Only the five predefined entities are decoded
+ * (strictEntities); a DOCTYPE is refused outright, so no entity is ever declared, expanded or
+ * fetched. Throws on the first well-formedness error.
  */
-export function tokenizeXml(text: string, handlers: TokenHandlers): void {
+export function tokenizeXml(text: string | Iterable<string>, handlers: TokenHandlers): void {
   // strictEntities is a sax option its type definitions do not list.
   const parser = sax.parser(true, { strictEntities: true, position: false } as sax.SAXOptions);
   let depth = 0;
@@ -35,7 +36,9 @@ export function tokenizeXml(text: string, handlers: TokenHandlers): void {
     throw error;
   };
   try {
-    parser.write(text).close();
+    if (typeof text === 'string') parser.write(text);
+    else for (const piece of text) parser.write(piece);
+    parser.close();
   } catch (error) {
     throw failure ?? error;
   }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { FeedSplitter } from '../src/feed-splitter.js';
+import { type FeedChunk, FeedSplitter } from '../src/feed-splitter.js';
 import { IngestError } from '../src/ingest-error.js';
 
 const head = '<?xml version="1.0"?>\n<planList><output>';
@@ -7,15 +7,24 @@ const tail = '</output></planList>\n';
 const base = (i: number, pad = 0) =>
   `<base_plan base_plan_id="${i}" sell_mode="online" title="Ñandú ${'é'.repeat(pad)}"><plan plan_id="1"/></base_plan>`;
 
-function split(text: string, pieceBytes: number, chunkBytes: number) {
-  const s = new FeedSplitter({ chunkBytes, maxElementBytes: 4096 });
+function splitChunks(text: string, pieceBytes: number, chunkBytes: number, runBytes?: number) {
+  const s = new FeedSplitter({ chunkBytes, maxElementBytes: 4096, runBytes });
   const bytes = Buffer.from(text);
-  const chunks: Buffer[] = [];
+  const chunks: FeedChunk[] = [];
   for (let i = 0; i < bytes.length; i += pieceBytes)
     chunks.push(...s.push(bytes.subarray(i, i + pieceBytes)));
   chunks.push(...s.end());
   return { chunks, head: s.head.toString(), tail: s.tail.toString() };
 }
+
+function split(text: string, pieceBytes: number, chunkBytes: number) {
+  const { chunks, ...rest } = splitChunks(text, pieceBytes, chunkBytes);
+  return { chunks: chunks.map((c) => c.bytes), ...rest };
+}
+
+/** A chunk's runs, as a worker decodes them. */
+const runsOf = ({ bytes, runEnds }: FeedChunk): string[] =>
+  [0, ...runEnds].map((from, i) => bytes.toString('utf8', from, runEnds[i] ?? bytes.length));
 
 describe('FeedSplitter', () => {
   it.each([1, 3, 7, 64, 10_000])(
@@ -63,8 +72,8 @@ describe('FeedSplitter', () => {
       const s = new FeedSplitter({ chunkBytes: 2_000, maxElementBytes: 4096 });
       const bytes = Buffer.from(head + bases.join('') + tail);
       const texts: string[] = [];
-      const transfer = (chunks: Buffer[]) => {
-        for (const c of chunks) {
+      const transfer = (chunks: FeedChunk[]) => {
+        for (const { bytes: c } of chunks) {
           const text = c.toString('utf8');
           // Moved to a worker as piscina does: the ArrayBuffer is detached here.
           const moved = structuredClone(c.buffer, { transfer: [c.buffer as ArrayBuffer] });
@@ -77,6 +86,27 @@ describe('FeedSplitter', () => {
       // Nothing the splitter still holds, nor any later chunk, lived in a moved buffer.
       expect(texts.join('')).toBe(bases.join(''));
       expect(s.tail.toString()).toBe(tail);
+    },
+  );
+
+  it.each([1, 7, 64, 10_000])(
+    'ends runs only after a closing base tag in markup, about runBytes apart (%i-byte pieces)',
+    (piece) => {
+      const decoys = ['', '<!-- </base_plan> -->', '<?p </base_plan>?>'];
+      const bases = Array.from({ length: 60 }, (_, i) =>
+        base(i, i % 5).replace('<plan ', `${decoys[i % 3]}<plan `),
+      );
+      const { chunks } = splitChunks(head + bases.join('\n') + tail, piece, 2_000, 300);
+      const runs = chunks.flatMap(runsOf);
+      expect(runs.join('')).toBe(bases.join('\n'));
+      for (const run of runs) {
+        // Whole elements: a cut inside a comment or PI would start a run with its rest.
+        expect(run.trimStart().startsWith('<base_plan ')).toBe(true);
+        expect(run.endsWith('</base_plan>')).toBe(true);
+      }
+      // Runs of several elements, several to a chunk.
+      expect(runs.length).toBeGreaterThan(chunks.length);
+      expect(runs.length).toBeLessThan(bases.length / 2);
     },
   );
 

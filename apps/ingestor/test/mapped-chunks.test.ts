@@ -40,8 +40,8 @@ describe(`a mapped feed cut into many chunks for the workers reads as the same f
     harness = await createHarness({
       source: { kind: 'partner', ...feed },
       fetcher: { expects: format },
-      // Chunks of a few records each: every cut and carry is exercised.
-      poll: { format: mapping, timeZone: example.timeZone, chunkBytes: 2048 },
+      // Chunks of a few records each, read in runs of one or two: every cut and carry is exercised.
+      poll: { format: mapping, timeZone: example.timeZone, chunkBytes: 2048, runBytes: 300 },
     });
     const report = await harness.poll();
     const truth = streamed(mapping, text, example.timeZone);

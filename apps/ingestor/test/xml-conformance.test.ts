@@ -38,8 +38,9 @@ describe('XML conformance: the ingest path reads what plain sax reads', () => {
           {
             ...h.deps,
             store: storeSink(store, 'feverup'),
-            // Small chunks, so that documents are cut in many places.
+            // Small chunks and runs, so that documents are cut in many places.
             chunkBytes: 1024 + Math.floor(createRandom(seed)() * 2048),
+            runBytes: 64 + Math.floor(createRandom(seed + 1)() * 512),
           },
           new AbortController().signal,
         );

@@ -36,19 +36,21 @@ export function chunkPlan(mapping: CompiledMapping): ChunkPlan {
 const CHUNK_ROOT = 'tessera.chunk';
 
 /**
- * Reads one chunk cut as `chunkPlan` says. Throws a DocumentError for a chunk that is not
- * well-formed: the whole document then fails.
+ * Reads one chunk cut as `chunkPlan` says, given whole or, for XML, as consecutive pieces (taken
+ * as they are read). Throws a DocumentError for a chunk that is not well-formed: the whole
+ * document then fails.
  */
 export function readRecordChunk(
   mapping: CompiledMapping,
-  text: string,
+  text: string | Iterable<string>,
   ctx: MapContext,
   limits: StreamLimits,
 ): FeedReading {
   if (mapping.type === 'json') {
     let records: unknown[];
     try {
-      records = JSON.parse(`[${text}]`) as unknown[];
+      const whole = typeof text === 'string' ? text : [...text].join('');
+      records = JSON.parse(`[${whole}]`) as unknown[];
     } catch (cause) {
       throw new DocumentError('malformed', `not well-formed JSON: ${(cause as Error).message}`, {
         cause,
@@ -66,7 +68,10 @@ export function readRecordChunk(
     records: [CHUNK_ROOT, ...below].map((name) => ({ kind: 'key', name })),
   };
   const stream = createXmlRecordStream(chunkMapping, ctx, limits);
-  stream.write(`<${CHUNK_ROOT}>${text}</${CHUNK_ROOT}>`);
+  stream.write(`<${CHUNK_ROOT}>`);
+  if (typeof text === 'string') stream.write(text);
+  else for (const piece of text) stream.write(piece);
+  stream.write(`</${CHUNK_ROOT}>`);
   stream.end();
   return stream.take();
 }
