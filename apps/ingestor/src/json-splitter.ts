@@ -1,4 +1,4 @@
-import type { SplitterOptions } from './feed-splitter.js';
+import { type FeedChunk, RUN_BYTES, type SplitterOptions } from './feed-splitter.js';
 import { IngestError } from './ingest-error.js';
 
 const QUOTE = 0x22;
@@ -24,8 +24,9 @@ interface Frame {
  * boundaries only by building every value on this thread, at a third of the speed the feed
  * arrives; this scanner only tracks strings, nesting and the keys on the way to the array. What
  * precedes the array's first record is the head and what follows its last the tail: together
- * (the array emptied) they must be one JSON document, checked at the end. Memory is bounded by
- * chunkBytes + maxElementBytes.
+ * (the array emptied) they must be one JSON document, checked at the end. Each chunk carries
+ * where runs of its records end (see FeedChunk). Memory is bounded by chunkBytes +
+ * maxElementBytes.
  */
 export class JsonRecordSplitter {
   /** Bytes received and not yet handed over or set aside, and the offset of the first. */
@@ -53,6 +54,8 @@ export class JsonRecordSplitter {
   private headParts: Buffer[] = [];
   private tailParts: Buffer[] = [];
   private sideBytes = 0;
+  /** Offsets in the feed where a run of about runBytes of whole records ends (see FeedChunk). */
+  private runEnds: number[] = [];
   records = 0;
 
   constructor(
@@ -71,7 +74,7 @@ export class JsonRecordSplitter {
     return this.phase !== 'head';
   }
 
-  push(piece: Buffer): Buffer[] {
+  push(piece: Buffer): FeedChunk[] {
     if (this.phase === 'tail') {
       this.keep(this.tailParts, piece);
       return [];
@@ -83,7 +86,7 @@ export class JsonRecordSplitter {
     return this.cut(false);
   }
 
-  end(): Buffer[] {
+  end(): FeedChunk[] {
     if (this.phase === 'tail') return [];
     return this.cut(true);
   }
@@ -91,16 +94,15 @@ export class JsonRecordSplitter {
   private scan(piece: Buffer, offset: number): void {
     this.nextSlash = -1;
     let i = 0;
-    while (i < piece.length && this.phase !== 'tail') {
+    while (i < piece.length && this.phase === 'head') {
       if (this.inString) {
         i = this.skipString(piece, i);
         continue;
       }
-      const c = piece[i]!;
-      if (this.phase === 'head') this.scanHead(c, offset + i);
-      else this.scanRecords(c, offset + i);
+      this.scanHead(piece[i]!, offset + i);
       i++;
     }
+    if (this.phase === 'records') this.scanRecords(piece, i, offset);
   }
 
   /** Steps over string bytes up to and including the closing quote; returns where it stopped. */
@@ -181,50 +183,64 @@ export class JsonRecordSplitter {
     return this.frames.every((f, i) => !f.array && f.key === this.keys[i]);
   }
 
-  private scanRecords(c: number, at: number): void {
-    if (c === QUOTE) {
-      this.inString = true;
-      this.startRecord(at);
-    } else if (c === OPEN_OBJECT || c === OPEN_ARRAY) {
-      this.startRecord(at);
-      this.depth++;
-    } else if (c === CLOSE_OBJECT || c === CLOSE_ARRAY) {
-      if (this.depth === 0) {
-        // The records' array closes: the rest of the document is the tail.
-        this.endRecord(at);
-        this.phase = 'tail';
-        this.tailStart = at;
-        return;
+  /**
+   * Scans the records' bytes from `from` on, until the piece ends or the records' array closes
+   * (the rest is then the tail). Most of a feed's bytes pass here, one at a time, so the state
+   * lives in locals for the loop (V8 keeps them in registers) and a string's bytes are stepped
+   * over in the same loop: records hold many short strings, and an `indexOf` call per string
+   * cost more than the bytes it skipped. A record ends before the comma or the array's close
+   * that follows it, its trailing whitespace included.
+   */
+  private scanRecords(piece: Buffer, from: number, offset: number): void {
+    let { depth, inString, escaped, recordStart } = this;
+    for (let i = from; i < piece.length; i++) {
+      const c = piece[i]!;
+      if (inString) {
+        if (escaped) escaped = false;
+        else if (c === BACKSLASH) escaped = true;
+        else if (c === QUOTE) inString = false;
+        continue;
       }
-      this.depth--;
-    } else if (c === COMMA) {
-      if (this.depth === 0) this.endRecord(at);
-    } else if (c > 0x20) {
-      this.startRecord(at); // a number, true, false or null
+      if (c <= 0x20) continue;
+      const closes = c === CLOSE_OBJECT || c === CLOSE_ARRAY;
+      if (depth === 0 && (c === COMMA || closes)) {
+        if (recordStart !== -1) this.endRecord(offset + i);
+        recordStart = -1;
+        if (closes) {
+          this.phase = 'tail';
+          this.tailStart = offset + i;
+          break;
+        }
+        continue;
+      }
+      if (depth === 0 && recordStart === -1) {
+        // A record starts: an object, an array, a string, a number, true, false or null.
+        recordStart = offset + i;
+        if (this.firstStart === -1) this.firstStart = recordStart;
+      }
+      if (c === QUOTE) inString = true;
+      else if (c === OPEN_OBJECT || c === OPEN_ARRAY) depth++;
+      else if (closes) depth--;
     }
+    this.depth = depth;
+    this.inString = inString;
+    this.escaped = escaped;
+    this.recordStart = recordStart;
   }
 
-  private startRecord(at: number): void {
-    if (this.depth === 0 && this.recordStart === -1) {
-      this.recordStart = at;
-      if (this.firstStart === -1) this.firstStart = at;
-    }
-  }
-
-  /** A record ends before `at` (a comma, or the array's close); trailing whitespace included. */
   private endRecord(at: number): void {
-    if (this.recordStart === -1) return;
-    this.recordStart = -1;
     this.lastEnd = at;
     this.records++;
+    const runStart = this.runEnds.at(-1) ?? this.firstStart;
+    if (at - runStart >= (this.options.runBytes ?? RUN_BYTES)) this.runEnds.push(at);
   }
 
   /**
    * A chunk of the records read whole so far once they make about chunkBytes (or the records
    * end); the head and the tail set aside; everything before what is still needed dropped.
    */
-  private cut(last: boolean): Buffer[] {
-    const chunks: Buffer[] = [];
+  private cut(last: boolean): FeedChunk[] {
+    const chunks: FeedChunk[] = [];
     if (!this.headKept) {
       // Head bytes are set aside as they are scanned: every piece before them is gone already.
       const found = this.phase !== 'head';
@@ -238,7 +254,7 @@ export class JsonRecordSplitter {
     const ending = last || this.phase === 'tail';
     if (this.firstStart !== -1 && this.lastEnd > this.firstStart) {
       if (this.lastEnd - this.firstStart >= this.options.chunkBytes || ending) {
-        chunks.push(this.range(this.firstStart, this.lastEnd));
+        chunks.push(this.chunk(this.firstStart, this.lastEnd));
         // The record being read, if one is, starts the next chunk.
         this.firstStart = this.recordStart;
       }
@@ -260,6 +276,16 @@ export class JsonRecordSplitter {
       );
     }
     return chunks;
+  }
+
+  /**
+   * The records from `from` to `to` (offsets in the feed) and the run ends between them; a run
+   * after the first begins with the comma before its first record.
+   */
+  private chunk(from: number, to: number): FeedChunk {
+    const runEnds = this.runEnds.filter((at) => at > from && at < to).map((at) => at - from);
+    this.runEnds = this.runEnds.filter((at) => at > to);
+    return { bytes: this.range(from, to), runEnds };
   }
 
   /** The bytes from `from` to `to` (offsets in the feed), as one buffer of their own. */

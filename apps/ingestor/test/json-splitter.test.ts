@@ -1,5 +1,6 @@
 import { createRandom } from '@tessera/simulator';
 import { describe, expect, it } from 'vitest';
+import type { FeedChunk } from '../src/feed-splitter.js';
 import { JsonRecordSplitter } from '../src/json-splitter.js';
 
 const SEED = Number(process.env.JSON_SPLIT_SEED ?? Date.now() % 1_000_000);
@@ -26,10 +27,16 @@ function valueMaker(random: () => number) {
   return { pick, value };
 }
 
-function split(text: string, keys: string[], random: () => number, chunkBytes: number) {
-  const splitter = new JsonRecordSplitter(keys, { chunkBytes, maxElementBytes: 1 << 20 });
+function split(
+  text: string,
+  keys: string[],
+  random: () => number,
+  chunkBytes: number,
+  runBytes?: number,
+) {
+  const splitter = new JsonRecordSplitter(keys, { chunkBytes, maxElementBytes: 1 << 20, runBytes });
   const bytes = Buffer.from(text);
-  const chunks: Buffer[] = [];
+  const chunks: FeedChunk[] = [];
   for (let at = 0; at < bytes.length; ) {
     const size = 1 + Math.floor(random() * 40);
     chunks.push(...splitter.push(Buffer.from(bytes.subarray(at, at + size))));
@@ -43,6 +50,7 @@ describe(`JsonRecordSplitter against JSON.parse of the whole document (JSON_SPLI
   it('hands over every record whole, once, in order; head and tail make the rest of the document', () => {
     const random = createRandom(SEED);
     const { pick, value } = valueMaker(random);
+    let cutInRuns = 0;
     for (let n = 0; n < 300; n++) {
       const keys = pick([[], ['data'], ['_embedded', 'events'], ['a', 'b', 'c']]);
       const records = Array.from({ length: Math.floor(random() * 12) }, () => value(0));
@@ -52,12 +60,27 @@ describe(`JsonRecordSplitter against JSON.parse of the whole document (JSON_SPLI
       }
       const text = JSON.stringify(doc, null, pick([0, 1, '\t']));
       const where = `document ${n} (JSON_SPLIT_SEED=${SEED}): ${text.slice(0, 200)}`;
-      const { splitter, chunks } = split(text, keys, random, 1 + Math.floor(random() * 200));
+      const chunkBytes = 1 + Math.floor(random() * 200);
+      const runBytes = 1 + Math.floor(random() * chunkBytes);
+      const { splitter, chunks } = split(text, keys, random, chunkBytes, runBytes);
       expect(splitter.found, where).toBe(true);
       expect(
-        chunks.flatMap((c) => JSON.parse(`[${c.toString('utf8')}]`)),
+        chunks.flatMap((c) => JSON.parse(`[${c.bytes.toString('utf8')}]`)),
         where,
       ).toEqual(records);
+      // Read run by run: each after a chunk's first begins with the comma before its first record.
+      const runs = chunks.flatMap(({ bytes, runEnds }) =>
+        [0, ...runEnds].map((from, i) => ({
+          text: bytes.toString('utf8', from, runEnds[i] ?? bytes.length),
+          first: i === 0,
+        })),
+      );
+      for (const run of runs) if (!run.first) expect(run.text.startsWith(','), where).toBe(true);
+      expect(
+        runs.flatMap(({ text, first }) => JSON.parse(`[${first ? text : text.slice(1)}]`)),
+        where,
+      ).toEqual(records);
+      if (runs.length > chunks.length) cutInRuns++;
       expect(splitter.records, where).toBe(records.length);
       const rest = JSON.parse(Buffer.concat([splitter.head, splitter.tail]).toString('utf8'));
       // The document with its records' array emptied.
@@ -67,6 +90,7 @@ describe(`JsonRecordSplitter against JSON.parse of the whole document (JSON_SPLI
           : { ...(d as object), [k[0]!]: strip((d as Record<string, unknown>)[k[0]!], k.slice(1)) };
       expect(rest, where).toEqual(strip(JSON.parse(text), keys));
     }
+    expect(cutInRuns).toBeGreaterThan(30);
   });
 
   it('a document without the records path hands over nothing and says so', () => {

@@ -36,8 +36,9 @@ export function chunkPlan(mapping: CompiledMapping): ChunkPlan {
 const CHUNK_ROOT = 'tessera.chunk';
 
 /**
- * Reads one chunk cut as `chunkPlan` says, given whole or, for XML, as consecutive pieces (taken
- * as they are read). Throws a DocumentError for a chunk that is not well-formed: the whole
+ * Reads one chunk cut as `chunkPlan` says, given whole or as consecutive pieces cut at records'
+ * ends (each read before the next is taken; a JSON piece after the first begins with the comma
+ * between it and the one before). Throws a DocumentError for a chunk that is not well-formed: the whole
  * document then fails.
  */
 export function readRecordChunk(
@@ -47,17 +48,16 @@ export function readRecordChunk(
   limits: StreamLimits,
 ): FeedReading {
   if (mapping.type === 'json') {
-    let records: unknown[];
-    try {
-      const whole = typeof text === 'string' ? text : [...text].join('');
-      records = JSON.parse(`[${whole}]`) as unknown[];
-    } catch (cause) {
-      throw new DocumentError('malformed', `not well-formed JSON: ${(cause as Error).message}`, {
-        cause,
-      });
-    }
     const reading = emptyReading();
-    for (const record of records) mapRecord(mapping, jsonValuesAt(record), ctx, reading);
+    let first = true;
+    for (const piece of typeof text === 'string' ? [text] : text) {
+      // A piece after the first begins with the comma before its first record.
+      const items = first ? piece : piece.slice(piece.indexOf(',') + 1);
+      first = false;
+      for (const record of parseItems(items)) {
+        mapRecord(mapping, jsonValuesAt(record), ctx, reading);
+      }
+    }
     return reading;
   }
   // The units' element and the records below it, under a root of the chunk's own.
@@ -106,4 +106,15 @@ export function condensablePrices(
     path.some((s) => s.kind === 'key' && s.name === element.name),
   );
   return named ? undefined : { element: element.name, attribute: attribute.name };
+}
+
+/** A JSON chunk's records: the array's items, with the commas between. */
+function parseItems(items: string): unknown[] {
+  try {
+    return JSON.parse(`[${items}]`) as unknown[];
+  } catch (cause) {
+    throw new DocumentError('malformed', `not well-formed JSON: ${(cause as Error).message}`, {
+      cause,
+    });
+  }
 }
