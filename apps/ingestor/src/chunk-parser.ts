@@ -1,5 +1,5 @@
 import type { FeedReading } from '@tessera/core';
-import type { FeedChunk } from './feed-splitter.js';
+import type { FeedChunk } from './feed-chunk.js';
 import { inOrder, type WaitTime } from './in-order-delivery.js';
 import { IngestError } from './ingest-error.js';
 import type { ParseResult, ParseTask, ParseTimes } from './parse-worker.js';

@@ -9,9 +9,10 @@ import {
   type FeedFormat,
   type Mapping,
 } from '@tessera/mapping';
+import type { FeedChunk } from './feed-chunk.js';
 import { FeedDecoder } from './feed-encoding.js';
 import { checkEnvelope } from './feed-envelope.js';
-import { elementStart, type FeedChunk, FeedSplitter } from './feed-splitter.js';
+import { elementStart, FeedSplitter } from './feed-splitter.js';
 import { JsonRecordSplitter } from './json-splitter.js';
 import { checkMappedJsonEnvelope, checkMappedXmlEnvelope } from './mapped-envelope.js';
 

@@ -1,24 +1,7 @@
 import { VOCABULARIES } from '@tessera/core';
+import { type FeedChunk, RUN_BYTES } from './feed-chunk.js';
 import { IngestError } from './ingest-error.js';
 import { forEachInMarkup, HeadScan } from './opaque-markup.js';
-
-/**
- * A chunk for one parse task: whole elements, and where runs of them end inside it. A worker
- * decodes and reads a chunk one run at a time (see parse-worker.ts).
- */
-export interface FeedChunk {
-  bytes: Buffer;
-  /** Offsets in `bytes` (ascending, each after a closing tag in markup) where a run ends. */
-  runEnds: readonly number[];
-}
-
-/**
- * About how long a run is. Decoded and condensed one run at a time, a worker's strings are
- * small enough for V8's young generation and its caches, where a whole 1 MiB chunk becomes one
- * malloc'd external string: measured on the 1 GB feed with two threads, 0.89 of the CPU per
- * feed (five alternating pairs), the same peak RSS. A JSON run's objects, likewise, die young.
- */
-export const RUN_BYTES = 60_000;
 
 export interface SplitterOptions {
   /** Target size of a chunk handed to a worker. */

@@ -1,4 +1,5 @@
-import { type FeedChunk, RUN_BYTES, type SplitterOptions } from './feed-splitter.js';
+import { type FeedChunk, RUN_BYTES } from './feed-chunk.js';
+import type { SplitterOptions } from './feed-splitter.js';
 import { IngestError } from './ingest-error.js';
 
 const QUOTE = 0x22;

@@ -1,6 +1,6 @@
 import type { MessagePort } from 'node:worker_threads';
 import type { TimedReading } from './chunk-parser.js';
-import type { FeedChunk } from './feed-splitter.js';
+import type { FeedChunk } from './feed-chunk.js';
 import { inOrder, type WaitTime } from './in-order-delivery.js';
 import { IngestError } from './ingest-error.js';
 import type { MappedAnswer, MappedRequest, MappedTask } from './mapped-worker.js';

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { type FeedChunk, FeedSplitter } from '../src/feed-splitter.js';
+import type { FeedChunk } from '../src/feed-chunk.js';
+import { FeedSplitter } from '../src/feed-splitter.js';
 import { IngestError } from '../src/ingest-error.js';
 
 const head = '<?xml version="1.0"?>\n<planList><output>';

@@ -1,6 +1,6 @@
 import { createRandom } from '@tessera/simulator';
 import { describe, expect, it } from 'vitest';
-import type { FeedChunk } from '../src/feed-splitter.js';
+import type { FeedChunk } from '../src/feed-chunk.js';
 import { JsonRecordSplitter } from '../src/json-splitter.js';
 
 const SEED = Number(process.env.JSON_SPLIT_SEED ?? Date.now() % 1_000_000);
