@@ -28,10 +28,7 @@ export function createRunCondenser(element: string, attribute: string): RunConde
     `${escapeRegExp(open)}(?:\\s+[A-Za-z_:][-\\w.:]*\\s*=\\s*"[^"<&]*")*\\s*/>`,
     'y',
   );
-  const value = new RegExp(
-    `(?:[^">]|"[^"]*")*?\\s${escapeRegExp(attribute)}\\s*=\\s*"([^"]*)"`,
-    'y',
-  );
+  const value = new RegExp(`(?:[^">]|"[^"]*")*?\\s${escapeRegExp(attribute)}\\s*=\\s*"`, 'y');
   return (xml) => condenseRuns(xml, { open, tag, value, attribute });
 }
 
@@ -45,10 +42,12 @@ interface RunPattern {
   /** A whole, plain empty element (sticky). */
   tag: RegExp;
   /**
-   * The tag's first such attribute, read from the tag's start without a substring per element.
-   * It steps over quoted values whole and cannot pass the tag's closing `>`, so an element
-   * without the attribute costs its own length: searched on through the text, every such
-   * element would scan to the next value in the chunk, quadratic in a run of them.
+   * The tag's first such attribute, up to its value's opening quote, read from the tag's start
+   * without a substring per element. It steps over quoted values whole and cannot pass the tag's
+   * closing `>`, so an element without the attribute costs its own length: searched on through
+   * the text, every such element would scan to the next value in the chunk, quadratic in a run
+   * of them. Matched with `test` and read with `indexOf`: an `exec` per element made a match
+   * array per zone, most of the workers' garbage.
    */
   value: RegExp;
   attribute: string;
@@ -81,7 +80,10 @@ function condenseRuns(xml: string, { open, tag, value, attribute }: RunPattern):
       tag.lastIndex = end;
       if (!tag.test(xml)) break;
       value.lastIndex = end;
-      const text = value.exec(xml)?.[1];
+      // The tag matched whole, so its value's closing quote is there.
+      const text = value.test(xml)
+        ? xml.slice(value.lastIndex, xml.indexOf('"', value.lastIndex))
+        : undefined;
       const price = text === undefined ? undefined : parsePrice(text);
       if (price === undefined) break;
       if (price < min) {
@@ -95,7 +97,7 @@ function condenseRuns(xml: string, { open, tag, value, attribute }: RunPattern):
       count++;
       end = tag.lastIndex;
       WHITESPACE.lastIndex = end;
-      WHITESPACE.exec(xml);
+      WHITESPACE.test(xml);
       if (!xml.startsWith(open, WHITESPACE.lastIndex)) break;
       end = WHITESPACE.lastIndex;
     }
