@@ -15,3 +15,20 @@ export interface FeedChunk {
  * feed (five alternating pairs), the same peak RSS. A JSON run's objects, likewise, die young.
  */
 export const RUN_BYTES = 60_000;
+
+/**
+ * The run ends inside each range (ascending, disjoint, as a splitter cuts them), relative to the
+ * range's start; a range's own end closes its last run. One pass over `ends`.
+ */
+export function runEndsIn(
+  ends: readonly number[],
+  ranges: ReadonlyArray<readonly [from: number, to: number]>,
+): number[][] {
+  let next = 0;
+  return ranges.map(([from, to]) => {
+    while (next < ends.length && ends[next]! <= from) next++;
+    const inside: number[] = [];
+    while (next < ends.length && ends[next]! < to) inside.push(ends[next++]! - from);
+    return inside;
+  });
+}

@@ -1,5 +1,5 @@
 import { VOCABULARIES } from '@tessera/core';
-import { type FeedChunk, RUN_BYTES } from './feed-chunk.js';
+import { type FeedChunk, RUN_BYTES, runEndsIn } from './feed-chunk.js';
 import { IngestError } from './ingest-error.js';
 import { forEachInMarkup, HeadScan } from './opaque-markup.js';
 
@@ -122,13 +122,13 @@ export class FeedSplitter {
     } else {
       this.replacePending(carry);
     }
-    const ends = runsWithin(runEnds);
+    const runs = runEndsIn(runEnds, ranges);
     if (ranges.length === 1 && owned && ranges[0]![0] === 0) {
-      return [{ bytes: joined.subarray(0, ranges[0]![1]), runEnds: ends(0, ranges[0]![1]) }];
+      return [{ bytes: joined.subarray(0, ranges[0]![1]), runEnds: runs[0]! }];
     }
-    return ranges.map(([start, end]) => ({
+    return ranges.map(([start, end], i) => ({
       bytes: ownBuffer(joined.subarray(start, end)),
-      runEnds: ends(start, end),
+      runEnds: runs[i]!,
     }));
   }
 
@@ -181,20 +181,6 @@ function chunkRanges(
   });
   if (best !== -1 && (last || joined.length - start >= chunkBytes)) ranges.push([start, best]);
   return { ranges, runEnds };
-}
-
-/**
- * The run ends strictly inside each range in turn, relative to its start (the range's own end
- * closes its last run); ranges are asked for in order.
- */
-function runsWithin(runEnds: readonly number[]): (start: number, end: number) => number[] {
-  let next = 0;
-  return (start, end) => {
-    const inside: number[] = [];
-    while (next < runEnds.length && runEnds[next]! <= start) next++;
-    while (next < runEnds.length && runEnds[next]! < end) inside.push(runEnds[next++]! - start);
-    return inside;
-  };
 }
 
 /**

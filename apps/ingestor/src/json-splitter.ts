@@ -1,4 +1,4 @@
-import { type FeedChunk, RUN_BYTES } from './feed-chunk.js';
+import { type FeedChunk, RUN_BYTES, runEndsIn } from './feed-chunk.js';
 import type { SplitterOptions } from './feed-splitter.js';
 import { IngestError } from './ingest-error.js';
 
@@ -284,9 +284,9 @@ export class JsonRecordSplitter {
    * after the first begins with the comma before its first record.
    */
   private chunk(from: number, to: number): FeedChunk {
-    const runEnds = this.runEnds.filter((at) => at > from && at < to).map((at) => at - from);
+    const [runEnds] = runEndsIn(this.runEnds, [[from, to]]);
     this.runEnds = this.runEnds.filter((at) => at > to);
-    return { bytes: this.range(from, to), runEnds };
+    return { bytes: this.range(from, to), runEnds: runEnds! };
   }
 
   /** The bytes from `from` to `to` (offsets in the feed), as one buffer of their own. */
