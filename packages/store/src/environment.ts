@@ -4,6 +4,14 @@ import { join } from 'node:path';
 import { type Database, type DatabaseOptions, open, type RootDatabase } from 'lmdb';
 import { type ChangesDatabase, checkChangeLog, openChangesDb } from './change-log.js';
 import {
+  type BlocksDatabase,
+  blocksCurrent,
+  openBlocksDb,
+  rebuildAllBlocks,
+} from './event-blocks.js';
+import { IN_PLACE_ENCODER } from './in-place-encoder.js';
+import {
+  BLOCKS_DB,
   CHANGES_DB,
   DATA_FILE,
   DIGEST_KEY,
@@ -47,8 +55,7 @@ export interface Environment {
   /**
    * The same `events` database, each value handed out in place: a view of lmdb-js's shared read
    * buffer, valid only until the next read of the environment, instead of a copy in an
-   * ArrayBuffer of its own (lmdb-js's `binary` encoding allocates one per value, most of a range
-   * scan's cost). Whatever reads through it copies out what it keeps before its next read: a scan
+   * ArrayBuffer of its own (see in-place-encoder.ts). Whatever reads through it copies out what it keeps before its next read: a scan
    * the summary (pooled), a walk over every event the decoded record (decodeRecord).
    */
   readonly eventsInPlace: Database<Buffer, EventKey>;
@@ -59,6 +66,11 @@ export interface Environment {
    * changesOf).
    */
   changes: ChangesDatabase | undefined;
+  /**
+   * Events packed in runs (event-blocks.ts); undefined for a reader of a store whose writer has
+   * not created them yet (see blocksOf).
+   */
+  blocks: BlocksDatabase | undefined;
 }
 
 export function unavailable(path: string, cause: unknown, doing = 'open'): StoreError {
@@ -85,12 +97,6 @@ function openRoot(path: string, readOnly: boolean): RootDatabase {
   }
 }
 
-/** lmdb-js's custom encoder contract: decode gets the read buffer and the value's length. */
-const IN_PLACE = {
-  encode: (value: Buffer): Buffer => value,
-  decode: (bytes: Buffer, length: number): Buffer => bytes.subarray(0, length),
-};
-
 function openDatabases(path: string, root: RootDatabase): Environment {
   return {
     path,
@@ -98,11 +104,12 @@ function openDatabases(path: string, root: RootDatabase): Environment {
     events: root.openDB<Buffer, EventKey>(EVENTS_DB, { encoding: 'binary' }),
     // lmdb-js honours `encoder` on a named database as on the root; its typings list it on the root only.
     eventsInPlace: root.openDB<Buffer, EventKey>(EVENTS_DB, {
-      encoder: IN_PLACE,
+      encoder: IN_PLACE_ENCODER,
     } as DatabaseOptions),
     ids: root.openDB<IdEntry, string>(IDS_DB, { encoding: 'msgpack' }),
     meta: root.openDB<unknown, string>(META_DB, { encoding: 'msgpack' }),
     changes: undefined,
+    blocks: undefined,
   };
 }
 
@@ -118,6 +125,17 @@ export function changesOf(env: Environment, quiet: boolean): ChangesDatabase | u
     env.changes = openChangesDb(env.root);
   }
   return env.changes;
+}
+
+/**
+ * The blocks of an environment, opened by a reader once the writer created them, as the change
+ * log is (see changesOf).
+ */
+export function blocksOf(env: Environment, quiet: boolean): BlocksDatabase | undefined {
+  if (env.blocks === undefined && quiet && new Set(env.root.getKeys()).has(BLOCKS_DB)) {
+    env.blocks = openBlocksDb(env.root);
+  }
+  return env.blocks;
 }
 
 /**
@@ -167,6 +185,7 @@ export function openForReading(path: string): Environment | undefined {
     // Opened here, with the others: opening a database later, between reads, invalidates the
     // read transaction that open scans and the reads of the same turn are using.
     if (named.has(CHANGES_DB)) env.changes = openChangesDb(root);
+    if (named.has(BLOCKS_DB)) env.blocks = openBlocksDb(root);
     const layout = storedLayout(env);
     if (layout === undefined) {
       void closeQuietly(root);
@@ -213,6 +232,11 @@ export function openForWriting(path: string, legacyFeed: string): Environment {
         throw refuseLayout(path, layout);
       }
       checkChangeLog(env.meta);
+      const blocks = openBlocksDb(root);
+      env.blocks = blocks;
+      // A store last written by a writer that kept no blocks (or that lost them) gets them all again.
+      if (!blocksCurrent(env.meta))
+        rebuildAllBlocks({ blocks, eventsInPlace: env.eventsInPlace, meta: env.meta });
       return env;
     });
   } catch (cause) {

@@ -1,3 +1,4 @@
+export { type EventRun, type RunScan, runsOfEvents } from './block-scan.js';
 export {
   type ChangeRead,
   type ChangeRetention,

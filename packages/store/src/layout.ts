@@ -4,13 +4,14 @@ import type { EventRecord } from '@tessera/core';
 /**
  * The LMDB layout, in one place. One environment (a directory, `DATA_DIR`: lmdb-js is always told
  * so, `noSubdir: false`, because it would otherwise guess "a file" from a dot in the name) holds
- * four named databases:
+ * five named databases:
  *
  * | db       | key                         | value                                              |
  * |----------|-----------------------------|----------------------------------------------------|
  * | `events` | `[startsAt, id]`            | 8 bytes: endsAt (float64 LE), then the EventSummary JSON (UTF-8) |
  * | `ids`    | `id`                        | `[startsAt, digest, movedAt, feed]`: the event's current key, its record digest, the version at which its key last changed (null: never), and the feed it belongs to |
  * | `changes`| `[version, seq]`            | `[feed, at, summary]`: a change to what is served (see below) |
+ * | `blocks` | the key of its first event  | up to 64 consecutive events packed: what a window's scan copies in runs (event-blocks.ts) |
  * | `meta`   | see below                   | msgpack                                            |
  *
  * `meta` keys:
@@ -25,6 +26,7 @@ import type { EventRecord } from '@tessera/core';
  * | `digest` | the state digest: XOR of every event's record digest (see below)               |
  * | `digest/<id>` | feed `<id>`'s digest: the same XOR over that feed's events only (absent: none) |
  * | `changes` | `{ horizon, last, count }` of the change log (absent: a store that had none yet) |
+ * | `blocks` | the state digest `blocks` was last rebuilt to: the blocks are read only while it is `digest` |
  * | `replicated` | cluster mode only: where the store stands in what it replicates, opaque to the store |
  * |          | (the replication package's), written in the same transaction as each write it describes |
  *
@@ -81,6 +83,12 @@ import type { EventRecord } from '@tessera/core';
  * (an older Tessera) gets its horizon moved to now, so that no consumer silently misses what that
  * writer did. Adding the log needed no layout change: older readers never open `changes`.
  *
+ * `blocks` repeats `events` packed in runs (see event-blocks.ts), kept by every write that changes
+ * `events`, in its transaction, and stamped (`meta` `blocks`) with the state digest it leaves. A
+ * reader uses the blocks only while the stamp equals the snapshot's digest, and a writer rebuilds
+ * them all at its open when it does not: adding them needed no layout change, since a writer that
+ * keeps no blocks (an older Tessera) moves the digest away from the stamp with its first change.
+ *
  * Beside the environment, `stage/<name>/` holds stages (no fsync) where a feed's records wait
  * until the whole document proved sound: `records`, a plain file they are appended to, and
  * `index/`, an LMDB environment of id → the offset of its last occurrence (which wins). They are
@@ -107,6 +115,9 @@ export const EVENTS_DB = 'events';
 export const IDS_DB = 'ids';
 export const META_DB = 'meta';
 export const CHANGES_DB = 'changes';
+export const BLOCKS_DB = 'blocks';
+/** The meta key of the state digest the blocks were last rebuilt to (see event-blocks.ts). */
+export const BLOCKS_KEY = 'blocks';
 /** The meta key of the change log's bounds (ChangeLogBounds). */
 export const CHANGES_KEY = 'changes';
 export const LAYOUT_KEY = 'layout';
@@ -158,7 +169,7 @@ export const MAX_READERS = 1024;
 /** Environment options every process uses, reader or writer. */
 export const ENVIRONMENT_OPTIONS = {
   noSubdir: false,
-  maxDbs: 4,
+  maxDbs: 5,
   maxReaders: MAX_READERS,
   // Upper bound of the memory map, and so of the data size; reserved address space, not memory.
   mapSize: 8 * 1024 ** 3,

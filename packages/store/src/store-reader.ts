@@ -54,6 +54,7 @@ export function openStoreReader(options: OpenStoreReaderOptions): StoreReader {
     count: () => current().count(),
     digest: () => current().digest(),
     scan: (window, position) => current().scan(window, position),
+    runs: (window) => current().runs(window),
     event: (id) => current().event(id),
     changes: (after, limit) => current().changes(after, limit),
     exists() {

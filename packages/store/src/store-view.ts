@@ -1,6 +1,16 @@
 import { isInWindow, type QueryWindow, startBounds } from '@tessera/core';
+import { BlockScan, type RunScan, runsOfEvents } from './block-scan.js';
 import { type ChangeRead, readChangesAfter } from './change-log.js';
-import { changesOf, type Environment, readDigest, readHead, unavailable } from './environment.js';
+import { CursorScan, type RangeIterator } from './cursor-scan.js';
+import {
+  blocksOf,
+  changesOf,
+  type Environment,
+  readDigest,
+  readHead,
+  unavailable,
+} from './environment.js';
+import { blocksCurrent } from './event-blocks.js';
 import {
   type ChangePosition,
   comparePositions,
@@ -49,6 +59,11 @@ export interface StoreView {
    * releases its LMDB snapshot at once.
    */
   scan(window: QueryWindow, position?: ScanPosition): EventScan;
+  /**
+   * The same events as `scan(window)`, as runs of summaries already joined by commas: what an
+   * answer is made of without a step per event where the store keeps its events in blocks.
+   */
+  runs(window: QueryWindow): RunScan;
   /** One event's pre-serialized summary and record digest, from the ids index; undefined if unknown. */
   event(id: string): StoredEvent | undefined;
   /**
@@ -93,6 +108,7 @@ export const EMPTY_VIEW: StoreView = {
   count: () => 0,
   digest: () => null,
   scan: () => Object.assign([][Symbol.iterator](), { lastKey: () => undefined }),
+  runs: () => runsOfEvents([][Symbol.iterator]()),
   event: () => undefined,
   changes: (after) => ({ expired: comparePositions(after, endOfVersion(0)) < 0, changes: [] }),
 };
@@ -116,7 +132,7 @@ export function viewOf(env: Environment): OwnedView {
       throw cause instanceof StoreError ? cause : unavailable(env.path, cause, 'read');
     }
   };
-  const open = new Set<OpenScan>();
+  const open = new Set<CursorScan<unknown>>();
   return {
     head: () => read(() => readHead(env)),
     state: (feed) => read(() => readFeed(env, feed)?.state ?? INITIAL_STATE),
@@ -139,6 +155,23 @@ export function viewOf(env: Environment): OwnedView {
           ? undefined
           : (id: string) => ((env.ids.get(id) as IdEntry | undefined)?.[2] ?? 0) > movedSince;
       return new OpenScan(range, window, open, env.path, position?.after, moved);
+    },
+    runs(window) {
+      const blocks = read(() => blocksOf(env, open.size === 0));
+      if (blocks === undefined || !read(() => blocksCurrent(env.meta))) {
+        return runsOfEvents(this.scan(window));
+      }
+      const { from, to } = startBounds(window);
+      const range = read(() => {
+        // The last block beginning before the window may hold its first events.
+        let start: EventKey | [number] | undefined = from === null ? undefined : [from];
+        if (start !== undefined) {
+          for (const key of blocks.getKeys({ start, reverse: true, limit: 1 })) start = key;
+        }
+        const end = to === null ? undefined : [to + 1];
+        return blocks.getRange({ start, end } as { start?: EventKey })[Symbol.iterator]();
+      });
+      return new BlockScan(range, window, open, env.path);
     },
     event(id) {
       return read(() => {
@@ -178,76 +211,40 @@ function readFeeds(env: Environment): FeedView[] {
   return feeds;
 }
 
-type RangeIterator = Iterator<{ key: [number, string]; value: Buffer }>;
-
 /** One scan: the events of a window, read from an LMDB cursor as they are asked for. */
-class OpenScan implements EventScan {
-  #state: 'open' | 'done' | 'ended' = 'open';
+class OpenScan extends CursorScan<Buffer> implements EventScan {
   #last: EventKey | undefined;
 
   constructor(
-    private readonly range: RangeIterator,
+    range: RangeIterator,
     private readonly window: QueryWindow,
-    private readonly open: Set<OpenScan>,
-    private readonly path: string,
+    open: Set<CursorScan<unknown>>,
+    path: string,
     /** The range starts at this key, which the scan resumes strictly after. */
     private readonly after?: EventKey,
     private readonly moved?: (id: string) => boolean,
   ) {
-    open.add(this);
+    super(range, open, path);
   }
 
   lastKey(): EventKey | undefined {
     return this.#last;
   }
 
-  [Symbol.iterator](): this {
-    return this;
-  }
-
-  next(): IteratorResult<Buffer, undefined> {
-    if (this.#state === 'ended') {
-      throw unavailable(this.path, new Error('the store was closed during the scan'), 'read');
-    }
-    if (this.#state === 'done') return { done: true, value: undefined };
-    try {
-      for (;;) {
-        const next = this.range.next();
-        if (next.done === true) {
-          this.#finish('done');
-          return { done: true, value: undefined };
-        }
-        const { key, value } = next.value;
-        if (this.after !== undefined && key[0] === this.after[0] && key[1] === this.after[1]) {
-          continue;
-        }
-        if (!isInWindow(this.window, key[0], decodeEnd(value))) continue;
-        // Copied before any other read: `value` is a view of the read buffer (eventsInPlace).
-        const summary = Buffer.from(summaryBytes(value));
-        if (this.moved?.(key[1]) === true) continue;
-        this.#last = key;
-        return { done: false, value: summary };
+  protected step(): Buffer | undefined {
+    for (;;) {
+      const next = this.range.next();
+      if (next.done === true) return undefined;
+      const { key, value } = next.value;
+      if (this.after !== undefined && key[0] === this.after[0] && key[1] === this.after[1]) {
+        continue;
       }
-    } catch (cause) {
-      this.#finish('done');
-      throw cause instanceof StoreError ? cause : unavailable(this.path, cause, 'read');
+      if (!isInWindow(this.window, key[0], decodeEnd(value))) continue;
+      // Copied before any other read: `value` is a view of the read buffer (eventsInPlace).
+      const summary = Buffer.from(summaryBytes(value));
+      if (this.moved?.(key[1]) === true) continue;
+      this.#last = key;
+      return summary;
     }
-  }
-
-  return(): IteratorResult<Buffer, undefined> {
-    this.#finish('done');
-    return { done: true, value: undefined };
-  }
-
-  /** The store is closing: release the cursor now, and refuse to read on. */
-  end(): void {
-    this.#finish('ended');
-  }
-
-  #finish(state: 'done' | 'ended'): void {
-    if (this.#state !== 'open') return;
-    this.#state = state;
-    this.open.delete(this);
-    this.range.return?.();
   }
 }

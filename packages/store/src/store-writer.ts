@@ -18,6 +18,7 @@ import {
   rewriteDigests,
   unavailable,
 } from './environment.js';
+import { rebuildAllBlocks, rebuildBlocks } from './event-blocks.js';
 import { type FeedStage, openFeedStage } from './feed-stage.js';
 import {
   DIGEST_KEY,
@@ -25,6 +26,7 @@ import {
   DigestSum,
   decodeRecord,
   EMPTY_DIGEST,
+  type EventKey,
   encodeEventValue,
   eventKey,
   FEEDS_KEY,
@@ -213,6 +215,7 @@ function createWriter(
 ): StoreWriter {
   const { root, events, ids, meta } = env;
   const changesDb = env.changes!;
+  const blockSources = { blocks: env.blocks!, eventsInPlace: env.eventsInPlace, meta };
   const view = viewOf(env);
   const stages = new Map<string, FeedStage>();
 
@@ -262,6 +265,8 @@ function createWriter(
     const feedDigest = new DigestSum(readFeedDigest(env, feed));
     let unattributed: DigestSum | undefined;
     const changes = new ChangeRecorder(changesDb, meta, version, changeRetention, Date.now());
+    // The keys written or removed: the blocks holding them are rebuilt before the commit.
+    const touched: EventKey[] = [];
     for (const record of records) {
       if (!EventRecordSchema.safeParse(record).success) {
         throw new StoreError('invalid_record', `refusing malformed record ${String(record?.id)}`);
@@ -271,12 +276,15 @@ function createWriter(
       const previous = seen.previous;
       const previousFeed = previous === undefined ? feed : feedOfEntry(previous);
       if (seen.change === 'unchanged' && previousFeed === feed) continue;
-      if (seen.change === 'moved') events.removeSync(eventKey(previous![0], record.id));
+      if (seen.change === 'moved') {
+        const old = eventKey(previous![0], record.id);
+        events.removeSync(old);
+        touched.push(old);
+      }
       if (seen.change !== 'unchanged') {
-        events.putSync(
-          eventKey(record.startsAt, record.id),
-          encodeEventValue(record.endsAt, record.summary),
-        );
+        const key = eventKey(record.startsAt, record.id);
+        events.putSync(key, encodeEventValue(record.endsAt, record.summary));
+        touched.push(key);
         changes.add(feed, record);
       }
       const movedAt = seen.change === 'moved' ? version : previous?.[2];
@@ -298,6 +306,7 @@ function createWriter(
     if (unattributed !== undefined) {
       meta.putSync(feedDigestKey(UNATTRIBUTED_FEED), unattributed.value());
     }
+    rebuildBlocks(blockSources, touched);
     changes.finish();
     return counts;
   };
@@ -390,13 +399,16 @@ function createWriter(
     emptyFeed(feed, mark) {
       write(`emptying feed ${feed}`, () => {
         const digest = new DigestSum(readDigest(env) ?? EMPTY_DIGEST);
+        const removed: EventKey[] = [];
         for (const { key, value } of ids.getRange({})) {
           if (feedOfEntry(value) !== feed) continue;
-          events.removeSync(eventKey(value[0], key));
+          removed.push(eventKey(value[0], key));
+          events.removeSync(removed.at(-1)!);
           ids.removeSync(key);
           digest.toggle(value[1]);
         }
         meta.putSync(DIGEST_KEY, digest.value());
+        rebuildBlocks(blockSources, removed);
         meta.removeSync(feedDigestKey(feed));
         meta.putSync(feedKey(feed), { ...readRecord(feed), events: 0 } satisfies FeedRecord);
         meta.putSync(HEAD_KEY, { ...readHead(env), storeId: mark.storeId } satisfies Head);
@@ -415,7 +427,11 @@ function createWriter(
         ),
       );
       if (stored !== actual.state || feeds.size > 0) {
-        write('repairing the digests', () => rewriteDigests(env));
+        // Altered behind the writer's back, the blocks may not hold what `events` does either.
+        write('repairing the digests', () => {
+          rewriteDigests(env);
+          rebuildAllBlocks(blockSources);
+        });
       }
       return { stored, actual: actual.state, feeds: [...feeds] };
     },

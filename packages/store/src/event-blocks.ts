@@ -1,0 +1,223 @@
+import type { Database, RootDatabase } from 'lmdb';
+import { IN_PLACE_ENCODER } from './in-place-encoder.js';
+import {
+  BLOCKS_DB,
+  BLOCKS_KEY,
+  DIGEST_KEY,
+  type Digest,
+  decodeEnd,
+  type EventKey,
+  summaryBytes,
+} from './layout.js';
+
+/**
+ * `blocks`: the events again, a run of consecutive ones (in `events` key order) per entry, packed
+ * so that a window's scan copies stored bytes in runs instead of stepping a cursor once per event
+ * (an LMDB cursor step costs about as much as a cached answer's whole write; see layout.ts).
+ *
+ * An entry's key is the key of its first event; its value:
+ *
+ * | bytes           | what                                                                  |
+ * |-----------------|-----------------------------------------------------------------------|
+ * | 4               | n, the number of events (uint32 LE)                                   |
+ * | 8 n             | their start instants (float64 LE)                                     |
+ * | 8 n             | their end instants (float64 LE)                                       |
+ * | 4 (n + 1)       | where each summary begins in the text below; the last: the text's length |
+ * | the rest        | the summaries, each followed by a comma                               |
+ *
+ * so that events i..j of a block are one slice of its text (a comma between each, none after).
+ * The blocks hold exactly what `events` holds: every write that changes `events` rebuilds the
+ * blocks its keys fall in, in the same transaction, and stamps `meta` `blocks` with the state
+ * digest it leaves. A reader uses the blocks only while that stamp equals the state digest of
+ * its snapshot: a store written by a writer that keeps no blocks (an older Tessera) is read entry
+ * by entry until a writer that does rebuilds them all at its open.
+ */
+
+/** At most this many events per block: a rebuilt block is rewritten whole. */
+export const BLOCK_EVENTS = 64;
+/** A block closes once its summaries pass this many bytes (a single large event fills one alone). */
+export const BLOCK_BYTES = 16 * 1024;
+
+export type BlocksDatabase = Database<Buffer, EventKey>;
+
+/**
+ * The blocks database; values are handed out in place (a view of lmdb-js's read buffer, valid
+ * until the next read), which a scan copies its runs out of.
+ */
+export function openBlocksDb(root: RootDatabase): BlocksDatabase {
+  // lmdb-js honours `encoder` on a named database as on the root; its typings list it on the root only.
+  return root.openDB<Buffer, EventKey>(BLOCKS_DB, { encoder: IN_PLACE_ENCODER } as never);
+}
+
+/** One block, read in place: its events' instants and where each one's summary lies. */
+export class Block {
+  readonly count: number;
+  private readonly view: DataView;
+  private readonly textAt: number;
+
+  constructor(private readonly value: Buffer) {
+    this.view = new DataView(value.buffer, value.byteOffset, value.byteLength);
+    this.count = this.view.getUint32(0, true);
+    this.textAt = 4 + 20 * this.count + 4;
+  }
+
+  startsAt(i: number): number {
+    return this.view.getFloat64(4 + 8 * i, true);
+  }
+
+  endsAt(i: number): number {
+    return this.view.getFloat64(4 + 8 * this.count + 8 * i, true);
+  }
+
+  /** Summaries i to j - 1 joined by commas: a view of the block's value. */
+  run(i: number, j: number): Buffer {
+    return this.value.subarray(this.textAt + this.offset(i), this.textAt + this.offset(j) - 1);
+  }
+
+  private offset(i: number): number {
+    return this.view.getUint32(4 + 16 * this.count + 4 * i, true);
+  }
+}
+
+/**
+ * Packs consecutive events into block values, each summary copied in as it is added (the events
+ * are read in place), so that rebuilding allocates per block, not per event.
+ */
+class BlockPacker {
+  #first: EventKey | undefined;
+  #starts: number[] = [];
+  #ends: number[] = [];
+  #offsets: number[] = [];
+  #text = Buffer.allocUnsafe(2 * BLOCK_BYTES);
+  #size = 0;
+
+  get full(): boolean {
+    return this.#starts.length === BLOCK_EVENTS || this.#size >= BLOCK_BYTES;
+  }
+
+  add(key: EventKey, endsAt: number, summary: Uint8Array): void {
+    if (this.#size + summary.length + 1 > this.#text.length) {
+      const larger = Buffer.allocUnsafe(2 * (this.#size + summary.length + 1));
+      this.#text.copy(larger, 0, 0, this.#size);
+      this.#text = larger;
+    }
+    this.#first ??= key;
+    this.#starts.push(key[0]);
+    this.#ends.push(endsAt);
+    this.#offsets.push(this.#size);
+    this.#text.set(summary, this.#size);
+    this.#size += summary.length;
+    this.#text[this.#size++] = 0x2c;
+  }
+
+  /** The block packed so far (undefined: none) with its key; the packer starts afresh. */
+  take(): { key: EventKey; value: Buffer } | undefined {
+    const key = this.#first;
+    if (key === undefined) return undefined;
+    const n = this.#starts.length;
+    const head = 4 + 20 * n + 4;
+    const value = Buffer.allocUnsafe(head + this.#size);
+    value.writeUInt32LE(n, 0);
+    for (let i = 0; i < n; i++) {
+      value.writeDoubleLE(this.#starts[i]!, 4 + 8 * i);
+      value.writeDoubleLE(this.#ends[i]!, 4 + 8 * n + 8 * i);
+      value.writeUInt32LE(this.#offsets[i]!, 4 + 16 * n + 4 * i);
+    }
+    value.writeUInt32LE(this.#size, 4 + 20 * n);
+    this.#text.copy(value, head, 0, this.#size);
+    this.#first = undefined;
+    this.#starts = [];
+    this.#ends = [];
+    this.#offsets = [];
+    this.#size = 0;
+    return { key, value };
+  }
+}
+
+/** Where the blocks and the events they are rebuilt from live, inside the writer's transaction. */
+export interface BlockSources {
+  blocks: BlocksDatabase;
+  /** `events`, read in place (see in-place-encoder.ts). */
+  eventsInPlace: Database<Buffer, EventKey>;
+  meta: Database<unknown, string>;
+}
+
+/**
+ * A write touching more than one key in this many rebuilds every block: a lookup of a key's
+ * block and the repacking of its stretch cost about as much as reading this many events.
+ */
+const WHOLE_REBUILD_RATIO = 32;
+
+/**
+ * Rebuilds the blocks that hold any of `touched` (keys written or removed in this transaction),
+ * then stamps the blocks with the state digest. Each block is a stretch between two block keys;
+ * a touched key before the first block belongs to the first stretch. A write touching many keys
+ * rebuilds them all (a store's first ingest, say): one pass over `events` costs less.
+ */
+export function rebuildBlocks(sources: BlockSources, touched: readonly EventKey[]): void {
+  if (touched.length === 0) return;
+  const events = (sources.eventsInPlace.getStats() as { entryCount: number }).entryCount;
+  if (touched.length * WHOLE_REBUILD_RATIO > events) {
+    rebuildAllBlocks(sources);
+    return;
+  }
+  const stretches = new Map<string, Stretch>();
+  for (const key of touched) {
+    const stretch = stretchOf(sources.blocks, key);
+    stretches.set(JSON.stringify(stretch.start ?? null), stretch);
+  }
+  for (const stretch of stretches.values()) repackStretch(sources, stretch);
+  stampBlocks(sources.meta);
+}
+
+/** Every block again, from every event: at a writer's open when the stamp is stale, or in bulk. */
+export function rebuildAllBlocks(sources: BlockSources): void {
+  for (const key of sources.blocks.getKeys({})) sources.blocks.removeSync(key);
+  repackStretch(sources, { start: undefined, end: undefined });
+  stampBlocks(sources.meta);
+}
+
+/** Whether the blocks describe exactly the events of this snapshot (see the module comment). */
+export function blocksCurrent(meta: Database<unknown, string>): boolean {
+  const stamp = meta.get(BLOCKS_KEY);
+  return stamp !== undefined && stamp === meta.get(DIGEST_KEY);
+}
+
+function stampBlocks(meta: Database<unknown, string>): void {
+  meta.putSync(BLOCKS_KEY, meta.get(DIGEST_KEY) as Digest);
+}
+
+/** The keys between which a block is rebuilt: from its own key (inclusive) to the next block's. */
+interface Stretch {
+  start: EventKey | undefined;
+  end: EventKey | undefined;
+}
+
+function stretchOf(blocks: BlocksDatabase, key: EventKey): Stretch {
+  let start: EventKey | undefined;
+  for (const k of blocks.getKeys({ start: key, reverse: true, limit: 1 })) start = k;
+  let end: EventKey | undefined;
+  for (const k of blocks.getKeys({ start: start ?? key, limit: 2 })) {
+    if (start === undefined || k[0] !== start[0] || k[1] !== start[1]) {
+      end = k;
+      break;
+    }
+  }
+  return { start, end };
+}
+
+/** Replaces the block at the stretch's start with blocks packed from the events of the stretch. */
+function repackStretch({ blocks, eventsInPlace }: BlockSources, stretch: Stretch): void {
+  if (stretch.start !== undefined) blocks.removeSync(stretch.start);
+  const packer = new BlockPacker();
+  const put = (block: { key: EventKey; value: Buffer } | undefined): void => {
+    if (block !== undefined) blocks.putSync(block.key, block.value);
+  };
+  const range = { start: stretch.start, end: stretch.end };
+  for (const { key, value } of eventsInPlace.getRange(range)) {
+    // Copied in before the next read: `value` is a view of the read buffer.
+    packer.add(key, decodeEnd(value), summaryBytes(value));
+    if (packer.full) put(packer.take());
+  }
+  put(packer.take());
+}

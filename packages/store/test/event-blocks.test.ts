@@ -1,0 +1,184 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type EventRecord, eventIdFor, isInWindow, type QueryWindow } from '@tessera/core';
+import { createRandom } from '@tessera/simulator';
+import { startNode } from '@tessera/testkit';
+import { open } from 'lmdb';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { encodeEventValue, eventKey } from '../src/layout.js';
+import { openStoreReader } from '../src/store-reader.js';
+import type { StoreView } from '../src/store-view.js';
+import { openStoreWriter, type StoreWriter } from '../src/store-writer.js';
+
+/** Seeds the generated writes and windows; printed in the test's name, BLOCKS_SEED reruns one. */
+const SEED = Number(process.env.BLOCKS_SEED ?? 4);
+const HOUR = 3_600_000;
+const BASE = Date.parse('2024-01-01T00:00:00Z');
+const commit = (at: number) => ({
+  at,
+  validators: { urlDigest: null, etag: null, lastModified: null, hash: `h${at}` },
+});
+const ALL: QueryWindow = { startsAt: null, endsAt: null };
+
+/** The answer's events part for a window, from the records written and nothing of the store. */
+function expected(model: Map<string, EventRecord & { feed: string }>, window: QueryWindow): string {
+  return [...model.values()]
+    .filter((r) => isInWindow(window, r.startsAt, r.endsAt))
+    .sort((a, b) => a.startsAt - b.startsAt || Buffer.compare(Buffer.from(a.id), Buffer.from(b.id)))
+    .map((r) => r.summary)
+    .join(',');
+}
+
+function joinedRuns(view: StoreView, window: QueryWindow): { text: string; runs: number } {
+  // A run's bytes are valid until the next step: read as a responder reads them, one by one.
+  const texts: string[] = [];
+  for (const run of view.runs(window)) texts.push(run.bytes.toString('utf8'));
+  return { text: texts.join(','), runs: texts.length };
+}
+
+function randomWindow(random: () => number): QueryWindow {
+  const from = BASE + Math.floor(random() * 24 * 70 - 24 * 5) * HOUR;
+  const span = Math.floor(random() ** 2 * 24 * 30) * HOUR;
+  return { startsAt: random() < 0.1 ? null : from, endsAt: random() < 0.1 ? null : from + span };
+}
+
+let dir: string;
+let writer: StoreWriter;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'tessera-blocks-'));
+  writer = openStoreWriter({ path: dir });
+});
+afterEach(async () => {
+  await writer.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/**
+ * Seeded writes to two feeds: a bulk first ingest (every block built at once), then small writes
+ * of new, changed and moved events (the blocks they fall in rebuilt), events sharing a start,
+ * summaries past a block's size, and a feed emptied.
+ */
+function writeSeeded(random: () => number, model: Map<string, EventRecord & { feed: string }>) {
+  const make = (feed: string, n: number, at: number): EventRecord => {
+    const id = eventIdFor(feed, String(n % 7), String(n));
+    // Few distinct hours, so that many events share a start and the id breaks the tie.
+    const startsAt = BASE + Math.floor(random() * 24 * 60) * HOUR;
+    const endsAt = startsAt + Math.floor(random() * 72) * HOUR;
+    // Now and then a summary larger than a block's bytes, which then holds it alone.
+    const size = random() < 0.01 ? 20_000 : Math.floor(random() * 200);
+    const title = `${feed} ${n} at ${at} ${'ü'.repeat(size)}`;
+    return { id, startsAt, endsAt, summary: JSON.stringify({ id, title }) };
+  };
+  const apply = (feed: string, records: EventRecord[], at: number) => {
+    writer.applyFeed(feed, records, commit(at));
+    for (const r of records) model.set(r.id, { ...r, feed });
+  };
+  apply(
+    'a',
+    Array.from({ length: 2_000 }, (_, n) => make('a', n, 0)),
+    1,
+  );
+  apply(
+    'b',
+    Array.from({ length: 300 }, (_, n) => make('b', n, 0)),
+    2,
+  );
+  return function* writes(): Generator<string> {
+    for (let at = 3; at < 43; at++) {
+      if (at === 30) {
+        writer.emptyFeed('b', { storeId: writer.head().storeId, position: at });
+        for (const [id, r] of model) if (r.feed === 'b') model.delete(id);
+        yield `feed b emptied at ${at}`;
+        continue;
+      }
+      const feed = random() < 0.8 ? 'a' : 'b';
+      const count = 1 + Math.floor(random() * 40);
+      const ns = Array.from({ length: count }, () => Math.floor(random() * 2_100));
+      apply(
+        feed,
+        ns.map((n) => make(feed, n, at)),
+        at,
+      );
+      yield `write ${at}: ${count} records of feed ${feed}`;
+    }
+  };
+}
+
+describe(`blocks against a plain model of the writes (BLOCKS_SEED=${SEED})`, () => {
+  it('give every window exactly its events after each write, joined as an answer joins them, in runs', () => {
+    const random = createRandom(SEED);
+    const model = new Map<string, EventRecord & { feed: string }>();
+    const writes = writeSeeded(random, model);
+    for (const what of writes()) {
+      for (let i = 0; i < 20; i++) {
+        const window = randomWindow(random);
+        const read = joinedRuns(writer, window);
+        expect(read.text, `${what}, window ${JSON.stringify(window)}`).toBe(
+          expected(model, window),
+        );
+      }
+      const whole = joinedRuns(writer, ALL);
+      expect(whole.text, `${what}, every event`).toBe(expected(model, ALL));
+      // Read from blocks, not one event at a time: a block holds up to 64 events.
+      expect(whole.runs, what).toBeLessThan(model.size / 8);
+    }
+  });
+
+  it('are set aside while a writer that keeps none has written, and rebuilt by the next writer', async () => {
+    const random = createRandom(SEED + 1);
+    const model = new Map<string, EventRecord & { feed: string }>();
+    const writes = writeSeeded(random, model);
+    for (const _ of writes()) {
+      // the small writes too, so that the blocks were last rebuilt in part
+    }
+    await writer.close();
+    // What a writer of an older Tessera leaves: an event written, the digest moved, no blocks.
+    const raw = open({ path: dir, noSubdir: false, maxDbs: 5 });
+    const start = BASE + 5 * HOUR;
+    const added = {
+      id: eventIdFor('older', '1', '1'),
+      startsAt: start,
+      endsAt: start + HOUR,
+      feed: 'a',
+    };
+    const summary = JSON.stringify({ id: added.id, title: 'written by an older writer' });
+    raw.transactionSync(() => {
+      raw
+        .openDB('events', { encoding: 'binary' })
+        .putSync(eventKey(added.startsAt, added.id), encodeEventValue(added.endsAt, summary));
+      raw.openDB('meta', { encoding: 'msgpack' }).putSync('digest', 'moved-by-the-older-writer');
+    });
+    await raw.close();
+    model.set(added.id, { ...added, summary });
+
+    const reader = openStoreReader({ path: dir });
+    try {
+      const stale = joinedRuns(reader, ALL);
+      expect(stale.text).toBe(expected(model, ALL));
+      expect(stale.runs).toBe(model.size);
+      // The next writer, in a process of its own as the ingestor is, writes one more event.
+      const id = eventIdFor('next', '1', '1');
+      const next = startNode(fileURLToPath(new URL('processes/apply-one.mjs', import.meta.url)), [
+        dir,
+        id,
+      ]);
+      expect(await next.exited).toBe(0);
+      const at = Date.parse('2021-06-01T00:00:00Z');
+      model.set(id, {
+        id,
+        startsAt: at,
+        endsAt: at + HOUR,
+        summary: JSON.stringify({ id }),
+        feed: 'a',
+      });
+      const rebuilt = joinedRuns(reader, ALL);
+      expect(rebuilt.text).toBe(expected(model, ALL));
+      expect(rebuilt.runs).toBeLessThan(model.size / 8);
+    } finally {
+      await reader.close();
+    }
+    writer = openStoreWriter({ path: dir });
+  });
+});
