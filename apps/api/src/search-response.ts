@@ -3,9 +3,11 @@ import { finished } from 'node:stream/promises';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { canonicalWindow, type QueryWindow } from '@tessera/core';
 import {
-  type EventScan,
+  type EventRun,
   endOfVersion,
   type Head,
+  type RunScan,
+  runsOfEvents,
   type ScanPosition,
   type StoreView,
 } from '@tessera/store';
@@ -177,15 +179,17 @@ export function createSearchResponder(options: SearchResponderOptions) {
     const position: ScanPosition | undefined =
       page.cursor === undefined ? undefined : options.cursors.open(storeId, window, page.cursor);
     const scan = store.scan(window, position);
+    // A page ends at an event, not at a block: read one event at a time.
+    const runs = runsOfEvents(scan);
     let slot: ScanSlot | undefined;
     try {
       const body = new BodyParts();
-      let done = readSlice(scan, body, Math.min(page.limit, sliceEvents), onScanned, budget.charge);
+      let done = readSlice(runs, body, Math.min(page.limit, sliceEvents), onScanned, budget.charge);
       while (!done && body.events < page.limit) {
         slot ??= budget.acquire();
         await nextTurn();
         const wanted = Math.min(page.limit - body.events, sliceEvents);
-        done = readSlice(scan, body, wanted, onScanned, slot.charge);
+        done = readSlice(runs, body, wanted, onScanned, slot.charge);
       }
       const last = scan.lastKey();
       const more = !done && last !== undefined && scan.next().done !== true;
@@ -210,7 +214,7 @@ export function createSearchResponder(options: SearchResponderOptions) {
   async function scanAndSend(window: QueryWindow, etag: string, x: SearchExchange): Promise<void> {
     const { storeId, version } = currentHead();
     const changesToken = changesTokenFor(storeId, version);
-    const scan = store.scan(window);
+    const scan = store.runs(window);
     let slot: ScanSlot | undefined;
     try {
       const body = new BodyParts();
@@ -237,7 +241,7 @@ export function createSearchResponder(options: SearchResponderOptions) {
    * closes it.
    */
   async function streamRest(
-    scan: EventScan,
+    scan: RunScan,
     body: BodyParts,
     x: SearchExchange,
     etag: string,
@@ -285,22 +289,54 @@ interface Answer {
   headers: string[];
 }
 
+/**
+ * Where bodies gather their bytes: one buffer the process lends to one body at a time. A scan's
+ * runs may be views of the store's read buffer, which must be copied before the next read, and
+ * a buffer of its own per run costs an allocation (and its garbage) per run: copied here, an
+ * answer read in one turn (the common case) costs one allocation, its body.
+ */
+let scratch = Buffer.allocUnsafeSlow(256 * 1024);
+let lentTo: BodyParts | undefined;
+
 /** The answer's bytes so far: the head, events joined by commas, and (once complete) the tail. */
 class BodyParts {
-  parts: Buffer[] = [HEAD];
-  size = HEAD.length;
+  /** Bytes moved out of the scratch when another body needed it. */
+  private kept: Buffer[] = [];
+  private keptSize = 0;
+  /** This body's bytes at the start of the scratch (only while it is lent to this body). */
+  private pending = 0;
   events = 0;
 
-  push(part: Buffer): void {
-    this.parts.push(part);
-    this.size += part.length;
+  constructor() {
+    this.push(HEAD);
+  }
+
+  push(bytes: Uint8Array): void {
+    if (lentTo !== this) {
+      // Single-threaded: the body holding the scratch is between two of its own turns.
+      lentTo?.keep();
+      lentTo = this;
+    }
+    if (this.pending + bytes.length > scratch.length) {
+      const larger = Buffer.allocUnsafeSlow(
+        Math.max(2 * scratch.length, this.pending + bytes.length),
+      );
+      scratch.copy(larger, 0, 0, this.pending);
+      scratch = larger;
+    }
+    scratch.set(bytes, this.pending);
+    this.pending += bytes.length;
   }
 
   /** Everything so far, as one buffer to write; the parts start afresh. */
   take(): Buffer {
-    const joined = Buffer.concat(this.parts, this.size);
-    this.parts = [];
-    this.size = 0;
+    const joined = Buffer.allocUnsafe(this.keptSize + this.pending);
+    let at = 0;
+    for (const part of this.kept) at += part.copy(joined, at);
+    scratch.copy(joined, at, 0, this.pending);
+    this.kept = [];
+    this.keptSize = 0;
+    this.pending = 0;
     return joined;
   }
 
@@ -308,11 +344,24 @@ class BodyParts {
     this.push(TAIL);
     return this.take();
   }
+
+  /** Moves this body's bytes out of the scratch, which another body needs. */
+  private keep(): void {
+    if (this.pending > 0) {
+      this.kept.push(Buffer.from(scratch.subarray(0, this.pending)));
+      this.keptSize += this.pending;
+      this.pending = 0;
+    }
+    lentTo = undefined;
+  }
 }
 
-/** Reads up to `limit` events into the body; true when the scan is exhausted. */
+/**
+ * Reads runs into the body until `limit` events or more are in (a run is never split); true when
+ * the scan is exhausted.
+ */
 function readSlice(
-  scan: Iterator<Buffer>,
+  scan: Iterator<EventRun>,
   body: BodyParts,
   limit: number,
   onScanned: (events: number) => void,
@@ -320,14 +369,16 @@ function readSlice(
 ): boolean {
   let read = 0;
   let done = false;
-  for (; read < limit; read++) {
+  while (read < limit) {
     const next = scan.next();
     if (next.done === true) {
       done = true;
       break;
     }
-    if (body.events++ > 0) body.push(COMMA);
-    body.push(next.value);
+    if (body.events > 0) body.push(COMMA);
+    body.push(next.value.bytes);
+    body.events += next.value.events;
+    read += next.value.events;
   }
   onScanned(read);
   charge(read);

@@ -66,6 +66,9 @@ beforeAll(async () => {
   broken.reader.scan = () => {
     throw new Error('broken');
   };
+  broken.reader.runs = () => {
+    throw new Error('broken');
+  };
   broken.reader.event = () => {
     throw new Error('broken');
   };

@@ -38,7 +38,7 @@ describe('errors', () => {
 
   it('answers 500 without internals when the store fails', async () => {
     const broken = await startApp();
-    broken.reader.scan = () => {
+    broken.reader.runs = () => {
       throw new Error('secret internal detail at /var/lib/x');
     };
     const res = await broken.get('/search');
