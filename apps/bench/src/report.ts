@@ -135,18 +135,19 @@ function costCurve(r: Results): string[] {
   if (r.costCurve === undefined) return [];
   const c = r.costCurve;
   const row = (p: (typeof c.byResultSize)[number]) =>
-    `| ${n(p.storeEvents)} | ${n(p.events)} | ${n(p.bodyBytes / 1024, 1)} KiB | ${n(p.cached.requestsPerSecond)} | ${ms(p.cached.latencyMs.p99)} | ${n(p.uncached.requestsPerSecond)} | ${ms(p.uncached.latencyMs.p99)} | ${p.cached.errors + p.uncached.errors} |`;
+    `| ${n(p.storeEvents)} | ${n(p.events)} | ${n(p.bodyBytes / 1024, 1)} KiB | ${n(p.cached.requestsPerSecond)} | ${ms(p.cached.latencyMs.p99)} | ${n(p.uncached.requestsPerSecond)} | ${ms(p.uncached.latencyMs.p99)} | ${p.uncachedShare === undefined ? '' : n(p.uncachedShare, 2)} | ${p.cached.errors + p.uncached.errors} |`;
   const head = [
-    '| store events | answer events | body | cached req/s | cached p99 ms | uncached req/s | uncached p99 ms | errors |',
-    '|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| store events | answer events | body | cached req/s | cached p99 ms | uncached req/s | uncached p99 ms | uncached / cached | errors |',
+    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   return [
     '## Cost curves: /search against the size of the answer and of the store',
     '',
-    `One API process on one core, ${c.connections} connections from the other core, ${c.seconds} s per point.`,
+    `One API process on one core, ${c.connections} connections from the other core, ${c.seconds} s per run.`,
     'Cached: the same window again and again, as clients do (the response cache answers). Uncached:',
     'the cache off and admission control opened wide, so every request is a fresh LMDB range scan',
-    'joining stored bytes.',
+    'joining stored bytes. Each point runs both servers side by side in three rounds, in alternating',
+    "order; req/s and p99 are the median run's, uncached / cached the median of the rounds' own ratios.",
     '',
     '![cost curves](benchmarks-cost.svg)',
     '',

@@ -24,6 +24,26 @@ export interface CostPoint {
   cached: Throughput;
   /** The cache off and admission control opened up: every request a fresh range scan. */
   uncached: Throughput;
+  /**
+   * Uncached over cached req/s: the median of the rounds' own ratios (each round measures both,
+   * back to back), since a shared VM's speed drifts within minutes.
+   */
+  uncachedShare?: number;
+}
+
+type Mode = 'cached' | 'uncached';
+/** Rounds per point, each measuring both modes in alternating order. */
+const ROUNDS = 3;
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
+}
+
+/** The run of median throughput: its latencies go with it. */
+function medianRun(runs: Throughput[]): Throughput {
+  const sorted = [...runs].sort((a, b) => a.requestsPerSecond - b.requestsPerSecond);
+  return sorted[Math.floor(sorted.length / 2)]!;
 }
 
 export interface CostCurveResult {
@@ -36,7 +56,8 @@ export interface CostCurveResult {
 /**
  * How /search's cost grows: with the size of the answer (1 to 10k events from one store) and
  * with the size of the store (10k to 1M events, the same 100-event window). One API process on
- * its own core, the load generator on the other, each point measured cached and uncached.
+ * its own core, the load generator on the other, each point measured cached and uncached in
+ * ROUNDS alternating rounds.
  */
 export async function runCostCurve(
   ctx: BenchContext,
@@ -66,36 +87,53 @@ export async function runCostCurve(
     const last = first + (resultEvents - 1) * SPACING_MS;
     const query = `?starts_at=${iso(first)}&ends_at=${iso(last + LONGEST_MS)}`;
     const dir = await storeOf(storeEvents);
-    const point: Partial<CostPoint> = { storeEvents };
-    for (const mode of ['cached', 'uncached'] as const) {
-      const env: Record<string, string> = { API_WORKERS: '1' };
-      if (mode === 'uncached') {
-        Object.assign(env, {
-          CACHE_MAX_BYTES: '0',
-          SCAN_CONCURRENCY: String(connections),
-          SCAN_EVENTS_PER_SECOND: String(1e9),
-        });
+    // Both servers run throughout, idle but for their turn, so that the rounds alternate.
+    const uncachedEnv = {
+      CACHE_MAX_BYTES: '0',
+      SCAN_CONCURRENCY: String(connections),
+      SCAN_EVENTS_PER_SECOND: String(1e9),
+    };
+    const servers = {
+      cached: await ctx.startApi(
+        dir,
+        { API_WORKERS: '1' },
+        { wrapper: ['taskset', '-c', SERVER_CORE] },
+      ),
+      uncached: await ctx.startApi(
+        dir,
+        { API_WORKERS: '1', ...uncachedEnv },
+        { wrapper: ['taskset', '-c', SERVER_CORE] },
+      ),
+    };
+    try {
+      const body = Buffer.from(
+        await (await fetch(`${servers.cached.base}/search${query}`)).arrayBuffer(),
+      );
+      const events = (JSON.parse(body.toString()) as { data: { events: unknown[] } }).data.events
+        .length;
+      const rounds: Array<Record<Mode, Throughput>> = [];
+      for (let round = 0; round < ROUNDS; round++) {
+        const order: Mode[] = round % 2 === 0 ? ['cached', 'uncached'] : ['uncached', 'cached'];
+        const measured: Partial<Record<Mode, Throughput>> = {};
+        for (const mode of order) {
+          const url = `${servers[mode].base}/search${query}`;
+          measured[mode] = await measureThroughput(url, seconds, connections, LOAD_CORE);
+        }
+        rounds.push(measured as Record<Mode, Throughput>);
       }
-      const { api, base } = await ctx.startApi(dir, env, {
-        wrapper: ['taskset', '-c', SERVER_CORE],
-      });
-      try {
-        const body = Buffer.from(await (await fetch(`${base}/search${query}`)).arrayBuffer());
-        point.bodyBytes = body.length;
-        point.events = (
-          JSON.parse(body.toString()) as { data: { events: unknown[] } }
-        ).data.events.length;
-        point[mode] = await measureThroughput(
-          `${base}/search${query}`,
-          seconds,
-          connections,
-          LOAD_CORE,
-        );
-      } finally {
-        await api.stop();
-      }
+      return {
+        storeEvents,
+        events,
+        bodyBytes: body.length,
+        cached: medianRun(rounds.map((r) => r.cached)),
+        uncached: medianRun(rounds.map((r) => r.uncached)),
+        uncachedShare: median(
+          rounds.map((r) => r.uncached.requestsPerSecond / r.cached.requestsPerSecond),
+        ),
+      };
+    } finally {
+      await Promise.all([servers.cached.api.stop(), servers.uncached.api.stop()]);
     }
-    return point as CostPoint;
   };
 
   const byResultSize: CostPoint[] = [];
@@ -111,7 +149,7 @@ export async function runCostCurve(
     byStoreSize.push(await measure(storeEvents, STORE_CURVE_EVENTS));
   }
   ctx.command(
-    `taskset -c ${LOAD_CORE} wrk -t1 -c${connections} -d${seconds}s --latency 'http://127.0.0.1:PORT/search?starts_at=…&ends_at=…'  # per point, against one API process at taskset -c ${SERVER_CORE}: defaults (cached), then CACHE_MAX_BYTES=0 SCAN_CONCURRENCY=${connections} SCAN_EVENTS_PER_SECOND=1e9 (uncached)`,
+    `taskset -c ${LOAD_CORE} wrk -t1 -c${connections} -d${seconds}s --latency 'http://127.0.0.1:PORT/search?starts_at=…&ends_at=…'  # per point, ${ROUNDS} rounds alternating two API processes at taskset -c ${SERVER_CORE}: defaults (cached), and CACHE_MAX_BYTES=0 SCAN_CONCURRENCY=${connections} SCAN_EVENTS_PER_SECOND=1e9 (uncached)`,
   );
   return { connections, seconds, byResultSize, byStoreSize };
 }
