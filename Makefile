@@ -29,9 +29,10 @@ MANIFESTS := package.json pnpm-lock.yaml pnpm-workspace.yaml $(wildcard packages
 # A small young generation for the ingestor: the feed's bytes pass through the main thread as
 # short-lived Buffers, and with V8's default semi-space (16 MiB) tens of MB of them wait for a
 # collection (see docs/benchmarks-notes.md). APP_NODE_OPTIONS in packages/testkit is the table
-# this, the Dockerfile and the tests follow (held to it by apps/e2e/test/launch-options.test.ts).
+# this, the Dockerfile and the tests follow (held to it by apps/e2e/test/launch-options.test.ts),
+# and APP_ENVIRONMENT the environment: glibc's malloc keeping the API's large answers' memory.
 INGESTOR := node --max-semi-space-size=2 apps/ingestor/dist/main.js
-API      := node apps/api/dist/main.js
+API      := env MALLOC_MMAP_THRESHOLD_=8388608 MALLOC_TRIM_THRESHOLD_=67108864 node apps/api/dist/main.js
 SIM      := node apps/provider-sim/dist/main.js
 
 .PHONY: node-runtime install build run ingest api demo dev backup test test-docker test-kubernetes soak lint typecheck bench bench-runtimes audit licenses clean

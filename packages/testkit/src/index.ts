@@ -1,4 +1,5 @@
 export {
+  APP_ENVIRONMENT,
   APP_NODE_OPTIONS,
   type AppName,
   REPO_ROOT,
