@@ -3,12 +3,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Database, type DatabaseOptions, open, type RootDatabase } from 'lmdb';
 import { type ChangesDatabase, checkChangeLog, openChangesDb } from './change-log.js';
-import {
-  type BlocksDatabase,
-  blocksCurrent,
-  openBlocksDb,
-  rebuildAllBlocks,
-} from './event-blocks.js';
+import { type BlocksDatabase, openBlocksDb } from './event-blocks.js';
 import { IN_PLACE_ENCODER } from './in-place-encoder.js';
 import {
   BLOCKS_DB,
@@ -232,11 +227,8 @@ export function openForWriting(path: string, legacyFeed: string): Environment {
         throw refuseLayout(path, layout);
       }
       checkChangeLog(env.meta);
-      const blocks = openBlocksDb(root);
-      env.blocks = blocks;
-      // A store last written by a writer that kept no blocks (or that lost them) gets them all again.
-      if (!blocksCurrent(env.meta))
-        rebuildAllBlocks({ blocks, eventsInPlace: env.eventsInPlace, meta: env.meta });
+      // Created here; the writer rebuilds them if they are stale (see event-blocks.ts).
+      env.blocks = openBlocksDb(root);
       return env;
     });
   } catch (cause) {

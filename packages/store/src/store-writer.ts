@@ -18,7 +18,7 @@ import {
   rewriteDigests,
   unavailable,
 } from './environment.js';
-import { rebuildAllBlocks, rebuildBlocks } from './event-blocks.js';
+import { blocksCurrent, rebuildAllBlocks, rebuildBlocks } from './event-blocks.js';
 import { type FeedStage, openFeedStage } from './feed-stage.js';
 import {
   DIGEST_KEY,
@@ -249,6 +249,21 @@ function createWriter(
   };
 
   /**
+   * Rebuilds every block, in transactions of their own (each holding a bounded share of them),
+   * when they are stale: a store left by a writer that kept none, or repaired digests. A failure
+   * leaves them stale, which costs readers speed, not answers (they read event by event), and is
+   * tried again at the next open.
+   */
+  const catchUpBlocks = (): void => {
+    try {
+      if (blocksCurrent(meta)) return;
+      rebuildAllBlocks(blockSources, (fn) => write('rebuilding the blocks', fn));
+    } catch {
+      // Stale blocks are read past; see above.
+    }
+  };
+
+  /**
    * Writes one feed's records in the current write transaction, skipping the unchanged ones, and
    * keeps the state digest and the feed's in step: each changed record's old digest out, its new
    * one in. `version` is the one this write will commit, recorded on the events it moves. An
@@ -343,6 +358,9 @@ function createWriter(
     meta.putSync(SOURCE_POSITION_KEY, commit.position);
   };
 
+  // A store last written by a writer that kept no blocks (or whose rebuild failed) gets them now.
+  catchUpBlocks();
+
   return {
     ...view,
     inspect,
@@ -427,11 +445,10 @@ function createWriter(
         ),
       );
       if (stored !== actual.state || feeds.size > 0) {
-        // Altered behind the writer's back, the blocks may not hold what `events` does either.
-        write('repairing the digests', () => {
-          rewriteDigests(env);
-          rebuildAllBlocks(blockSources);
-        });
+        write('repairing the digests', () => rewriteDigests(env));
+        // Altered behind the writer's back, the blocks may not hold what `events` does either:
+        // the repaired digest is not their stamp, so they are rebuilt.
+        catchUpBlocks();
       }
       return { stored, actual: actual.state, feeds: [...feeds] };
     },

@@ -10,7 +10,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { encodeEventValue, eventKey } from '../src/layout.js';
 import { openStoreReader } from '../src/store-reader.js';
 import type { StoreView } from '../src/store-view.js';
-import { openStoreWriter, type StoreWriter } from '../src/store-writer.js';
+import { lastTransactionId, openStoreWriter, type StoreWriter } from '../src/store-writer.js';
 
 /** Seeds the generated writes and windows; printed in the test's name, BLOCKS_SEED reruns one. */
 const SEED = Number(process.env.BLOCKS_SEED ?? 4);
@@ -180,5 +180,53 @@ describe(`blocks against a plain model of the writes (BLOCKS_SEED=${SEED})`, () 
       await reader.close();
     }
     writer = openStoreWriter({ path: dir });
+  });
+
+  it('are rebuilt whole in the transaction of a write that touches many keys, step by step', async () => {
+    const random = createRandom(SEED + 2);
+    const model = new Map<string, EventRecord & { feed: string }>();
+    const records = Array.from({ length: 40_000 }, (_, n): EventRecord => {
+      const id = eventIdFor('bulk', String(n % 50), String(n));
+      const startsAt = BASE + Math.floor(random() * 24 * 365) * HOUR;
+      return { id, startsAt, endsAt: startsAt + HOUR, summary: JSON.stringify({ id, n }) };
+    });
+    const apply = (batch: EventRecord[], at: number) => {
+      const before = lastTransactionId(writer);
+      writer.applyFeed('bulk', batch, commit(at));
+      for (const r of batch) model.set(r.id, { ...r, feed: 'bulk' });
+      // One transaction: the events and their blocks, three steps of at most 16,384 events.
+      expect(lastTransactionId(writer) - before).toBe(1);
+      const whole = joinedRuns(writer, ALL);
+      expect(whole.text).toBe(expected(model, ALL));
+      expect(whole.runs).toBeLessThan(model.size / 32);
+      for (let i = 0; i < 20; i++) {
+        const window = randomWindow(random);
+        const read = joinedRuns(writer, window).text;
+        expect(read, `write ${at}, ${JSON.stringify(window)}`).toBe(expected(model, window));
+      }
+    };
+    apply(records, 1);
+    // Again with half of them moved: the old blocks are replaced across every step.
+    apply(
+      records.map((r, n) =>
+        n % 2 === 0 ? { ...r, startsAt: r.startsAt + HOUR, endsAt: r.endsAt + HOUR } : r,
+      ),
+      2,
+    );
+
+    // Stale at the next open (as an older writer leaves them): rebuilt in steps of their own.
+    const last = lastTransactionId(writer);
+    await writer.close();
+    const raw = open({ path: dir, noSubdir: false, maxDbs: 5 });
+    raw.transactionSync(() =>
+      raw.openDB('meta', { encoding: 'msgpack' }).putSync('blocks', 'stale'),
+    );
+    await raw.close();
+    writer = openStoreWriter({ path: dir });
+    // The stamp made stale; the old blocks removed, then three steps of at most 16,384 events.
+    expect(lastTransactionId(writer) - last).toBe(1 + 1 + 3);
+    const whole = joinedRuns(writer, ALL);
+    expect(whole.text).toBe(expected(model, ALL));
+    expect(whole.runs).toBeLessThan(model.size / 32);
   });
 });
