@@ -103,6 +103,7 @@ export function createSearchResponder(options: SearchResponderOptions) {
       : undefined;
 
   const currentHead = headPerTurn(store);
+  const scratch = new Scratch();
   const changesTokenFor = changesTokenPerVersion();
 
   const etagFor = (window: QueryWindow, page?: PageRequest): string => {
@@ -183,7 +184,7 @@ export function createSearchResponder(options: SearchResponderOptions) {
     const runs = runsOfEvents(scan);
     let slot: ScanSlot | undefined;
     try {
-      const body = new BodyParts();
+      const body = new BodyParts(scratch);
       let done = readSlice(runs, body, Math.min(page.limit, sliceEvents), onScanned, budget.charge);
       while (!done && body.events < page.limit) {
         slot ??= budget.acquire();
@@ -217,7 +218,7 @@ export function createSearchResponder(options: SearchResponderOptions) {
     const scan = store.runs(window);
     let slot: ScanSlot | undefined;
     try {
-      const body = new BodyParts();
+      const body = new BodyParts(scratch);
       if (readSlice(scan, body, sliceEvents, onScanned, budget.charge)) {
         // The whole answer in one slice (a small window, the common case): sent with its length.
         const answer = answerOf(etag, changesToken, body.join());
@@ -290,13 +291,23 @@ interface Answer {
 }
 
 /**
- * Where bodies gather their bytes: one buffer the process lends to one body at a time. A scan's
+ * Where bodies gather their bytes: one buffer a responder lends to one body at a time. A scan's
  * runs may be views of the store's read buffer, which must be copied before the next read, and
  * a buffer of its own per run costs an allocation (and its garbage) per run: copied here, an
  * answer read in one turn (the common case) costs one allocation, its body.
  */
-let scratch = Buffer.allocUnsafeSlow(256 * 1024);
-let lentTo: BodyParts | undefined;
+class Scratch {
+  buffer = Buffer.allocUnsafeSlow(256 * 1024);
+  lentTo: BodyParts | undefined;
+
+  /** Room for `size` bytes, the first `keep` of them kept. */
+  reserve(size: number, keep: number): void {
+    if (size <= this.buffer.length) return;
+    const larger = Buffer.allocUnsafeSlow(Math.max(2 * this.buffer.length, size));
+    this.buffer.copy(larger, 0, 0, keep);
+    this.buffer = larger;
+  }
+}
 
 /** The answer's bytes so far: the head, events joined by commas, and (once complete) the tail. */
 class BodyParts {
@@ -307,24 +318,18 @@ class BodyParts {
   private pending = 0;
   events = 0;
 
-  constructor() {
+  constructor(private readonly scratch: Scratch) {
     this.push(HEAD);
   }
 
   push(bytes: Uint8Array): void {
-    if (lentTo !== this) {
+    if (this.scratch.lentTo !== this) {
       // Single-threaded: the body holding the scratch is between two of its own turns.
-      lentTo?.keep();
-      lentTo = this;
+      this.scratch.lentTo?.keep();
+      this.scratch.lentTo = this;
     }
-    if (this.pending + bytes.length > scratch.length) {
-      const larger = Buffer.allocUnsafeSlow(
-        Math.max(2 * scratch.length, this.pending + bytes.length),
-      );
-      scratch.copy(larger, 0, 0, this.pending);
-      scratch = larger;
-    }
-    scratch.set(bytes, this.pending);
+    this.scratch.reserve(this.pending + bytes.length, this.pending);
+    this.scratch.buffer.set(bytes, this.pending);
     this.pending += bytes.length;
   }
 
@@ -333,7 +338,7 @@ class BodyParts {
     const joined = Buffer.allocUnsafe(this.keptSize + this.pending);
     let at = 0;
     for (const part of this.kept) at += part.copy(joined, at);
-    scratch.copy(joined, at, 0, this.pending);
+    this.scratch.buffer.copy(joined, at, 0, this.pending);
     this.kept = [];
     this.keptSize = 0;
     this.pending = 0;
@@ -348,11 +353,11 @@ class BodyParts {
   /** Moves this body's bytes out of the scratch, which another body needs. */
   private keep(): void {
     if (this.pending > 0) {
-      this.kept.push(Buffer.from(scratch.subarray(0, this.pending)));
+      this.kept.push(Buffer.from(this.scratch.buffer.subarray(0, this.pending)));
       this.keptSize += this.pending;
       this.pending = 0;
     }
-    lentTo = undefined;
+    this.scratch.lentTo = undefined;
   }
 }
 

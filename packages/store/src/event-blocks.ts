@@ -13,7 +13,8 @@ import {
 /**
  * `blocks`: the events again, a run of consecutive ones (in `events` key order) per entry, packed
  * so that a window's scan copies stored bytes in runs instead of stepping a cursor once per event
- * (an LMDB cursor step costs about as much as a cached answer's whole write; see layout.ts).
+ * (LMDB has no batched read, and a step through lmdb-js costs microseconds: more than copying the
+ * event).
  *
  * An entry's key is the key of its first event; its value:
  *
@@ -42,7 +43,7 @@ export type BlocksDatabase = Database<Buffer, EventKey>;
 
 /**
  * The blocks database; values are handed out in place (a view of lmdb-js's read buffer, valid
- * until the next read), which a scan copies its runs out of.
+ * until the next read): whoever reads one copies what it keeps first.
  */
 export function openBlocksDb(root: RootDatabase): BlocksDatabase {
   // lmdb-js honours `encoder` on a named database as on the root; its typings list it on the root only.
@@ -147,8 +148,9 @@ export interface BlockSources {
 }
 
 /**
- * A write touching more than one key in this many rebuilds every block: a lookup of a key's
- * block and the repacking of its stretch cost about as much as reading this many events.
+ * A write touching more than one key in this many rebuilds every block: each touched key costs
+ * two cursor lookups and the repacking of up to a block's worth of events, so past this share one
+ * pass over every event is the cheaper (an estimate, not tuned).
  */
 const WHOLE_REBUILD_RATIO = 32;
 
@@ -156,9 +158,9 @@ const WHOLE_REBUILD_RATIO = 32;
  * Rebuilds the blocks that hold any of `touched` (keys written or removed in this transaction),
  * then stamps the blocks with the state digest. Each block is a stretch between two block keys;
  * a touched key before the first block belongs to the first stretch. A write touching many keys
- * (a store's first ingest, say) rebuilds every block, in its own transaction still: the events
- * are read back from the transaction's own pages, where a transaction of its own would map the
- * whole `events` database from the file (measured: the ingest's peak RSS 80 MiB higher).
+ * (a store's first ingest, say) rebuilds every block, inside that same transaction: the events are
+ * read back from the transaction's own pages, where a transaction of its own would map the whole
+ * `events` database from the file (measured: the 1 GB ingest's peak RSS 80 MiB higher).
  */
 export function rebuildBlocks(sources: BlockSources, touched: readonly EventKey[]): void {
   if (touched.length === 0) return;
