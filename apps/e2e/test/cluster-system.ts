@@ -100,9 +100,7 @@ export class ClusterSystem {
       ADMIN_PORT: String(node.adminPort),
       ADMIN_TOKEN,
     });
-    await waitUntil(() => getJson(`http://127.0.0.1:${node.apiPort}/health`), {
-      what: `${node.name}'s API`,
-    });
+    await answering(node.api, node.apiPort, `${node.name}'s API`);
   }
 
   startIngestor(node: ClusterNode, env: Record<string, string> = {}): RunningProcess {
@@ -229,4 +227,28 @@ export function seedsIn(body: string): Set<number> {
 
 export function eventCount(body: string): number {
   return (JSON.parse(body) as { data: { events: unknown[] } }).data.events.length;
+}
+
+/**
+ * Waits until an API process answers /health; fails at once if it exits first, and either way
+ * with the end of its output, so that a node that did not start says why.
+ */
+async function answering(api: RunningProcess, port: number, what: string): Promise<void> {
+  let answered = false;
+  const died = api.exited.then((code) => {
+    if (!answered) throw new Error(`${what} exited (${code}) before answering`);
+  });
+  died.catch(() => {});
+  try {
+    await Promise.race([
+      waitUntil(() => getJson(`http://127.0.0.1:${port}/health`), { what }),
+      died,
+    ]);
+  } catch (error) {
+    throw new Error(`${(error as Error).message}; its output ends:\n${api.output().slice(-4000)}`, {
+      cause: error,
+    });
+  } finally {
+    answered = true;
+  }
 }
