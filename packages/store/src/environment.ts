@@ -110,27 +110,30 @@ function openDatabases(path: string, root: RootDatabase): Environment {
 
 /**
  * The change log of an environment. A reader opened before the writer created it (a store of an
- * older Tessera, upgraded while the API ran) opens it once it exists, and only while it holds no
- * open scan (`quiet`): opening a database invalidates the read transaction that open cursors are
- * using. Opening a named database that does not exist read-only fails, so its name is looked for
- * first.
+ * older Tessera, upgraded while the API ran) opens it once it exists (see openOnceCreated).
  */
 export function changesOf(env: Environment, quiet: boolean): ChangesDatabase | undefined {
-  if (env.changes === undefined && quiet && new Set(env.root.getKeys()).has(CHANGES_DB)) {
+  if (env.changes === undefined && openOnceCreated(env, CHANGES_DB, quiet)) {
     env.changes = openChangesDb(env.root);
   }
   return env.changes;
 }
 
-/**
- * The blocks of an environment, opened by a reader once the writer created them, as the change
- * log is (see changesOf).
- */
+/** The blocks of an environment, opened by a reader once the writer created them, as the change log is. */
 export function blocksOf(env: Environment, quiet: boolean): BlocksDatabase | undefined {
-  if (env.blocks === undefined && quiet && new Set(env.root.getKeys()).has(BLOCKS_DB)) {
+  if (env.blocks === undefined && openOnceCreated(env, BLOCKS_DB, quiet)) {
     env.blocks = openBlocksDb(env.root);
   }
   return env.blocks;
+}
+
+/**
+ * Whether a reader may open the named database now: only while it holds no open scan (`quiet`),
+ * since opening a database invalidates the read transaction that open cursors are using, and
+ * only once it exists, since opening a named database that does not exist read-only fails.
+ */
+function openOnceCreated(env: Environment, name: string, quiet: boolean): boolean {
+  return quiet && new Set(env.root.getKeys()).has(name);
 }
 
 /**

@@ -50,6 +50,15 @@ export function openBlocksDb(root: RootDatabase): BlocksDatabase {
   return root.openDB<Buffer, EventKey>(BLOCKS_DB, { encoder: IN_PLACE_ENCODER } as never);
 }
 
+/** Where a block of n events keeps each field (the table above): one home for reader and packer. */
+const at = {
+  start: (i: number) => 4 + 8 * i,
+  end: (n: number, i: number) => 4 + 8 * n + 8 * i,
+  /** i = n: where the text's length is kept. */
+  offset: (n: number, i: number) => 4 + 16 * n + 4 * i,
+  text: (n: number) => 4 + 20 * n + 4,
+};
+
 /** One block, read in place: its events' instants and where each one's summary lies. */
 export class Block {
   readonly count: number;
@@ -59,15 +68,15 @@ export class Block {
   constructor(private readonly value: Buffer) {
     this.view = new DataView(value.buffer, value.byteOffset, value.byteLength);
     this.count = this.view.getUint32(0, true);
-    this.textAt = 4 + 20 * this.count + 4;
+    this.textAt = at.text(this.count);
   }
 
   startsAt(i: number): number {
-    return this.view.getFloat64(4 + 8 * i, true);
+    return this.view.getFloat64(at.start(i), true);
   }
 
   endsAt(i: number): number {
-    return this.view.getFloat64(4 + 8 * this.count + 8 * i, true);
+    return this.view.getFloat64(at.end(this.count, i), true);
   }
 
   /** Summaries i to j - 1 joined by commas: a view of the block's value. */
@@ -76,7 +85,7 @@ export class Block {
   }
 
   private offset(i: number): number {
-    return this.view.getUint32(4 + 16 * this.count + 4 * i, true);
+    return this.view.getUint32(at.offset(this.count, i), true);
   }
 }
 
@@ -120,15 +129,15 @@ class BlockPacker {
     const key = this.#first;
     if (key === undefined) return undefined;
     const n = this.#starts.length;
-    const head = 4 + 20 * n + 4;
+    const head = at.text(n);
     const value = Buffer.allocUnsafe(head + this.#size);
     value.writeUInt32LE(n, 0);
     for (let i = 0; i < n; i++) {
-      value.writeDoubleLE(this.#starts[i]!, 4 + 8 * i);
-      value.writeDoubleLE(this.#ends[i]!, 4 + 8 * n + 8 * i);
-      value.writeUInt32LE(this.#offsets[i]!, 4 + 16 * n + 4 * i);
+      value.writeDoubleLE(this.#starts[i]!, at.start(i));
+      value.writeDoubleLE(this.#ends[i]!, at.end(n, i));
+      value.writeUInt32LE(this.#offsets[i]!, at.offset(n, i));
     }
-    value.writeUInt32LE(this.#size, 4 + 20 * n);
+    value.writeUInt32LE(this.#size, at.offset(n, n));
     this.#text.copy(value, head, 0, this.#size);
     this.#first = undefined;
     this.#starts = [];
@@ -203,26 +212,39 @@ export function rebuildAllBlocks(
 }
 
 /**
- * Packs events from `start` (undefined: the first) into blocks, up to the first block boundary
- * past REBUILD_EVENTS events, and returns the key of the first event left (undefined once every
- * event is packed, the stamp then written).
+ * Packs the whole rebuild's events from `start` (undefined: the first) up to the first block
+ * boundary past REBUILD_EVENTS events, and returns the key of the first event left (undefined
+ * once every event is packed, the stamp then written).
  */
 function packFrom(sources: BlockSources, start: EventKey | undefined): EventKey | undefined {
-  const { blocks, eventsInPlace, meta } = sources;
+  const next = packEvents(sources, { start, end: undefined }, REBUILD_EVENTS);
+  if (next === undefined) stampBlocks(sources.meta);
+  return next;
+}
+
+/**
+ * Packs the events between `range.start` (inclusive) and `range.end` into blocks, put as each
+ * fills; stops at the first block boundary past `limit` events and returns the key of the first
+ * event left (undefined: the range is packed).
+ */
+function packEvents(
+  { blocks, eventsInPlace }: BlockSources,
+  range: Stretch,
+  limit = Number.POSITIVE_INFINITY,
+): EventKey | undefined {
   const packer = new BlockPacker();
   const put = (block: { key: EventKey; value: Buffer } | undefined): void => {
     if (block !== undefined) blocks.putSync(block.key, block.value);
   };
   let count = 0;
-  for (const { key, value } of eventsInPlace.getRange({ start })) {
-    if (count >= REBUILD_EVENTS && packer.empty) return key;
+  for (const { key, value } of eventsInPlace.getRange(range)) {
+    if (count >= limit && packer.empty) return key;
     // Copied in before the next read: `value` is a view of the read buffer.
     packer.add(key, decodeEnd(value), summaryBytes(value));
     count++;
     if (packer.full) put(packer.take());
   }
   put(packer.take());
-  stampBlocks(meta);
   return undefined;
 }
 
@@ -256,17 +278,7 @@ function stretchOf(blocks: BlocksDatabase, key: EventKey): Stretch {
 }
 
 /** Replaces the block at the stretch's start with blocks packed from the events of the stretch. */
-function repackStretch({ blocks, eventsInPlace }: BlockSources, stretch: Stretch): void {
-  if (stretch.start !== undefined) blocks.removeSync(stretch.start);
-  const packer = new BlockPacker();
-  const put = (block: { key: EventKey; value: Buffer } | undefined): void => {
-    if (block !== undefined) blocks.putSync(block.key, block.value);
-  };
-  const range = { start: stretch.start, end: stretch.end };
-  for (const { key, value } of eventsInPlace.getRange(range)) {
-    // Copied in before the next read: `value` is a view of the read buffer.
-    packer.add(key, decodeEnd(value), summaryBytes(value));
-    if (packer.full) put(packer.take());
-  }
-  put(packer.take());
+function repackStretch(sources: BlockSources, stretch: Stretch): void {
+  if (stretch.start !== undefined) sources.blocks.removeSync(stretch.start);
+  packEvents(sources, stretch);
 }
