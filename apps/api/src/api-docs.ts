@@ -2,7 +2,6 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parse } from 'yaml';
 import { API_ERRORS } from './api-error.js';
 import { DEFAULT_CHANGES_LIMIT, MAX_CHANGES_LIMIT, MAX_CHANGES_WAIT_S } from './changes-query.js';
 import { MAX_PAGE_LIMIT } from './search-query.js';
@@ -16,7 +15,9 @@ export const PARTNER_OPENAPI_FILE = fileURLToPath(
 // biome-ignore lint/suspicious/noExplicitAny: an OpenAPI document is navigated by path here
 type Document = any;
 
-export function readOpenApi(file: string): Document {
+/** yaml is loaded here, when a document is first read, not with the app: see `createDocs`. */
+export async function readOpenApi(file: string): Promise<Document> {
+  const { parse } = await import('yaml');
   return parse(readFileSync(file, 'utf8'));
 }
 
@@ -25,8 +26,8 @@ export function readOpenApi(file: string): Document {
  * codes of the catalogue, the largest page, the bounds of /changes, and `servers` pointed at this deployment so that
  * "Try it out" in /docs calls it.
  */
-export function servedOpenApi(): Document {
-  const spec = readOpenApi(OPENAPI_FILE);
+export async function servedOpenApi(): Promise<Document> {
+  const spec = await readOpenApi(OPENAPI_FILE);
   spec.servers = [{ url: '/', description: 'this Tessera deployment' }];
   spec.components.schemas.ErrorBody.properties.error.properties.code.enum = Object.keys(API_ERRORS);
   spec.components.parameters.Limit.schema.maximum = MAX_PAGE_LIMIT;
@@ -37,8 +38,8 @@ export function servedOpenApi(): Document {
   return spec;
 }
 
-export function loadOpenApi(): Buffer {
-  return Buffer.from(JSON.stringify(servedOpenApi()));
+async function loadOpenApi(): Promise<Buffer> {
+  return Buffer.from(JSON.stringify(await servedOpenApi()));
 }
 
 export interface DocsAsset {
@@ -46,8 +47,41 @@ export interface DocsAsset {
   body: Buffer;
 }
 
+export interface Docs {
+  /** The served contract as JSON bytes. */
+  openApi(): Promise<Buffer>;
+  /** A page or file of /docs by its name ('' the page itself); undefined: none such. */
+  asset(name: string): DocsAsset | undefined;
+}
+
+/**
+ * The documents an API process serves, each read when first asked for and then kept. Reading
+ * the contract parses YAML, about a fifth of a process's start-up CPU when it was read at boot
+ * (and Swagger UI's bundle is 1.5 MB): a cluster worker answers /search that much sooner, and
+ * the first reader of /openapi.json pays it once. A missing document is an error of that
+ * request, answered in the envelope; the contract tests serve both from the built app.
+ */
+export function createDocs(): Docs {
+  let openApi: Promise<Buffer> | undefined;
+  let assets: Map<string, DocsAsset> | undefined;
+  return {
+    openApi() {
+      // A failed read is not kept: the next request tries again.
+      openApi ??= loadOpenApi().catch((error: unknown) => {
+        openApi = undefined;
+        throw error;
+      });
+      return openApi;
+    },
+    asset(name) {
+      assets ??= loadDocsAssets();
+      return assets.get(name);
+    },
+  };
+}
+
 /** Swagger UI from the installed swagger-ui-dist package: no CDN, works offline. */
-export function loadDocsAssets(): Map<string, DocsAsset> {
+function loadDocsAssets(): Map<string, DocsAsset> {
   const require = createRequire(import.meta.url);
   const dir = dirname(require.resolve('swagger-ui-dist/package.json'));
   const asset = (name: string, type: string): DocsAsset => ({

@@ -6,7 +6,7 @@ import type { StoreView } from '@tessera/store';
 import Koa from 'koa';
 import type { Logger } from 'pino';
 import { createAccessLog } from './access-log.js';
-import { loadDocsAssets, loadOpenApi } from './api-docs.js';
+import { createDocs } from './api-docs.js';
 import { ApiError } from './api-error.js';
 import { type ChangeFeed, type ChangeFeedOptions, createChangeFeed } from './change-feed.js';
 import { parseChangesQuery } from './changes-query.js';
@@ -91,8 +91,7 @@ export function createApp(deps: AppDeps): TesseraApp {
   const search = searchResponderOf(deps, metrics);
   const changes = changeFeedOf(store, deps.changeLimits, metrics);
   const accessLog = createAccessLog(log, deps.slowRequestMs ?? DEFAULTS.SLOW_REQUEST_MS);
-  const openApi = loadOpenApi();
-  const docs = loadDocsAssets();
+  const docs = createDocs();
 
   const app = new Koa<RequestState>();
   app.proxy = false;
@@ -197,13 +196,14 @@ export function createApp(deps: AppDeps): TesseraApp {
     });
   }
 
-  router.get('/openapi.json', (ctx) => {
+  router.get('/openapi.json', async (ctx) => {
+    const body = await docs.openApi();
     ctx.type = 'application/json';
-    ctx.body = openApi;
+    ctx.body = body;
   });
 
   router.get(['/docs', '/docs/:asset'], (ctx) => {
-    const asset = docs.get(ctx.params.asset ?? '');
+    const asset = docs.asset(ctx.params.asset ?? '');
     if (asset === undefined) throw new ApiError('not_found', `no such resource: ${ctx.path}`);
     ctx.set('Content-Security-Policy', DOCS_CSP);
     ctx.set('Cache-Control', 'public, max-age=3600');
