@@ -1,7 +1,9 @@
 import cluster, { type Worker } from 'node:cluster';
 import { EXIT_BOOT_FAILURE, type Service } from '@tessera/runtime';
 import type { Logger } from 'pino';
-import { AggregatorRegistry, type Registry } from 'prom-client';
+// Types only: the primary loads prom-client when first asked for metrics, not before its first
+// fork (see runPrimary).
+import type { AggregatorRegistry, Registry, RegistryContentType } from 'prom-client';
 
 const METRICS_REQUEST = 'tessera:metrics-request';
 const METRICS_RESPONSE = 'tessera:metrics-response';
@@ -24,10 +26,17 @@ export interface PrimaryOptions {
  * workers for whichever worker was asked for /metrics, and stops the workers when stopped. A
  * worker that fails at boot (a bad store, say: it printed why) stops the whole API with the same
  * exit code instead of being forked again and again.
+ *
+ * The first worker is forked alone and the others once a worker listens. A worker spends most
+ * of its start loading modules; forked together, the workers share the cores while they do, and
+ * the first answer waits for both (1.7–1.9 s here with two workers, against about 1 s for one
+ * process). Alone, the first one starts as fast as a single process, and the others start while
+ * it already serves.
  */
 export function runPrimary({ workers, log }: PrimaryOptions): Service {
-  const aggregator = new AggregatorRegistry();
+  let aggregator: Promise<AggregatorRegistry<RegistryContentType>> | undefined;
   let stopping = false;
+  let othersForked = false;
   const recentDeaths: number[] = [];
   const { promise: done, reject: failed } = Promise.withResolvers<number>();
 
@@ -35,11 +44,16 @@ export function runPrimary({ workers, log }: PrimaryOptions): Service {
     const worker = cluster.fork();
     worker.on('message', (message: MetricsMessage) => {
       if (message?.type !== METRICS_REQUEST) return;
-      aggregator.clusterMetrics().then(
-        (text) => worker.send({ type: METRICS_RESPONSE, id: message.id, text }),
-        (error: Error) =>
-          worker.send({ type: METRICS_RESPONSE, id: message.id, error: error.message }),
+      aggregator ??= import('prom-client').then(
+        ({ AggregatorRegistry }) => new AggregatorRegistry(),
       );
+      aggregator
+        .then((registry) => registry.clusterMetrics())
+        .then(
+          (text) => worker.send({ type: METRICS_RESPONSE, id: message.id, text }),
+          (error: Error) =>
+            worker.send({ type: METRICS_RESPONSE, id: message.id, error: error.message }),
+        );
     });
     return worker;
   };
@@ -62,7 +76,12 @@ export function runPrimary({ workers, log }: PrimaryOptions): Service {
     fork();
   });
 
-  for (let i = 0; i < workers; i++) fork();
+  cluster.on('listening', () => {
+    if (othersForked || stopping) return;
+    othersForked = true;
+    for (let i = 1; i < workers; i++) fork();
+  });
+  fork();
   log.info({ workers }, 'api primary started');
 
   const stopWorkers = (): Promise<void> => {
@@ -90,8 +109,9 @@ export function runPrimary({ workers, log }: PrimaryOptions): Service {
 }
 
 /** In a worker: /metrics asks the primary for every worker's metrics, aggregated. */
-export function clusterMetricsRenderer(registry: Registry): () => Promise<string> {
+export async function clusterMetricsRenderer(registry: Registry): Promise<() => Promise<string>> {
   // Registers the worker's side of prom-client's aggregation protocol.
+  const { AggregatorRegistry } = await import('prom-client');
   new AggregatorRegistry();
   AggregatorRegistry.setRegistries([registry]);
   let next = 0;

@@ -28,7 +28,9 @@ export async function serveApi(
     staleAfterMs: config.STALE_AFTER_MS,
     replication,
   });
-  const renderMetrics = cluster.isWorker ? clusterMetricsRenderer(metrics.registry) : undefined;
+  const renderMetrics = cluster.isWorker
+    ? await clusterMetricsRenderer(metrics.registry)
+    : undefined;
   const app = createApp({
     ...appSettings(config),
     store,

@@ -47,6 +47,13 @@ describe('process lifecycle', () => {
     await system.startApi({ API_WORKERS: '2' });
     system.startIngestor();
     await waitUntil(async () => (await system!.ready()).events > 0, { what: 'data' });
+    // The primary forks the second worker once the first listens: both must be serving.
+    await waitUntil(
+      () => system!.api!.logs().filter((l) => l.msg === 'api listening').length === 2,
+      {
+        what: 'both API workers listening',
+      },
+    );
     const started = Date.now();
     const [ingestorCode, apiCode] = await Promise.all([
       system.ingestor!.stop(),
