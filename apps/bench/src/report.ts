@@ -267,11 +267,30 @@ function pages(r: Results): string[] {
     '|---|---:|---:|',
     `| \`/search?limit=100\`, first page | ${rate(p.pageThroughput)} |`,
     `| \`/search?limit=100&cursor=…\`, second page | ${rate(p.cursorPageThroughput)} |`,
-    `| \`/events/{id}\` | ${rate(p.eventThroughput)} |`,
-    `| Koa floor, the same event's bytes | ${rate(p.eventKoaFloor)} |`,
+    ...eventRows(p, rate),
     '',
     `\`/events/{id}\` serves **${n(p.eventOfKoa, 2)}** of the Koa floor's req/s (an answer remembered per process until the store's version moves; else two LMDB lookups).`,
+    ...eventPairedLines(p),
     '',
+  ];
+}
+
+function eventRows(p: NonNullable<Results['pages']>, rate: (t: Throughput) => string): string[] {
+  return [
+    `| \`/events/{id}\` | ${rate(p.eventThroughput)} |`,
+    `| Koa floor, the same event's bytes | ${rate(p.eventKoaFloor)} |`,
+    ...(p.eventKoaSameAnswer === undefined
+      ? []
+      : [`| Koa floor, the same event's head and bytes | ${rate(p.eventKoaSameAnswer)} |`]),
+  ];
+}
+
+/** Reports of runs before the paired rounds have no eventPaired. */
+function eventPairedLines(p: NonNullable<Results['pages']>): string[] {
+  const e = p.eventPaired;
+  if (e === undefined) return [];
+  return [
+    `The three servers ran side by side in ${e.rounds} rounds (alternating order); ratios are medians of the rounds' own. Against the floor sending the same head: ${n(e.ofKoaSameAnswer.requestsPerSecond, 2)} of its req/s, ${n(e.ofKoaSameAnswer.cpuPerRequest, 2)} of its CPU per request (${n(e.ofKoa.cpuPerRequest, 2)} against the bare floor's).`,
   ];
 }
 
@@ -411,13 +430,22 @@ function changeFeed(r: Results): string[] {
 function startup(r: Results): string[] {
   if (r.startup === undefined) return [];
   const s = r.startup;
+  const runs = (values: number[] | undefined) =>
+    values === undefined ? '' : ` | ${values.map((v) => n(v)).join(', ')}`;
+  const multiple = s.starts !== undefined;
   return [
     `## API start-up: process start to its first /search answer (API_WORKERS=${s.apiWorkers})`,
     '',
-    '| store | ms |',
-    '|---|---:|',
-    `| idle | ${n(s.idleMs)} |`,
-    `| the ingestor half-way through receiving a feed | **${n(s.underWriteMs)}** |`,
+    ...(multiple
+      ? [
+          `The median of ${s.starts} starts one after another; the cluster primary forks its first worker alone, the others once it listens.`,
+          '',
+          '| store | ms (median) | each start, ms |',
+          '|---|---:|---|',
+        ]
+      : ['| store | ms |', '|---|---:|']),
+    `| idle | ${n(s.idleMs)}${runs(s.idleRuns)} |`,
+    `| the ingestor half-way through receiving a feed | **${n(s.underWriteMs)}**${runs(s.underWriteRuns)} |`,
     '',
   ];
 }

@@ -96,7 +96,9 @@ export function judge(r: Results): Verdict[] {
     );
     check(
       '/events/{id} ≥ 0.9 of the Koa floor',
-      `${fixed(p.eventOfKoa, 2)} of Koa`,
+      p.eventPaired === undefined
+        ? `${fixed(p.eventOfKoa, 2)} of Koa`
+        : `${fixed(p.eventOfKoa, 2)} of Koa (${fixed(p.eventPaired.ofKoaSameAnswer.requestsPerSecond, 2)} of Koa sending the same head)`,
       p.eventOfKoa >= 0.9,
     );
   }

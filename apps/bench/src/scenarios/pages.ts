@@ -1,17 +1,23 @@
-import { writeFileSync } from 'node:fs';
 import { request } from 'node:http';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { openStoreWriter } from '@tessera/store';
-import { freePort, seedStore, startNode } from '@tessera/testkit';
+import { seedStore } from '@tessera/testkit';
 import type { BenchContext } from '../bench-context.js';
 import { measureThroughput, type Throughput } from '../load.js';
+import {
+  LOAD_CORE,
+  measureInRounds,
+  medianRun,
+  type PairedRatio,
+  pairedRatio,
+  SERVER_CORE,
+  saveAnswer,
+  startReference,
+} from '../paired-rounds.js';
 
-const HERE = dirname(fileURLToPath(import.meta.url));
-const SERVER_CORE = '1';
-const LOAD_CORE = '0';
 const PAGE = 100;
 const SAMPLES = 30;
+/** /events/{id} and its floors are measured in this many rounds (see measureInRounds). */
+const EVENT_ROUNDS = 4;
 
 /** Time to first byte and to the first 100 events, medians over sequential requests. */
 export interface FirstEvents {
@@ -25,13 +31,18 @@ export interface PagesResult {
   page: FirstEvents;
   /** No parameters: the same 100 events are the answer's first, read until they are in. */
   unpaged: FirstEvents;
-  /** Closed-loop req/s, 50 connections: the first page (cached after one), a later page, /events/{id}. */
+  /** Closed-loop req/s, 50 connections: the first page (cached after one), a later page. */
   pageThroughput: Throughput;
   cursorPageThroughput: Throughput;
+  /** /events/{id}, the median of EVENT_ROUNDS rounds beside its floors. */
   eventThroughput: Throughput;
   /** The Koa floor sending the same event's bytes from memory. */
   eventKoaFloor: Throughput;
+  /** The same floor sending Tessera's head too (see koa-floor.ts). */
+  eventKoaSameAnswer: Throughput;
+  /** /events/{id}'s req/s over the Koa floor's: the median of the rounds' own ratios. */
   eventOfKoa: number;
+  eventPaired: { rounds: number; ofKoa: PairedRatio; ofKoaSameAnswer: PairedRatio };
 }
 
 /**
@@ -57,48 +68,68 @@ export async function runPages(ctx: BenchContext, events: number): Promise<Pages
     const next = /^<([^>]+)>/.exec(first.headers.get('link') ?? '')?.[1] ?? '';
     const id = ((await first.json()) as { data: { events: Array<{ id: string }> } }).data.events[0]
       ?.id;
-    const eventBody = Buffer.from(await (await fetch(`${base}/events/${id}`)).arrayBuffer());
     const seconds = Math.max(2, Math.round(ctx.config.BENCH_SECONDS / 3));
     const load = (url: string) => measureThroughput(url, seconds, 50, LOAD_CORE);
     const pageThroughput = await load(`${base}/search?limit=${PAGE}`);
     const cursorPageThroughput = await load(`${base}${next}`);
-    const eventThroughput = await load(`${base}/events/${id}`);
-    const eventKoaFloor = await koaFloor(ctx, eventBody, `/events/${id}`, (url) => load(url));
+    const event = await measureEvent(ctx, { base, pid: api.child.pid! }, `/events/${id}`);
     ctx.command(
-      `taskset -c ${LOAD_CORE} wrk -t1 -c50 -d${seconds}s 'http://127.0.0.1:PORT/search?limit=${PAGE}'  # and a later page, /events/{id}, the Koa floor on that path; the API at taskset -c ${SERVER_CORE}, API_WORKERS=1, ${events} events`,
+      `taskset -c ${LOAD_CORE} wrk -t1 -c50 -d${seconds}s 'http://127.0.0.1:PORT/search?limit=${PAGE}'  # and a later page; the API at taskset -c ${SERVER_CORE}, API_WORKERS=1, ${events} events`,
     );
-    return {
-      events,
-      page,
-      unpaged,
-      pageThroughput,
-      cursorPageThroughput,
-      eventThroughput,
-      eventKoaFloor,
-      eventOfKoa: eventThroughput.requestsPerSecond / eventKoaFloor.requestsPerSecond,
-    };
+    ctx.command(
+      `taskset -c ${LOAD_CORE} wrk -t1 -c50 -d${event.seconds}s 'http://127.0.0.1:PORT/events/ID'  # × ${EVENT_ROUNDS} rounds, each of tessera, koa, koaSameAnswer in turn (order alternating), all at taskset -c ${SERVER_CORE}`,
+    );
+    return { events, page, unpaged, pageThroughput, cursorPageThroughput, ...event.result };
   } finally {
     await api.stop();
   }
 }
 
-async function koaFloor(
+type EventServer = 'tessera' | 'koa' | 'koaSameAnswer';
+type EventResult = Pick<
+  PagesResult,
+  'eventThroughput' | 'eventKoaFloor' | 'eventKoaSameAnswer' | 'eventOfKoa' | 'eventPaired'
+>;
+
+/**
+ * /events/{id} beside the Koa floor sending the same event's bytes, and beside the floor sending
+ * Tessera's head too, in rounds: what the framework costs, and what the answer's head costs.
+ */
+async function measureEvent(
   ctx: BenchContext,
-  body: Buffer,
+  api: { base: string; pid: number },
   path: string,
-  load: (url: string) => Promise<Throughput>,
-): Promise<Throughput> {
-  const file = join(ctx.dir('pages-floor'), 'body.json');
-  writeFileSync(file, body);
-  const port = await freePort();
-  const server = startNode(join(HERE, '..', 'koa-floor.js'), [file, String(port), path], {
-    wrapper: ['taskset', '-c', SERVER_CORE],
-  });
+): Promise<{ seconds: number; result: EventResult }> {
+  const { bodyFile, headFile } = await saveAnswer(
+    await fetch(`${api.base}${path}`),
+    ctx.dir('pages-floor'),
+  );
+  const koa = await startReference('koa-floor.js', [bodyFile, '', path]);
+  const koaSameAnswer = await startReference('koa-floor.js', [bodyFile, '', path, headFile]);
+  const seconds = Math.max(2, Math.round(ctx.config.BENCH_SECONDS / EVENT_ROUNDS));
   try {
-    await server.waitForOutput(/listening/);
-    return await load(`http://127.0.0.1:${port}${path}`);
+    const measured = await measureInRounds<EventServer>(
+      { tessera: { ...api, stop: async () => {} }, koa, koaSameAnswer },
+      path,
+      { rounds: EVENT_ROUNDS, seconds, connections: 50 },
+    );
+    const ofKoa = pairedRatio(measured.tessera, measured.koa);
+    return {
+      seconds,
+      result: {
+        eventThroughput: medianRun(measured.tessera),
+        eventKoaFloor: medianRun(measured.koa),
+        eventKoaSameAnswer: medianRun(measured.koaSameAnswer),
+        eventOfKoa: ofKoa.requestsPerSecond,
+        eventPaired: {
+          rounds: EVENT_ROUNDS,
+          ofKoa,
+          ofKoaSameAnswer: pairedRatio(measured.tessera, measured.koaSameAnswer),
+        },
+      },
+    };
   } finally {
-    await server.stop();
+    await Promise.all([koa.stop(), koaSameAnswer.stop()]);
   }
 }
 

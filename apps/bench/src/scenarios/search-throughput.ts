@@ -1,28 +1,25 @@
-import { writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { freePort, startNode } from '@tessera/testkit';
 import type { BenchContext } from '../bench-context.js';
-import { measureThroughput, type Throughput } from '../load.js';
-import { treeCpuSeconds } from '../process-cpu.js';
+import type { Throughput } from '../load.js';
+import {
+  LOAD_CORE,
+  measureInRounds,
+  medianRun,
+  middle,
+  type PairedRatio,
+  pairedRatio,
+  type RoundServer,
+  SERVER_CORE,
+  saveAnswer,
+  startReference,
+} from '../paired-rounds.js';
 
-const HERE = dirname(fileURLToPath(import.meta.url));
-const SERVER_CORE = '1';
-const LOAD_CORE = '0';
+export type { PairedRatio } from '../paired-rounds.js';
 
 export interface SearchServerResult extends Throughput {
   /** Every round's requests per second, in run order. */
   rounds: number[];
   /** The median over rounds of the server's CPU µs per request (its whole process tree). */
   medianCpuUsPerRequest: number;
-}
-
-/** One server against Tessera, from rounds run back to back (see runSearchThroughput). */
-export interface PairedRatio {
-  /** Median over rounds of Tessera's req/s over this server's in the same round. */
-  requestsPerSecond: number;
-  /** Median over rounds of this server's CPU per request over Tessera's: 1 means the same cost. */
-  cpuPerRequest: number;
 }
 
 export interface BaselineResult extends SearchServerResult {
@@ -65,23 +62,6 @@ export interface SearchQuery {
 
 type ServerName = 'tessera' | 'baseline' | 'koa' | 'koaSameAnswer' | 'raw';
 
-interface RunningServer {
-  base: string;
-  pid: number;
-  stop(): Promise<unknown>;
-}
-
-/** Headers a server sends of its own accord, or per request: left out of the copied head. */
-const OWN_HEADERS = new Set([
-  'date',
-  'connection',
-  'keep-alive',
-  'content-length',
-  'content-type',
-  'transfer-encoding',
-  'x-request-id',
-]);
-
 /**
  * /search against the references, one process each on the same core: the Koa floor (a minimal
  * Koa + @koa/router app sending the same bytes), the same floor sending Tessera's headers too,
@@ -101,15 +81,11 @@ export async function runSearchThroughput(
     ctx.log(`search: ${q.scenario}`);
     const pinned = ['taskset', '-c', SERVER_CORE];
     const { api, base } = await ctx.startApi(q.dataDir, { API_WORKERS: '1' }, { wrapper: pinned });
-    const answer = await fetch(`${base}/search${q.query}`);
-    const body = Buffer.from(await answer.arrayBuffer());
-    const head = [...answer.headers].filter(([name]) => !OWN_HEADERS.has(name));
-    const dir = ctx.dir(`body-${results.length}`);
-    const bodyFile = join(dir, 'body.json');
-    const headFile = join(dir, 'head.json');
-    writeFileSync(bodyFile, body);
-    writeFileSync(headFile, JSON.stringify(head));
-    const servers: Partial<Record<ServerName, RunningServer>> = {
+    const { body, head, bodyFile, headFile } = await saveAnswer(
+      await fetch(`${base}/search${q.query}`),
+      ctx.dir(`body-${results.length}`),
+    );
+    const servers: Partial<Record<ServerName, RoundServer>> = {
       tessera: { base, pid: api.child.pid!, stop: () => api.stop() },
       koa: await startReference('koa-floor.js', [bodyFile, '', '/search']),
       koaSameAnswer: await startReference('koa-floor.js', [bodyFile, '', '/search', headFile]),
@@ -132,25 +108,13 @@ export async function runSearchThroughput(
     }
     const names = Object.keys(servers) as ServerName[];
     const seconds = Math.max(2, Math.round(ctx.config.BENCH_SECONDS / rounds));
-    const measured = Object.fromEntries(names.map((n) => [n, [] as Throughput[]])) as Record<
-      ServerName,
-      Throughput[]
-    >;
+    let measured: Record<ServerName, Throughput[]>;
     try {
-      for (let round = 0; round < rounds; round++) {
-        for (const name of round % 2 === 0 ? names : [...names].reverse()) {
-          const server = servers[name]!;
-          measured[name].push(
-            await measureThroughput(
-              `${server.base}/search${q.query}`,
-              seconds,
-              q.connections,
-              LOAD_CORE,
-              () => treeCpuSeconds(server.pid),
-            ),
-          );
-        }
-      }
+      measured = await measureInRounds(
+        servers as Record<ServerName, RoundServer>,
+        `/search${q.query}`,
+        { rounds, seconds, connections: q.connections },
+      );
     } finally {
       await Promise.all(names.map((n) => servers[n]!.stop()));
     }
@@ -158,7 +122,7 @@ export async function runSearchThroughput(
       `taskset -c ${LOAD_CORE} wrk -t1 -c${q.connections} -d${seconds}s --latency 'http://127.0.0.1:PORT/search${q.query}'  # × ${rounds} rounds, each of ${names.join(', ')} in turn (order alternating), all at taskset -c ${SERVER_CORE}, Tessera with API_WORKERS=1`,
     );
     const summary = (name: ServerName): SearchServerResult => ({
-      ...median(measured[name]),
+      ...medianRun(measured[name]),
       rounds: measured[name].map((t) => t.requestsPerSecond),
       medianCpuUsPerRequest: middle(measured[name].map((t) => t.cpuUsPerRequest ?? Number.NaN)),
     });
@@ -190,38 +154,4 @@ export async function runSearchThroughput(
     });
   }
   return results;
-}
-
-/** Round by round: Tessera's req/s over the other's, the other's CPU per request over Tessera's. */
-function pairedRatio(tessera: Throughput[], other: Throughput[]): PairedRatio {
-  return {
-    requestsPerSecond: middle(
-      tessera.map((t, i) => t.requestsPerSecond / other[i]!.requestsPerSecond),
-    ),
-    cpuPerRequest: middle(
-      tessera.map((t, i) => (other[i]!.cpuUsPerRequest ?? Number.NaN) / (t.cpuUsPerRequest ?? 1)),
-    ),
-  };
-}
-
-/** A reference server; the empty argument is where its port goes. */
-async function startReference(script: string, args: string[]): Promise<RunningServer> {
-  const port = await freePort();
-  const server = startNode(
-    join(HERE, '..', script),
-    args.map((a) => (a === '' ? String(port) : a)),
-    { wrapper: ['taskset', '-c', SERVER_CORE] },
-  );
-  await server.waitForOutput(/listening/);
-  return { base: `http://127.0.0.1:${port}`, pid: server.child.pid!, stop: () => server.stop() };
-}
-
-function middle(values: number[]): number {
-  return [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
-}
-
-/** The round with the median throughput, whole (its latencies belong to it). */
-function median(runs: Throughput[]): Throughput {
-  const sorted = [...runs].sort((a, b) => a.requestsPerSecond - b.requestsPerSecond);
-  return sorted[Math.floor(sorted.length / 2)]!;
 }
