@@ -106,10 +106,10 @@ typecheck: build
 
 # The Debian tools the tests drive for real (NATS JetStream for the cluster suites, nginx as a
 # partner's web server, openssl for its throwaway CA, Prometheus and promtool for the alerting
-# rules, Chromium for a browser's EventSource on /changes), installed when missing, as `make
-# bench` does for wrk. `command=package` where the two names differ. kubectl (the manifests' test renders them with its kustomize) comes with the
+# rules, Chromium for a browser's EventSource on /changes, h2load for the bench's fixed-rate load
+# and its test), installed when missing, as `make bench` does for wrk. `command=package` where the two names differ. kubectl (the manifests' test renders them with its kustomize) comes with the
 # machine: Debian does not package it.
-TEST_TOOLS := nats-server nginx openssl promtool=prometheus chromium
+TEST_TOOLS := nats-server nginx openssl promtool=prometheus chromium h2load=nghttp2-client
 
 # Installs the Debian packages of the commands named as arguments when missing (needs root).
 APT_INSTALL := bash -c 'missing=(); for tool in "$$@"; do command -v "$${tool%%=*}" >/dev/null || missing+=("$${tool\#*=}"); done; \

@@ -14,15 +14,6 @@ export interface Throughput {
   cpuUsPerRequest?: number;
 }
 
-export interface FixedRate {
-  targetRate: number;
-  achievedRate: number;
-  latencyMs: { p50: number; p90: number; p99: number; p999: number; max: number };
-  errors: number;
-  non2xx: number;
-  requests: number;
-}
-
 /** wrk where the machine has it (a C load generator leaves the cores to the server), else autocannon. */
 export function hasWrk(): boolean {
   return spawnSync('wrk', ['--version']).error === undefined;
@@ -110,60 +101,12 @@ function parseWrk(stdout: string): Throughput {
   };
 }
 
-/**
- * Open-loop load at a fixed overall rate, with autocannon's latency percentiles; on `core` alone
- * when given.
- */
-export async function measureFixedRate(
-  url: string,
-  rate: number,
-  seconds: number,
-  connections = 100,
-  core?: string,
-): Promise<FixedRate> {
-  const args = (duration: number) => [
-    '-c',
-    String(connections),
-    '-d',
-    String(duration),
-    '--overallRate',
-    String(rate),
-    url,
-  ];
-  await autocannon(args(3), core);
-  const result = await autocannon(args(seconds), core);
-  return {
-    targetRate: rate,
-    achievedRate: result.requests.total / seconds,
-    ...fixedRateOf(result),
-  };
-}
-
-/** What a fixed-rate autocannon run measured, as the report keeps it. */
-export function fixedRateOf(
-  result: AutocannonResult,
-): Pick<FixedRate, 'latencyMs' | 'errors' | 'non2xx' | 'requests'> {
-  return {
-    latencyMs: {
-      p50: result.latency.p50,
-      p90: result.latency.p90,
-      p99: result.latency.p99,
-      p999: result.latency.p99_9,
-      max: result.latency.max,
-    },
-    errors: result.errors + result.timeouts,
-    non2xx: result.non2xx,
-    requests: result.requests.total,
-  };
-}
-
-/** The fields of autocannon's result (its --json output, or its API's) the bench reads. */
-export interface AutocannonResult {
+/** The fields of autocannon's --json output the closed-loop fallback reads. */
+interface AutocannonResult {
   requests: { average: number; total: number };
-  latency: { p50: number; p90: number; p99: number; p99_9: number; max: number };
+  latency: { p50: number; p99: number; max: number };
   throughput: { average: number };
   errors: number;
-  timeouts: number;
   non2xx: number;
 }
 

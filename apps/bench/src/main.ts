@@ -8,6 +8,7 @@ import { seedStore, weekWindow } from '@tessera/testkit';
 import { type BaselineTree, buildBaselineTree } from './baseline-tree.js';
 import { type BenchContext, createBenchContext } from './bench-context.js';
 import { type BenchConfig, loadConfig } from './config.js';
+import { fixedRateGeneratorName } from './fixed-rate-load.js';
 import { loadGeneratorName } from './load.js';
 import { packageVersions } from './package-versions.js';
 import { writeReport } from './report-files.js';
@@ -83,6 +84,7 @@ async function measure(ctx: BenchContext, config: BenchConfig): Promise<void> {
     node: process.version,
     packages: packageVersions(),
     loadGenerator: loadGeneratorName(),
+    fixedRateGenerator: fixedRateGeneratorName(),
     settings: {
       seconds: config.BENCH_SECONDS,
       fixedSeconds: config.BENCH_FIXED_SECONDS,

@@ -1,3 +1,4 @@
+import { FIXED_RATE_CLIENTS } from './fixed-rate-load.js';
 import type { Throughput } from './load.js';
 import type { Results } from './results.js';
 import { type RuntimeComparison, renderRuntimes } from './runtimes.js';
@@ -46,7 +47,7 @@ function header(r: Results): string[] {
     `- Node ${r.node}; ${Object.entries(r.packages)
       .map(([k, v]) => `${k} ${v}`)
       .join(', ')}`,
-    `- Load: ${r.loadGenerator} for closed-loop throughput, autocannon for fixed rates`,
+    `- Load: ${r.loadGenerator} for closed-loop throughput, ${r.fixedRateGenerator ?? 'autocannon'} for fixed rates`,
     '',
     '## Commands',
     '',
@@ -172,6 +173,7 @@ function fixedRate(r: Results): string[] {
     'Pinned: the load generator and the simulator on core 0, the API (one process) and the ingestor',
     'on core 1. Unpinned: everything on both cores, the API with two workers.',
     '',
+    ...fixedRateLoadLines(r),
     '![latency under load](benchmarks-latency.svg)',
     '',
     '| rate | while | pinned | achieved req/s | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | errors | non-2xx |',
@@ -180,6 +182,15 @@ function fixedRate(r: Results): string[] {
       (f) =>
         `| ${n(f.targetRate)} | ${f.during === 'ingesting' ? `ingesting 150 MB feeds (${f.feedsApplied} applied)` : f.during} | ${f.pinned ? 'yes' : 'no'} | ${n(f.achievedRate)} | ${ms(f.latencyMs.p50)} | ${ms(f.latencyMs.p90)} | **${ms(f.latencyMs.p99)}** | ${ms(f.latencyMs.p999)} | ${ms(f.latencyMs.max)} | ${f.errors} | ${f.non2xx} |`,
     ),
+    '',
+  ];
+}
+
+/** How the fixed rates are sent (reports before h2load used autocannon: nothing to say). */
+function fixedRateLoadLines(r: Results): string[] {
+  if (r.fixedRateGenerator === undefined) return [];
+  return [
+    `The load (${r.fixedRateGenerator}): ${FIXED_RATE_CLIENTS} clients, each an h2load process with one connection sending its share of the rate on its own timer, whatever the answers take (open loop). A request that falls due while its connection still waits for an answer goes out after it, and that wait is not counted: a stall of the server shows in the max column more than in p99.`,
     '',
   ];
 }
@@ -193,7 +204,7 @@ function trafficMix(r: Results): string[] {
     '',
     `${share('day')} day windows drawn by Zipf's law over ${n(m.days)} days, ${share('fromNow')} "from now" week windows anchored to the current second, ${share('event')} \`/events/{id}\` over every seeded event, ${share('page')} first pages (100) of month windows (seed ${m.seed}). Meanwhile the ingestor polls a partner whose feed changes every ${n(m.pollMs / 1000)} s into the same store, so every cached answer goes stale as in production. API (one process) and ingestor on core 1, the load generator and the partner on core 0.`,
     '',
-    'The generator floor is the same load (autocannon, the same paths) against raw node:http answering every path with a small body on the same core: the latency the load generator adds by itself at that rate.',
+    'The generator floor is the same load (the same generator and paths) against raw node:http answering every path with a small body on the same core: the latency the load generator adds by itself at that rate.',
     '',
     '| rate | achieved req/s | feed changes applied | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | errors | non-2xx | generator floor p50 / p99 / max ms |',
     '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',

@@ -49,6 +49,8 @@ export interface Results {
   node: string;
   packages: Record<string, string>;
   loadGenerator: string;
+  /** The fixed-rate load generator and its version (absent in reports before h2load: autocannon). */
+  fixedRateGenerator?: string;
   settings: { seconds: number; fixedSeconds: number; events: number; largeMb: number };
   ran: ScenarioName[];
   commands: string[];

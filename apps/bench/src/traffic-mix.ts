@@ -24,16 +24,6 @@ export interface MixSpace {
 
 const DAY = 86_400_000;
 
-/** What mix-load.js is run with (one JSON argument). */
-export interface MixLoadArgs {
-  base: string;
-  rate: number;
-  seconds: number;
-  connections: number;
-  seed: number;
-  space: MixSpace;
-}
-
 /**
  * A seeded stream of request paths in the shares above, for a store seeded by `seedStore`: day
  * windows drawn by Zipf's law (s = 1) over `days` days from `firstDay`, "from

@@ -5,7 +5,8 @@ import { openStoreWriter, type StoreWriter } from '@tessera/store';
 import { seedRecords, seedStore, waitUntil } from '@tessera/testkit';
 import { open } from 'lmdb';
 import type { BenchContext } from '../bench-context.js';
-import { type FixedRate, measureFixedRate, measureThroughput, type Throughput } from '../load.js';
+import { type FixedRate, measureFixedRate, oneUrlLoad } from '../fixed-rate-load.js';
+import { measureThroughput, type Throughput } from '../load.js';
 import { treeCpuSeconds } from '../process-cpu.js';
 
 const SERVER_CORE = '1';
@@ -173,7 +174,7 @@ async function measureBeside(ctx: BenchContext, url: string, base: string, pid: 
   const seconds = Math.max(2, Math.round(ctx.config.BENCH_SECONDS / (2 * rounds)));
   const cpu = () => treeCpuSeconds(pid);
   const run = () => measureThroughput(url, seconds, 50, LOAD_CORE, cpu);
-  const atRate = () => measureFixedRate(url, FIXED_RATE, 5, 50, LOAD_CORE);
+  const atRate = () => measureFixedRate(oneUrlLoad(url, FIXED_RATE, 5, LOAD_CORE));
   await run(); // warm-up
   const without: Throughput[] = [];
   const beside: Throughput[] = [];

@@ -1,7 +1,12 @@
 import { basesForBytes } from '@tessera/simulator';
 import { startApp, waitUntil } from '@tessera/testkit';
 import type { BenchContext } from '../bench-context.js';
-import { type FixedRate, measureFixedRate } from '../load.js';
+import {
+  FIXED_RATE_CLIENTS,
+  type FixedRate,
+  measureFixedRate,
+  oneUrlLoad,
+} from '../fixed-rate-load.js';
 
 export interface FixedRateResult extends FixedRate {
   during: 'idle ingestor' | 'ingesting';
@@ -37,7 +42,7 @@ export async function runFixedRate(
     const url = `${base}/search${query}`;
     for (const rate of RATES) {
       ctx.log(`fixed rate ${rate}/s, idle ingestor${pinned ? ', pinned' : ''}`);
-      const measured = await measureFixedRate(url, rate, seconds, 100, core);
+      const measured = await measureFixedRate(oneUrlLoad(url, rate, seconds, core));
       results.push({ ...measured, during: 'idle ingestor', feedsApplied: 0, pinned });
     }
     await ctx.setSource({
@@ -59,13 +64,13 @@ export async function runFixedRate(
     for (const rate of RATES) {
       ctx.log(`fixed rate ${rate}/s while ingesting${pinned ? ', pinned' : ''}`);
       const before = applied();
-      const measured = await measureFixedRate(url, rate, seconds, 100, core);
+      const measured = await measureFixedRate(oneUrlLoad(url, rate, seconds, core));
       results.push({ ...measured, during: 'ingesting', feedsApplied: applied() - before, pinned });
     }
     await ingestor.stop();
     await api.stop();
     ctx.command(
-      `${pinned ? `taskset -c ${CLIENT_CORE} ` : ''}autocannon -c 100 -d ${seconds} --overallRate RATE 'http://127.0.0.1:PORT/search${query}'  # API_WORKERS=${workers}${pinned ? `, API and ingestor at taskset -c ${SERVER_CORE}` : ''}`,
+      `${pinned ? `taskset -c ${CLIENT_CORE} ` : ''}h2load --h1 -c1 --rps=RATE/${FIXED_RATE_CLIENTS} -D${seconds} --log-file=… 'http://127.0.0.1:PORT/search${query}'  # × ${FIXED_RATE_CLIENTS} processes; RATE in ${RATES.join(', ')}; API_WORKERS=${workers}${pinned ? `, API and ingestor at taskset -c ${SERVER_CORE}` : ''}`,
     );
   }
   return results;

@@ -1,7 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import type { BenchContext } from '../bench-context.js';
-import { type FixedRate, measureFixedRate } from '../load.js';
+import {
+  FIXED_RATE_CLIENTS,
+  type FixedRate,
+  measureFixedRate,
+  oneUrlLoad,
+} from '../fixed-rate-load.js';
 
 export interface HostileResult {
   stalledClients: number;
@@ -32,7 +37,7 @@ export async function runHostileClients(
   const url = `${base}/search${politeQuery}`;
   const port = Number(new URL(base).port);
   ctx.log('hostile clients: the polite client alone');
-  const alone = await measureFixedRate(url, POLITE_RATE, seconds, 20);
+  const alone = await measureFixedRate(oneUrlLoad(url, POLITE_RATE, seconds));
 
   ctx.log(`hostile clients: ${STALLED} connections that never read`);
   let attacking = true;
@@ -63,13 +68,13 @@ export async function runHostileClients(
   const sampler = setInterval(() => {
     peakRssMb = Math.max(peakRssMb, rssMb(api.child.pid!));
   }, 100);
-  const underAttack = await measureFixedRate(url, POLITE_RATE, seconds, 20);
+  const underAttack = await measureFixedRate(oneUrlLoad(url, POLITE_RATE, seconds));
   clearInterval(sampler);
   attacking = false;
   for (const socket of open) socket.destroy();
   await api.stop();
   ctx.command(
-    `autocannon -c 20 -d ${seconds} --overallRate ${POLITE_RATE} 'http://127.0.0.1:PORT/search${politeQuery}'  # alone, then beside ${STALLED} connections asking large uncached windows and never reading (API_WORKERS=1)`,
+    `h2load --h1 -c1 --rps=${POLITE_RATE / FIXED_RATE_CLIENTS} -D${seconds} 'http://127.0.0.1:PORT/search${politeQuery}'  # × ${FIXED_RATE_CLIENTS} processes, alone, then beside ${STALLED} connections asking large uncached windows and never reading (API_WORKERS=1)`,
   );
   return {
     stalledClients: STALLED,

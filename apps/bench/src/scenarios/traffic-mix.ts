@@ -4,8 +4,13 @@ import { fileURLToPath } from 'node:url';
 import { basesForBytes } from '@tessera/simulator';
 import { freePort, startApp, startNode, waitUntil, weekWindow } from '@tessera/testkit';
 import type { BenchContext } from '../bench-context.js';
-import type { FixedRate } from '../load.js';
-import { MIX_SHARES, type MixKind, type MixLoadArgs, type MixSpace } from '../traffic-mix.js';
+import {
+  FIXED_RATE_CLIENTS,
+  type FixedRate,
+  type FixedRateClient,
+  measureFixedRate,
+} from '../fixed-rate-load.js';
+import { createTrafficMix, MIX_SHARES, type MixKind, type MixSpace } from '../traffic-mix.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const SERVER_CORE = '1';
@@ -16,7 +21,7 @@ const POLL_MS = 30_000;
 const SEED = 29;
 
 export interface TrafficMixResult extends FixedRate {
-  /** Requests of each kind sent (see MIX_SHARES). */
+  /** Requests of each kind drawn for the measured run (see MIX_SHARES). */
   kinds: Record<MixKind, number>;
   /** Feed polls applied (each a new store version) during the measurement. */
   feedsApplied: number;
@@ -88,52 +93,57 @@ export async function runTrafficMix(
   );
   try {
     await waitUntil(() => applied() > 0, { what: "the partner's first poll", timeoutMs: 120_000 });
+    await floor.waitForOutput(/listening/);
+    const floorBase = `http://127.0.0.1:${floorPort}`;
     for (const rate of RATES) {
       ctx.log(`traffic mix at ${rate}/s, a feed change every ${POLL_MS / 1000} s`);
-      // Warm-up, not measured: JIT, connections and the popular windows' cache entries settle.
-      await runMixLoad({ base, rate, seconds: 5, connections: 100, seed: SEED + rate, space });
+      const { clients, kinds } = mixClients(space, SEED, rate, seconds);
+      // The warm-up (JIT, connections, the popular windows' cache entries) draws other paths, so
+      // that the measured run's first "from now" windows are not already cached.
+      const warmUp = mixClients(space, SEED + rate, rate, seconds).clients;
+      const load = { rate, seconds, clients, core: CLIENT_CORE };
       const before = applied();
-      const load = await runMixLoad({ base, rate, seconds, connections: 100, seed: SEED, space });
+      const measured = await measureFixedRate(
+        { ...load, base },
+        { ...load, base, clients: warmUp },
+      );
       const feedsApplied = applied() - before;
-      await floor.waitForOutput(/listening/);
-      const generator = await runMixLoad({
-        base: `http://127.0.0.1:${floorPort}`,
-        rate,
-        seconds,
-        connections: 100,
-        seed: SEED,
-        space,
-      });
-      rates.push({
-        targetRate: rate,
-        achievedRate: load.requests / seconds,
-        ...load,
-        feedsApplied,
-        generatorFloor: generator.latencyMs,
-      });
+      const generator = await measureFixedRate({ ...load, base: floorBase });
+      rates.push({ ...measured, kinds, feedsApplied, generatorFloor: generator.latencyMs });
     }
   } finally {
     await Promise.all([ingestor.stop(), api.stop(), floor.stop()]);
   }
   ctx.command(
-    `taskset -c ${CLIENT_CORE} node apps/bench/dist/mix-load.js '{"rate":R,"seconds":${seconds},"connections":100,"seed":${SEED},…}'  # R in ${RATES.join(', ')}; API (API_WORKERS=1) and ingestor (POLL_INTERVAL_MS=${POLL_MS}) at taskset -c ${SERVER_CORE}`,
+    `taskset -c ${CLIENT_CORE} h2load --h1 -c1 --rps=R/${FIXED_RATE_CLIENTS} -D${seconds} -i PATHS --log-file=…  # × ${FIXED_RATE_CLIENTS} processes, each its own paths drawn from the mix (seed ${SEED} + client); R in ${RATES.join(', ')}; API (API_WORKERS=1) and ingestor (POLL_INTERVAL_MS=${POLL_MS}) at taskset -c ${SERVER_CORE}`,
   );
   return { days: space.days, pollMs: POLL_MS, seed: SEED, shares: MIX_SHARES, rates };
 }
 
-interface MixLoad {
-  requests: number;
-  latencyMs: FixedRate['latencyMs'];
-  errors: number;
-  non2xx: number;
-  kinds: Record<MixKind, number>;
-}
-
-async function runMixLoad(args: MixLoadArgs): Promise<MixLoad> {
-  const load = startNode(join(HERE, '..', 'mix-load.js'), [JSON.stringify(args)], {
-    wrapper: ['taskset', '-c', CLIENT_CORE],
+/**
+ * FIXED_RATE_CLIENTS clients' paths, each drawn from the mix with a seed of its own, as many as
+ * the client sends in `seconds`; "from now" windows follow a clock that moves as the client's
+ * requests fall due, as they would in a client drawing them live.
+ */
+function mixClients(
+  space: MixSpace,
+  seed: number,
+  rate: number,
+  seconds: number,
+): { clients: FixedRateClient[]; kinds: Record<MixKind, number> } {
+  const kinds: Record<MixKind, number> = { day: 0, fromNow: 0, event: 0, page: 0 };
+  const perClient = rate / FIXED_RATE_CLIENTS;
+  const clients = Array.from({ length: FIXED_RATE_CLIENTS }, (_, k) => {
+    let clock = 0;
+    const next = createTrafficMix(space, seed * 1_000 + k, () => clock);
+    const paths: string[] = [];
+    for (let i = 0; i < perClient * seconds; i++) {
+      clock = (i * 1000) / perClient;
+      const { kind, path } = next();
+      kinds[kind]++;
+      paths.push(path);
+    }
+    return { paths };
   });
-  const code = await load.exited;
-  if (code !== 0) throw new Error(`the mix's load generator exited ${code}: ${load.stderr()}`);
-  return JSON.parse(load.stdout().trim().split('\n').at(-1) ?? '{}') as MixLoad;
+  return { clients, kinds };
 }
