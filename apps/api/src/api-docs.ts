@@ -55,10 +55,10 @@ export interface Docs {
 }
 
 /**
- * The documents an API process serves, each read when first asked for and then kept. Reading
- * the contract parses YAML, about a fifth of a process's start-up CPU when it was read at boot
- * (and Swagger UI's bundle is 1.5 MB): a cluster worker answers /search that much sooner, and
- * the first reader of /openapi.json pays it once. A missing document is an error of that
+ * The documents an API process serves, each read when first asked for and then kept. Parsing
+ * the contract's YAML costs about a fifth of a process's start-up CPU, and Swagger UI's bundle is
+ * 1.5 MB: read at boot, they would delay every worker's first /search answer; read here, the
+ * first reader of /openapi.json pays for them once. A missing document is an error of that
  * request, answered in the envelope; the contract tests serve both from the built app.
  */
 export function createDocs(): Docs {

@@ -29,9 +29,8 @@ export interface PrimaryOptions {
  *
  * The first worker is forked alone and the others once a worker listens. A worker spends most
  * of its start loading modules; forked together, the workers share the cores while they do, and
- * the first answer waits for both (1.7–1.9 s here with two workers, against about 1 s for one
- * process). Alone, the first one starts as fast as a single process, and the others start while
- * it already serves.
+ * the first answer waits for both. Alone, the first one starts about as fast as a single process,
+ * and the others start while it already serves (docs/benchmarks-notes.md has the figures).
  */
 export function runPrimary({ workers, log }: PrimaryOptions): Service {
   let aggregator: Promise<AggregatorRegistry<RegistryContentType>> | undefined;

@@ -48,9 +48,10 @@ export interface FixedRateLoad {
 }
 
 /**
- * Open-loop load at a fixed rate, after a warm-up of the same load, with h2load (nghttp2's load generator, C, from Debian): one
- * h2load process per client, each one connection sending `rate / clients` requests a second on
- * its own timer, one request in flight; each request's latency from h2load's per-request log.
+ * Open-loop load at a fixed rate, after a warm-up of the same load, with h2load (nghttp2's load
+ * generator, C, from Debian): one h2load process per client, each one connection sending
+ * `rate / clients` requests a second on its own timer, one request in flight; each request's
+ * latency from h2load's per-request log.
  *
  * Why not autocannon's `--overallRate`: it gives each connection a budget per second, spent
  * closed-loop from the second's start, then idles until the next, so a "fixed rate" of 10,000 a
@@ -59,8 +60,8 @@ export interface FixedRateLoad {
  * process per client: h2load walks its URI list from the start in every client, so clients of one
  * process ask for the same paths at nearly the same moment. The figures hold what a client sees,
  * with the limit of any one-in-flight client: a request due while its connection waits for an
- * answer is sent after it, and its wait before sending is not counted (the report shows the
- * generator's own floor beside).
+ * answer is sent after it, and its wait before sending is not counted (the max shows a stall
+ * better than p99; the traffic mix reports the generator's own floor beside).
  */
 export async function measureFixedRate(
   load: FixedRateLoad,
