@@ -281,6 +281,7 @@ describe('operations', () => {
     expect(text).toMatch(/http_requests_total\{route="\/search",status="400"\} 1/);
     expect(text).toContain('http_request_duration_seconds_bucket');
     expect(text).toMatch(/tessera_events_stored 1/);
+    expect(text).toMatch(/tessera_store_blocks_current 1/);
     expect(text).toContain(
       `tessera_last_ingest_success_timestamp_seconds{feed="test"} ${NOW / 1000}`,
     );

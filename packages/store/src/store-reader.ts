@@ -55,6 +55,7 @@ export function openStoreReader(options: OpenStoreReaderOptions): StoreReader {
     digest: () => current().digest(),
     scan: (window, position) => current().scan(window, position),
     runs: (window) => current().runs(window),
+    blocksCurrent: () => current().blocksCurrent(),
     event: (id) => current().event(id),
     changes: (after, limit) => current().changes(after, limit),
     exists() {

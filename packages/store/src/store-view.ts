@@ -64,6 +64,11 @@ export interface StoreView {
    * answer is made of without a step per event where the store keeps its events in blocks.
    */
   runs(window: QueryWindow): RunScan;
+  /**
+   * Whether `runs` reads blocks now (true), or event by event (false: a writer that keeps no
+   * blocks wrote last, or the writer is still rebuilding them; answers are the same, slower).
+   */
+  blocksCurrent(): boolean;
   /** One event's pre-serialized summary and record digest, from the ids index; undefined if unknown. */
   event(id: string): StoredEvent | undefined;
   /**
@@ -109,6 +114,8 @@ export const EMPTY_VIEW: StoreView = {
   digest: () => null,
   scan: () => Object.assign([][Symbol.iterator](), { lastKey: () => undefined }),
   runs: () => runsOfEvents([][Symbol.iterator]()),
+  // Nothing to read, so nothing read the slow way.
+  blocksCurrent: () => true,
   event: () => undefined,
   changes: (after) => ({ expired: comparePositions(after, endOfVersion(0)) < 0, changes: [] }),
 };
@@ -133,6 +140,11 @@ export function viewOf(env: Environment): OwnedView {
     }
   };
   const open = new Set<CursorScan<unknown>>();
+  /** The blocks, while they describe this snapshot's events; else undefined (see event-blocks.ts). */
+  const currentBlocks = () => {
+    const blocks = read(() => blocksOf(env, open.size === 0));
+    return blocks !== undefined && read(() => blocksCurrent(env.meta)) ? blocks : undefined;
+  };
   return {
     head: () => read(() => readHead(env)),
     state: (feed) => read(() => readFeed(env, feed)?.state ?? INITIAL_STATE),
@@ -157,10 +169,8 @@ export function viewOf(env: Environment): OwnedView {
       return new OpenScan(range, window, open, env.path, position?.after, moved);
     },
     runs(window) {
-      const blocks = read(() => blocksOf(env, open.size === 0));
-      if (blocks === undefined || !read(() => blocksCurrent(env.meta))) {
-        return runsOfEvents(this.scan(window));
-      }
+      const blocks = currentBlocks();
+      if (blocks === undefined) return runsOfEvents(this.scan(window));
       const { from, to } = startBounds(window);
       const range = read(() => {
         // The last block beginning before the window may hold its first events.
@@ -173,6 +183,7 @@ export function viewOf(env: Environment): OwnedView {
       });
       return new BlockScan(range, window, open, env.path);
     },
+    blocksCurrent: () => currentBlocks() !== undefined,
     event(id) {
       return read(() => {
         const entry = env.ids.get(id) as IdEntry | undefined;

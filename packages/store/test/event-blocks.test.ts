@@ -158,6 +158,7 @@ describe(`blocks against a plain model of the writes (BLOCKS_SEED=${SEED})`, () 
       const stale = joinedRuns(reader, ALL);
       expect(stale.text).toBe(expected(model, ALL));
       expect(stale.runs).toBe(model.size);
+      expect(reader.blocksCurrent()).toBe(false);
       // The next writer, in a process of its own as the ingestor is, writes one more event.
       const id = eventIdFor('next', '1', '1');
       const next = startNode(fileURLToPath(new URL('processes/apply-one.mjs', import.meta.url)), [
@@ -176,6 +177,7 @@ describe(`blocks against a plain model of the writes (BLOCKS_SEED=${SEED})`, () 
       const rebuilt = joinedRuns(reader, ALL);
       expect(rebuilt.text).toBe(expected(model, ALL));
       expect(rebuilt.runs).toBeLessThan(model.size / 8);
+      expect(reader.blocksCurrent()).toBe(true);
     } finally {
       await reader.close();
     }
