@@ -170,14 +170,25 @@ const WHOLE_REBUILD_RATIO = 32;
  * (a store's first ingest, say) rebuilds every block, inside that same transaction: the events are
  * read back from the transaction's own pages, where a transaction of its own would map the whole
  * `events` database from the file (measured: the 1 GB ingest's peak RSS 80 MiB higher).
+ *
+ * `wereCurrent`: whether the blocks described the events before this write. If not (a writer that
+ * keeps no blocks wrote since, or the rebuild at this writer's open failed), only a whole rebuild
+ * makes them current: repacking the touched stretches and stamping would have readers trust the
+ * other stretches, which miss what was written behind them. They are then left stale (read event
+ * by event, the same answers) for the next writer's open to rebuild.
  */
-export function rebuildBlocks(sources: BlockSources, touched: readonly EventKey[]): void {
+export function rebuildBlocks(
+  sources: BlockSources,
+  touched: readonly EventKey[],
+  wereCurrent: boolean,
+): void {
   if (touched.length === 0) return;
   const events = (sources.eventsInPlace.getStats() as { entryCount: number }).entryCount;
   if (touched.length * WHOLE_REBUILD_RATIO > events) {
     rebuildAllBlocks(sources, (fn) => fn());
     return;
   }
+  if (!wereCurrent) return;
   const stretches = new Map<string, Stretch>();
   for (const key of touched) {
     const stretch = stretchOf(sources.blocks, key);

@@ -276,6 +276,8 @@ function createWriter(
     version: number,
   ): ApplyCounts => {
     const counts = emptyCounts();
+    // Read before this write moves the digest (see rebuildBlocks).
+    const blocksWereCurrent = blocksCurrent(meta);
     const digest = new DigestSum(readDigest(env) ?? EMPTY_DIGEST);
     const feedDigest = new DigestSum(readFeedDigest(env, feed));
     let unattributed: DigestSum | undefined;
@@ -321,7 +323,7 @@ function createWriter(
     if (unattributed !== undefined) {
       meta.putSync(feedDigestKey(UNATTRIBUTED_FEED), unattributed.value());
     }
-    rebuildBlocks(blockSources, touched);
+    rebuildBlocks(blockSources, touched, blocksWereCurrent);
     changes.finish();
     return counts;
   };
@@ -416,6 +418,7 @@ function createWriter(
 
     emptyFeed(feed, mark) {
       write(`emptying feed ${feed}`, () => {
+        const blocksWereCurrent = blocksCurrent(meta);
         const digest = new DigestSum(readDigest(env) ?? EMPTY_DIGEST);
         const removed: EventKey[] = [];
         for (const { key, value } of ids.getRange({})) {
@@ -426,7 +429,7 @@ function createWriter(
           digest.toggle(value[1]);
         }
         meta.putSync(DIGEST_KEY, digest.value());
-        rebuildBlocks(blockSources, removed);
+        rebuildBlocks(blockSources, removed, blocksWereCurrent);
         meta.removeSync(feedDigestKey(feed));
         meta.putSync(feedKey(feed), { ...readRecord(feed), events: 0 } satisfies FeedRecord);
         meta.putSync(HEAD_KEY, { ...readHead(env), storeId: mark.storeId } satisfies Head);

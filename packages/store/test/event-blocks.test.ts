@@ -184,6 +184,39 @@ describe(`blocks against a plain model of the writes (BLOCKS_SEED=${SEED})`, () 
     writer = openStoreWriter({ path: dir });
   });
 
+  it('stay set aside when a write finds them stale, rather than stamped over events they miss', async () => {
+    const model = new Map<string, EventRecord & { feed: string }>();
+    const event = (n: number) => {
+      const id = eventIdFor('a', '1', String(n));
+      const startsAt = BASE + n * HOUR;
+      return { id, startsAt, endsAt: startsAt + HOUR, summary: JSON.stringify({ id, n }) };
+    };
+    // A first ingest: every block built, and stamped.
+    const first = Array.from({ length: 200 }, (_, n) => event(n));
+    writer.applyFeed('a', first, commit(1));
+    for (const r of first) model.set(r.id, { ...r, feed: 'a' });
+    expect(writer.blocksCurrent()).toBe(true);
+    // Meanwhile a writer that keeps no blocks adds an event (here a process of its own; in
+    // production, the state a failed rebuild at open leaves is the same: blocks behind `events`).
+    // In the first block's stretch, far from the one the next write touches.
+    const older = event(10.5);
+    const other = startNode(fileURLToPath(new URL('processes/older-writer.mjs', import.meta.url)), [
+      dir,
+      older.id,
+      String(older.startsAt),
+      older.summary,
+    ]);
+    expect(await other.exited).toBe(0);
+    model.set(older.id, { ...older, feed: 'a' });
+    expect(writer.blocksCurrent()).toBe(false);
+    // A small write: repacking the blocks it touches must not stamp the others as current.
+    const next = event(500);
+    writer.applyFeed('a', [next], commit(2));
+    model.set(next.id, { ...next, feed: 'a' });
+    expect(joinedRuns(writer, ALL).text).toBe(expected(model, ALL));
+    expect(writer.blocksCurrent()).toBe(false);
+  });
+
   it('are rebuilt whole in the transaction of a write that touches many keys, step by step', async () => {
     const random = createRandom(SEED + 2);
     const model = new Map<string, EventRecord & { feed: string }>();
