@@ -443,13 +443,13 @@ function startup(r: Results): string[] {
   const s = r.startup;
   const runs = (values: number[] | undefined) =>
     values === undefined ? '' : ` | ${values.map((v) => n(v)).join(', ')}`;
-  const multiple = s.starts !== undefined;
+  const starts = s.idleRuns?.length;
   return [
     `## API start-up: process start to its first /search answer (API_WORKERS=${s.apiWorkers})`,
     '',
-    ...(multiple
+    ...(starts !== undefined
       ? [
-          `The median of ${s.starts} starts one after another; the cluster primary forks its first worker alone, the others once it listens.`,
+          `The median of ${starts} starts one after another; the cluster primary forks its first worker alone, the others once it listens.`,
           '',
           '| store | ms (median) | each start, ms |',
           '|---|---:|---|',

@@ -164,20 +164,27 @@ export interface BlockSources {
 const WHOLE_REBUILD_RATIO = 32;
 
 /**
- * Rebuilds the blocks that hold any of `touched` (keys written or removed in this transaction),
- * then stamps the blocks with the state digest. Each block is a stretch between two block keys;
- * a touched key before the first block belongs to the first stretch. A write touching many keys
+ * Keeps the blocks through one write: the function returned rebuilds the blocks that hold any of
+ * `touched` (keys written or removed in this transaction), then stamps them with the state
+ * digest. Each block is a stretch between two block keys; a touched key before the first block
+ * belongs to the first stretch. A write touching many keys
  * (a store's first ingest, say) rebuilds every block, inside that same transaction: the events are
  * read back from the transaction's own pages, where a transaction of its own would map the whole
  * `events` database from the file (measured: the 1 GB ingest's peak RSS 80 MiB higher).
  *
- * `wereCurrent`: whether the blocks described the events before this write. If not (a writer that
- * keeps no blocks wrote since, or the rebuild at this writer's open failed), only a whole rebuild
- * makes them current: repacking the touched stretches and stamping would have readers trust the
- * other stretches, which miss what was written behind them. They are then left stale (read event
- * by event, the same answers) for the next writer's open to rebuild.
+ * Blocks already behind the events before this write (a writer that keeps no blocks wrote since,
+ * or the rebuild at this writer's open failed) only a whole rebuild makes current: repacking the
+ * touched stretches and stamping would have readers trust the other stretches, which miss what
+ * was written behind them. They are then left stale (read event by event, the same answers) for
+ * the next writer's open to rebuild. Whether they were is read when the write begins, before it
+ * moves the digest: call this then, and the function it returns once the write's keys are known.
  */
-export function rebuildBlocks(
+export function beginBlocksUpdate(sources: BlockSources): (touched: readonly EventKey[]) => void {
+  const wereCurrent = blocksCurrent(sources.meta);
+  return (touched) => rebuildBlocks(sources, touched, wereCurrent);
+}
+
+function rebuildBlocks(
   sources: BlockSources,
   touched: readonly EventKey[],
   wereCurrent: boolean,

@@ -18,7 +18,7 @@ import {
   rewriteDigests,
   unavailable,
 } from './environment.js';
-import { blocksCurrent, rebuildAllBlocks, rebuildBlocks } from './event-blocks.js';
+import { beginBlocksUpdate, blocksCurrent, rebuildAllBlocks } from './event-blocks.js';
 import { type FeedStage, openFeedStage } from './feed-stage.js';
 import {
   DIGEST_KEY,
@@ -276,8 +276,7 @@ function createWriter(
     version: number,
   ): ApplyCounts => {
     const counts = emptyCounts();
-    // Read before this write moves the digest (see rebuildBlocks).
-    const blocksWereCurrent = blocksCurrent(meta);
+    const updateBlocks = beginBlocksUpdate(blockSources);
     const digest = new DigestSum(readDigest(env) ?? EMPTY_DIGEST);
     const feedDigest = new DigestSum(readFeedDigest(env, feed));
     let unattributed: DigestSum | undefined;
@@ -323,7 +322,7 @@ function createWriter(
     if (unattributed !== undefined) {
       meta.putSync(feedDigestKey(UNATTRIBUTED_FEED), unattributed.value());
     }
-    rebuildBlocks(blockSources, touched, blocksWereCurrent);
+    updateBlocks(touched);
     changes.finish();
     return counts;
   };
@@ -418,7 +417,7 @@ function createWriter(
 
     emptyFeed(feed, mark) {
       write(`emptying feed ${feed}`, () => {
-        const blocksWereCurrent = blocksCurrent(meta);
+        const updateBlocks = beginBlocksUpdate(blockSources);
         const digest = new DigestSum(readDigest(env) ?? EMPTY_DIGEST);
         const removed: EventKey[] = [];
         for (const { key, value } of ids.getRange({})) {
@@ -429,7 +428,7 @@ function createWriter(
           digest.toggle(value[1]);
         }
         meta.putSync(DIGEST_KEY, digest.value());
-        rebuildBlocks(blockSources, removed, blocksWereCurrent);
+        updateBlocks(removed);
         meta.removeSync(feedDigestKey(feed));
         meta.putSync(feedKey(feed), { ...readRecord(feed), events: 0 } satisfies FeedRecord);
         meta.putSync(HEAD_KEY, { ...readHead(env), storeId: mark.storeId } satisfies Head);

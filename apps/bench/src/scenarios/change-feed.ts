@@ -7,10 +7,9 @@ import { open } from 'lmdb';
 import type { BenchContext } from '../bench-context.js';
 import { type FixedRate, measureFixedRate, oneUrlLoad } from '../fixed-rate-load.js';
 import { measureThroughput, type Throughput } from '../load.js';
+import { LOAD_CORE, medianRun, SERVER_CORE } from '../paired-rounds.js';
 import { treeCpuSeconds } from '../process-cpu.js';
 
-const SERVER_CORE = '1';
-const LOAD_CORE = '0';
 /** Writes timed per subscriber count, one every WRITE_GAP_MS. */
 const WRITES = 40;
 const WRITE_GAP_MS = 50;
@@ -195,7 +194,7 @@ async function measureBeside(ctx: BenchContext, url: string, base: string, pid: 
   const byP99 = (runs: FixedRate[]) =>
     [...runs].sort((a, b) => a.latencyMs.p99 - b.latencyMs.p99)[Math.floor((runs.length - 1) / 2)]!;
   return {
-    search: { without: median(without), beside: median(beside), subscribers: 1_000 },
+    search: { without: medianRun(without), beside: medianRun(beside), subscribers: 1_000 },
     fixed: { without: byP99(fixedWithout), beside: byP99(fixedBeside) },
     kibPerSubscriber,
   };
@@ -205,13 +204,6 @@ async function measureBeside(ctx: BenchContext, url: string, base: string, pid: 
 async function subscribers(base: string): Promise<number> {
   const text = await (await fetch(`${base}/metrics`)).text();
   return Number(/^tessera_change_subscribers (\d+)/m.exec(text)?.[1] ?? Number.NaN);
-}
-
-/** The run with the median req/s of two or more. */
-function median(runs: Throughput[]): Throughput {
-  return [...runs].sort((a, b) => a.requestsPerSecond - b.requestsPerSecond)[
-    Math.floor((runs.length - 1) / 2)
-  ]!;
 }
 
 /**

@@ -1,10 +1,16 @@
 import { openStoreWriter } from '@tessera/store';
 import { seedStore } from '@tessera/testkit';
 import type { BenchContext } from '../bench-context.js';
-import { measureThroughput, type Throughput } from '../load.js';
+import type { Throughput } from '../load.js';
+import {
+  LOAD_CORE,
+  measureInRounds,
+  medianRun,
+  pairedRatio,
+  type RoundServer,
+  SERVER_CORE,
+} from '../paired-rounds.js';
 
-const SERVER_CORE = '1';
-const LOAD_CORE = '0';
 const SEEDED_FROM = Date.parse('2000-01-01T00:00:00Z');
 /** seedStore's default density: 50 events a week, one every 12,096 s, whatever the store size. */
 const SPACING_MS = (7 * 86_400_000) / 50;
@@ -31,20 +37,8 @@ export interface CostPoint {
   uncachedShare?: number;
 }
 
-type Mode = 'cached' | 'uncached';
 /** Rounds per point, each measuring both modes in alternating order. */
 const ROUNDS = 3;
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
-}
-
-/** The run of median throughput: its latencies go with it. */
-function medianRun(runs: Throughput[]): Throughput {
-  const sorted = [...runs].sort((a, b) => a.requestsPerSecond - b.requestsPerSecond);
-  return sorted[Math.floor(sorted.length / 2)]!;
-}
 
 export interface CostCurveResult {
   connections: number;
@@ -111,25 +105,23 @@ export async function runCostCurve(
       );
       const events = (JSON.parse(body.toString()) as { data: { events: unknown[] } }).data.events
         .length;
-      const rounds: Array<Record<Mode, Throughput>> = [];
-      for (let round = 0; round < ROUNDS; round++) {
-        const order: Mode[] = round % 2 === 0 ? ['cached', 'uncached'] : ['uncached', 'cached'];
-        const measured: Partial<Record<Mode, Throughput>> = {};
-        for (const mode of order) {
-          const url = `${servers[mode].base}/search${query}`;
-          measured[mode] = await measureThroughput(url, seconds, connections, LOAD_CORE);
-        }
-        rounds.push(measured as Record<Mode, Throughput>);
-      }
+      const asRound = ({ base, api }: (typeof servers)['cached']): RoundServer => ({
+        base,
+        pid: api.child.pid!,
+        stop: () => api.stop(),
+      });
+      const measured = await measureInRounds(
+        { cached: asRound(servers.cached), uncached: asRound(servers.uncached) },
+        `/search${query}`,
+        { rounds: ROUNDS, seconds, connections },
+      );
       return {
         storeEvents,
         events,
         bodyBytes: body.length,
-        cached: medianRun(rounds.map((r) => r.cached)),
-        uncached: medianRun(rounds.map((r) => r.uncached)),
-        uncachedShare: median(
-          rounds.map((r) => r.uncached.requestsPerSecond / r.cached.requestsPerSecond),
-        ),
+        cached: medianRun(measured.cached),
+        uncached: medianRun(measured.uncached),
+        uncachedShare: pairedRatio(measured.uncached, measured.cached).requestsPerSecond,
       };
     } finally {
       await Promise.all([servers.cached.api.stop(), servers.uncached.api.stop()]);

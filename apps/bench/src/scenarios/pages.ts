@@ -7,6 +7,7 @@ import {
   LOAD_CORE,
   measureInRounds,
   medianRun,
+  middle,
   type PairedRatio,
   pairedRatio,
   SERVER_CORE,
@@ -38,11 +39,12 @@ export interface PagesResult {
   eventThroughput: Throughput;
   /** The Koa floor sending the same event's bytes from memory. */
   eventKoaFloor: Throughput;
-  /** The same floor sending Tessera's head too (see koa-floor.ts). */
-  eventKoaSameAnswer: Throughput;
+  /** The same floor sending Tessera's head too (see koa-floor.ts); absent in reports before. */
+  eventKoaSameAnswer?: Throughput;
   /** /events/{id}'s req/s over the Koa floor's: the median of the rounds' own ratios. */
   eventOfKoa: number;
-  eventPaired: { rounds: number; ofKoa: PairedRatio; ofKoaSameAnswer: PairedRatio };
+  /** Absent in reports before the rounds: one run of each. */
+  eventPaired?: { rounds: number; ofKoa: PairedRatio; ofKoaSameAnswer: PairedRatio };
 }
 
 /**
@@ -143,7 +145,7 @@ async function firstEvents(url: string): Promise<FirstEvents> {
     ttfb.push(t.ttfbMs);
     first100.push(t.first100Ms);
   }
-  return { ttfbMs: median(ttfb), first100Ms: median(first100) };
+  return { ttfbMs: middle(ttfb), first100Ms: middle(first100) };
 }
 
 /**
@@ -177,8 +179,4 @@ function timeFirstEvents(url: string): Promise<FirstEvents> {
     req.on('error', reject);
     req.end();
   });
-}
-
-function median(values: number[]): number {
-  return [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? Number.NaN;
 }
