@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { EventRecord } from '@tessera/core';
 
 /**
@@ -234,6 +234,38 @@ export type Digest = string;
 /** The state digest of an empty store. */
 export const EMPTY_DIGEST: Digest = Buffer.alloc(16).toString('base64url');
 
+/** A record's digest, and the value `events` stores for it (the digest covers it). */
+export interface EncodedRecord {
+  digest: Digest;
+  value: Buffer;
+}
+
+/**
+ * 128 bits of SHA-256 over the id, the start and exactly what `events` stores for the record,
+ * with that value: both come from one buffer (the value is its tail), hashed in one call. A
+ * record costs an apply one allocation and one native call here instead of a Hash object, its
+ * two updates and a second encoding of the value for the put.
+ */
+export function encodeRecord(record: {
+  id: string;
+  startsAt: number;
+  endsAt: number;
+  summary: string;
+}): EncodedRecord {
+  const prefix = `${record.id}\u0000${record.startsAt}\u0000`;
+  const prefixBytes = Buffer.byteLength(prefix, 'utf8');
+  const bytes = Buffer.allocUnsafe(
+    prefixBytes + END_PREFIX_BYTES + Buffer.byteLength(record.summary, 'utf8'),
+  );
+  bytes.write(prefix, 0, 'utf8');
+  bytes.writeDoubleLE(record.endsAt, prefixBytes);
+  bytes.write(record.summary, prefixBytes + END_PREFIX_BYTES, 'utf8');
+  return {
+    digest: hash('sha256', bytes, 'base64url').slice(0, 22),
+    value: bytes.subarray(prefixBytes),
+  };
+}
+
 /** 128 bits of SHA-256 over the id, the start and exactly what `events` stores for the record. */
 export function recordDigest(record: {
   id: string;
@@ -241,11 +273,7 @@ export function recordDigest(record: {
   endsAt: number;
   summary: string;
 }): Digest {
-  return createHash('sha256')
-    .update(`${record.id}\u0000${record.startsAt}\u0000`)
-    .update(encodeEventValue(record.endsAt, record.summary))
-    .digest('base64url')
-    .slice(0, 22);
+  return encodeRecord(record).digest;
 }
 
 /**
@@ -262,16 +290,32 @@ export class DigestSum {
   /** Folds digests in (or out); undefined ones (no previous record) are skipped. */
   toggle(...digests: Array<Digest | undefined>): this {
     for (const d of digests) {
-      if (d === undefined) continue;
-      const other = Buffer.from(d, 'base64url');
-      for (let i = 0; i < 16; i++) this.bytes[i] = (this.bytes[i] ?? 0) ^ (other[i] ?? 0);
+      if (d !== undefined) this.fold(Buffer.from(d, 'base64url'));
     }
+    return this;
+  }
+
+  /** Folds in 16 raw bytes: a digest, or several already folded together (see digestDelta). */
+  fold(bytes: Uint8Array): this {
+    for (let i = 0; i < 16; i++) this.bytes[i] = (this.bytes[i] ?? 0) ^ (bytes[i] ?? 0);
     return this;
   }
 
   value(): Digest {
     return this.bytes.toString('base64url');
   }
+}
+
+/**
+ * What replacing digest `from` (undefined: no record before) by `to` does to a sum, as 16 raw
+ * bytes: an apply folds it into the state's sum and the feed's, decoding each digest once.
+ */
+export function digestDelta(from: Digest | undefined, to: Digest): Buffer {
+  const delta = Buffer.from(to, 'base64url');
+  if (from === undefined) return delta;
+  const other = Buffer.from(from, 'base64url');
+  for (let i = 0; i < 16; i++) delta[i] = (delta[i] ?? 0) ^ (other[i] ?? 0);
+  return delta;
 }
 
 export function eventKey(startsAt: number, id: string): EventKey {

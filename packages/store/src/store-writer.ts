@@ -25,9 +25,10 @@ import {
   type Digest,
   DigestSum,
   decodeRecord,
+  digestDelta,
   EMPTY_DIGEST,
   type EventKey,
-  encodeEventValue,
+  encodeRecord,
   eventKey,
   FEEDS_KEY,
   feedDigestKey,
@@ -219,14 +220,14 @@ function createWriter(
   const view = viewOf(env);
   const stages = new Map<string, FeedStage>();
 
-  const inspect = (record: EventRecord): RecordInspection => {
+  /** What writing `record`, whose digest is `digest`, would do. */
+  const inspectDigest = (record: EventRecord, digest: Digest): RecordInspection => {
     let current: IdEntry | undefined;
     try {
       current = ids.get(record.id);
     } catch (cause) {
       throw unavailable(env.path, cause, 'read');
     }
-    const digest = recordDigest(record);
     if (current === undefined) return { change: 'inserted', digest, previous: undefined };
     // The digest in `ids` answers "unchanged?" without reading the event itself: an unchanged
     // feed touches only the small ids pages, not every stored event.
@@ -234,6 +235,8 @@ function createWriter(
       current[0] !== record.startsAt ? 'moved' : current[1] === digest ? 'unchanged' : 'updated';
     return { change, digest, previous: current };
   };
+  const inspect = (record: EventRecord): RecordInspection =>
+    inspectDigest(record, recordDigest(record));
 
   const write = <T>(what: string, fn: () => T): T => {
     try {
@@ -287,7 +290,8 @@ function createWriter(
       if (!EventRecordSchema.safeParse(record).success) {
         throw new StoreError('invalid_record', `refusing malformed record ${String(record?.id)}`);
       }
-      const seen = inspect(record);
+      const encoded = encodeRecord(record);
+      const seen = inspectDigest(record, encoded.digest);
       counts[seen.change]++;
       const previous = seen.previous;
       const previousFeed = previous === undefined ? feed : feedOfEntry(previous);
@@ -299,16 +303,18 @@ function createWriter(
       }
       if (seen.change !== 'unchanged') {
         const key = eventKey(record.startsAt, record.id);
-        events.putSync(key, encodeEventValue(record.endsAt, record.summary));
+        events.putSync(key, encoded.value);
         touched.push(key);
         changes.add(feed, record);
       }
       const movedAt = seen.change === 'moved' ? version : previous?.[2];
       ids.putSync(record.id, idEntry(record.startsAt, seen.digest, movedAt, feed));
-      digest.toggle(previous?.[1], seen.digest);
       if (previousFeed === feed) {
-        feedDigest.toggle(previous?.[1], seen.digest);
+        const delta = digestDelta(previous?.[1], seen.digest);
+        digest.fold(delta);
+        feedDigest.fold(delta);
       } else {
+        digest.toggle(previous?.[1], seen.digest);
         unattributed ??= new DigestSum(readFeedDigest(env, previousFeed));
         unattributed.toggle(previous?.[1]);
         feedDigest.toggle(seen.digest);
