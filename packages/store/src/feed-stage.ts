@@ -58,6 +58,8 @@ export function openFeedStage(storePath: string, name: string): FeedStage {
   const path = stagePath(storePath, name);
   let opened: { fd: number; index: RootDatabase<number, string> } | undefined;
   let written = 0;
+  /** Records staged, counting each staging of an id: more than the index holds if any was staged again. */
+  let staged = 0;
 
   const files = (): { fd: number; index: RootDatabase<number, string> } => {
     if (opened !== undefined) return opened;
@@ -80,6 +82,7 @@ export function openFeedStage(storePath: string, name: string): FeedStage {
     const closing = opened;
     opened = undefined;
     written = 0;
+    staged = 0;
     if (closing !== undefined) {
       closeSync(closing.fd);
       await closing.index.close();
@@ -112,14 +115,18 @@ export function openFeedStage(storePath: string, name: string): FeedStage {
         );
       }
       written += bytes.length;
+      staged += records.length;
     },
     size: () => (opened?.index.getStats() as { entryCount: number } | undefined)?.entryCount ?? 0,
     *records() {
       if (opened === undefined) return;
       const { fd, index } = opened;
+      // Only a stage holding an id twice has frames to pass over: the others are read without a
+      // lookup per record.
+      const restaged = staged > (index.getStats() as { entryCount: number }).entryCount;
       for (const { offset, record } of readFrames(fd, written)) {
         // An id staged again later: its last staging is the one that counts.
-        if (index.get(record[0]) !== offset) continue;
+        if (restaged && index.get(record[0]) !== offset) continue;
         const [id, startsAt, endsAt, summary] = record;
         yield { id, startsAt, endsAt, summary };
       }
