@@ -117,13 +117,13 @@ export function openFeedStage(storePath: string, name: string): FeedStage {
       written += bytes.length;
       staged += records.length;
     },
-    size: () => (opened?.index.getStats() as { entryCount: number } | undefined)?.entryCount ?? 0,
+    size: () => (opened === undefined ? 0 : entryCount(opened.index)),
     *records() {
       if (opened === undefined) return;
       const { fd, index } = opened;
       // Only a stage holding an id twice has frames to pass over: the others are read without a
       // lookup per record.
-      const restaged = staged > (index.getStats() as { entryCount: number }).entryCount;
+      const restaged = staged > entryCount(index);
       for (const { offset, record } of readFrames(fd, written)) {
         // An id staged again later: its last staging is the one that counts.
         if (restaged && index.get(record[0]) !== offset) continue;
@@ -134,6 +134,11 @@ export function openFeedStage(storePath: string, name: string): FeedStage {
     clear: discard,
     close: discard,
   };
+}
+
+/** Distinct ids staged: the index's entries. */
+function entryCount(index: RootDatabase<number, string>): number {
+  return (index.getStats() as { entryCount: number }).entryCount;
 }
 
 /** A write of a regular file may be short (a full disk): go on until all of it is written or it fails. */

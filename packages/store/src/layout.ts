@@ -254,12 +254,9 @@ export function encodeRecord(record: {
 }): EncodedRecord {
   const prefix = `${record.id}\u0000${record.startsAt}\u0000`;
   const prefixBytes = Buffer.byteLength(prefix, 'utf8');
-  const bytes = Buffer.allocUnsafe(
-    prefixBytes + END_PREFIX_BYTES + Buffer.byteLength(record.summary, 'utf8'),
-  );
+  const bytes = Buffer.allocUnsafe(prefixBytes + eventValueBytes(record.summary));
   bytes.write(prefix, 0, 'utf8');
-  bytes.writeDoubleLE(record.endsAt, prefixBytes);
-  bytes.write(record.summary, prefixBytes + END_PREFIX_BYTES, 'utf8');
+  writeEventValue(bytes, prefixBytes, record.endsAt, record.summary);
   return {
     digest: hash('sha256', bytes, 'base64url').slice(0, 22),
     value: bytes.subarray(prefixBytes),
@@ -297,7 +294,7 @@ export class DigestSum {
 
   /** Folds in 16 raw bytes: a digest, or several already folded together (see digestDelta). */
   fold(bytes: Uint8Array): this {
-    for (let i = 0; i < 16; i++) this.bytes[i] = (this.bytes[i] ?? 0) ^ (bytes[i] ?? 0);
+    xorInto(this.bytes, bytes);
     return this;
   }
 
@@ -312,10 +309,13 @@ export class DigestSum {
  */
 export function digestDelta(from: Digest | undefined, to: Digest): Buffer {
   const delta = Buffer.from(to, 'base64url');
-  if (from === undefined) return delta;
-  const other = Buffer.from(from, 'base64url');
-  for (let i = 0; i < 16; i++) delta[i] = (delta[i] ?? 0) ^ (other[i] ?? 0);
+  if (from !== undefined) xorInto(delta, Buffer.from(from, 'base64url'));
   return delta;
+}
+
+/** XORs a digest's 16 bytes into `target`'s, in place. */
+function xorInto(target: Uint8Array, source: Uint8Array): void {
+  for (let i = 0; i < 16; i++) target[i] = (target[i] ?? 0) ^ (source[i] ?? 0);
 }
 
 export function eventKey(startsAt: number, id: string): EventKey {
@@ -323,11 +323,20 @@ export function eventKey(startsAt: number, id: string): EventKey {
 }
 
 export function encodeEventValue(endsAt: number, summary: string): Buffer {
-  const size = Buffer.byteLength(summary, 'utf8');
-  const value = Buffer.allocUnsafe(END_PREFIX_BYTES + size);
-  value.writeDoubleLE(endsAt, 0);
-  value.write(summary, END_PREFIX_BYTES, 'utf8');
+  const value = Buffer.allocUnsafe(eventValueBytes(summary));
+  writeEventValue(value, 0, endsAt, summary);
   return value;
+}
+
+/** The size of an `events` value: the end instant, then the summary's UTF-8. */
+function eventValueBytes(summary: string): number {
+  return END_PREFIX_BYTES + Buffer.byteLength(summary, 'utf8');
+}
+
+/** Writes an `events` value into `target` at `at` (eventValueBytes long). */
+function writeEventValue(target: Buffer, at: number, endsAt: number, summary: string): void {
+  target.writeDoubleLE(endsAt, at);
+  target.write(summary, at + END_PREFIX_BYTES, 'utf8');
 }
 
 export function decodeEnd(value: Uint8Array): number {
