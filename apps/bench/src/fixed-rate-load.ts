@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { nearestRank } from './percentile.js';
 
 const run = promisify(execFile);
 
@@ -151,9 +152,7 @@ export function fixedRateOfLogs(
     }
   }
   latencies.sort((a, b) => a - b);
-  // The nearest rank: the smallest latency that a share q of the requests do not exceed.
-  const at = (q: number) =>
-    latencies.length === 0 ? 0 : latencies[Math.max(0, Math.ceil(q * latencies.length) - 1)]!;
+  const at = (q: number) => nearestRank(latencies, q);
   return {
     achievedRate: (latencies.length + errors) / seconds,
     latencyMs: { p50: at(0.5), p90: at(0.9), p99: at(0.99), p999: at(0.999), max: at(1) },

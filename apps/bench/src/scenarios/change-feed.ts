@@ -8,6 +8,7 @@ import type { BenchContext } from '../bench-context.js';
 import { type FixedRate, measureFixedRate, oneUrlLoad } from '../fixed-rate-load.js';
 import { measureThroughput, type Throughput } from '../load.js';
 import { LOAD_CORE, medianRun, SERVER_CORE } from '../paired-rounds.js';
+import { nearestRank } from '../percentile.js';
 import { treeCpuSeconds } from '../process-cpu.js';
 
 /** Writes timed per subscriber count, one every WRITE_GAP_MS. */
@@ -149,7 +150,7 @@ async function measureLatency(
     for (const stream of streams) stream.destroy();
   }
   samples.sort((a, b) => a - b);
-  const at = (q: number) => samples[Math.min(samples.length - 1, Math.floor(q * samples.length))]!;
+  const at = (q: number) => nearestRank(samples, q);
   return {
     subscribers,
     p50: at(0.5),

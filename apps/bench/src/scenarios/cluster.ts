@@ -11,6 +11,7 @@ import {
   waitUntil,
 } from '@tessera/testkit';
 import type { BenchContext } from '../bench-context.js';
+import { nearestRank } from '../percentile.js';
 
 export interface ClusterResult {
   nodes: number;
@@ -257,8 +258,6 @@ export async function runCluster(ctx: BenchContext): Promise<ClusterResult> {
       'NATS_URL=3 local nats-server -js processes; 3 nodes (ingestor + API, API_WORKERS=1), LEASE_MS=10000, POLL_INTERVAL_MS=3000',
     );
     const sorted = [...lags].sort((a, b) => a - b);
-    const pct = (p: number) =>
-      sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
     return {
       nodes: 3,
       leaseMs: LEASE_MS,
@@ -266,8 +265,8 @@ export async function runCluster(ctx: BenchContext): Promise<ClusterResult> {
         feeds: FEEDS,
         changedEvents: LAG_BASES * 2,
         samples: lags.length,
-        p50Ms: pct(50),
-        p99Ms: pct(99),
+        p50Ms: nearestRank(sorted, 0.5),
+        p99Ms: nearestRank(sorted, 0.99),
         maxMs: sorted.at(-1)!,
       },
       takeoverMs,
