@@ -27,7 +27,6 @@ import {
   decodeRecord,
   digestDelta,
   EMPTY_DIGEST,
-  type EventKey,
   encodeRecord,
   eventKey,
   FEEDS_KEY,
@@ -279,13 +278,11 @@ function createWriter(
     version: number,
   ): ApplyCounts => {
     const counts = emptyCounts();
-    const updateBlocks = beginBlocksUpdate(blockSources);
+    const blocks = beginBlocksUpdate(blockSources);
     const digest = new DigestSum(readDigest(env) ?? EMPTY_DIGEST);
     const feedDigest = new DigestSum(readFeedDigest(env, feed));
     let unattributed: DigestSum | undefined;
     const changes = new ChangeRecorder(changesDb, meta, version, changeRetention, Date.now());
-    // The keys written or removed: the blocks holding them are rebuilt before the commit.
-    const touched: EventKey[] = [];
     for (const record of records) {
       if (!EventRecordSchema.safeParse(record).success) {
         throw new StoreError('invalid_record', `refusing malformed record ${String(record?.id)}`);
@@ -299,12 +296,12 @@ function createWriter(
       if (seen.change === 'moved') {
         const old = eventKey(previous![0], record.id);
         events.removeSync(old);
-        touched.push(old);
+        blocks.touch(old);
       }
       if (seen.change !== 'unchanged') {
         const key = eventKey(record.startsAt, record.id);
         events.putSync(key, encoded.value);
-        touched.push(key);
+        blocks.touch(key);
         changes.add(feed, record);
       }
       const movedAt = seen.change === 'moved' ? version : previous?.[2];
@@ -328,7 +325,7 @@ function createWriter(
     if (unattributed !== undefined) {
       meta.putSync(feedDigestKey(UNATTRIBUTED_FEED), unattributed.value());
     }
-    updateBlocks(touched);
+    blocks.finish();
     changes.finish();
     return counts;
   };
@@ -423,18 +420,18 @@ function createWriter(
 
     emptyFeed(feed, mark) {
       write(`emptying feed ${feed}`, () => {
-        const updateBlocks = beginBlocksUpdate(blockSources);
+        const blocks = beginBlocksUpdate(blockSources);
         const digest = new DigestSum(readDigest(env) ?? EMPTY_DIGEST);
-        const removed: EventKey[] = [];
         for (const { key, value } of ids.getRange({})) {
           if (feedOfEntry(value) !== feed) continue;
-          removed.push(eventKey(value[0], key));
-          events.removeSync(removed.at(-1)!);
+          const removed = eventKey(value[0], key);
+          events.removeSync(removed);
+          blocks.touch(removed);
           ids.removeSync(key);
           digest.toggle(value[1]);
         }
         meta.putSync(DIGEST_KEY, digest.value());
-        updateBlocks(removed);
+        blocks.finish();
         meta.removeSync(feedDigestKey(feed));
         meta.putSync(feedKey(feed), { ...readRecord(feed), events: 0 } satisfies FeedRecord);
         meta.putSync(HEAD_KEY, { ...readHead(env), storeId: mark.storeId } satisfies Head);
