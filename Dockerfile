@@ -53,8 +53,8 @@ CMD ["node", "dist/main.js"]
 
 FROM runtime AS ingestor
 COPY --from=build --chown=node:node /out/ingestor /app
-# A small young generation, as the Makefile runs it (see docs/benchmarks-notes.md).
-CMD ["node", "--max-semi-space-size=2", "dist/main.js"]
+# The V8 options the Makefile runs it with (see docs/decisions.md, 10 and 11).
+CMD ["node", "--no-memory-pool-share-memory-on-teardown", "--max-semi-space-size=2", "dist/main.js"]
 
 FROM runtime AS provider-sim
 COPY --from=build --chown=node:node /out/provider-sim /app

@@ -26,12 +26,12 @@ PNPM      := $(TOOLS)/node_modules/.bin/pnpm
 INSTALLED := node_modules/.modules.yaml
 MANIFESTS := package.json pnpm-lock.yaml pnpm-workspace.yaml $(wildcard packages/*/package.json apps/*/package.json)
 
-# A small young generation for the ingestor: the feed's bytes pass through the main thread as
-# short-lived Buffers, and with V8's default semi-space (16 MiB) tens of MB of them wait for a
-# collection (see docs/benchmarks-notes.md). APP_NODE_OPTIONS in packages/testkit is the table
+# The ingestor's V8 options: stopped parse threads give their heaps back (Node 26 keeps them
+# otherwise), and a small young generation (the feed's bytes pass through the main thread as
+# short-lived Buffers; see docs/decisions.md, 10 and 11). APP_NODE_OPTIONS in packages/testkit is the table
 # this, the Dockerfile and the tests follow (held to it by apps/e2e/test/launch-options.test.ts),
 # and APP_ENVIRONMENT the environment: glibc's malloc keeping the API's large answers' memory.
-INGESTOR := node --max-semi-space-size=2 apps/ingestor/dist/main.js
+INGESTOR := node --no-memory-pool-share-memory-on-teardown --max-semi-space-size=2 apps/ingestor/dist/main.js
 API      := env MALLOC_MMAP_THRESHOLD_=8388608 MALLOC_TRIM_THRESHOLD_=67108864 node apps/api/dist/main.js
 SIM      := node apps/provider-sim/dist/main.js
 

@@ -149,9 +149,12 @@ export function startNode(
  */
 export const APP_NODE_OPTIONS: Record<AppName, readonly string[]> = {
   api: [],
+  // Node 26's V8 hands a stopped isolate's heap pages to the other isolates' memory pool, which
+  // never gives them back: the parse threads, stopped before a large feed's apply to return their
+  // heaps, kept ~35 MiB resident for the rest of the process (decisions.md, 11).
   // A small young generation: the feed's bytes pass through the main thread as short-lived
   // Buffers, and with the default 16 MiB semi-spaces tens of MB of them wait for a collection.
-  ingestor: ['--max-semi-space-size=2'],
+  ingestor: ['--no-memory-pool-share-memory-on-teardown', '--max-semi-space-size=2'],
   'provider-sim': [],
 };
 
