@@ -8,6 +8,7 @@ import {
   type ChangeLogBounds,
   type ChangePosition,
   comparePositions,
+  type Digest,
   endOfVersion,
   HEAD_KEY,
   type Head,
@@ -99,9 +100,82 @@ export function restartChangeLog(meta: Database<unknown, string>): void {
   meta.putSync(CHANGES_KEY, { ...bounds, horizon: here, last: here } satisfies ChangeLogBounds);
 }
 
+/** Bytes of summaries per transaction when a write's changes are written ahead of it. */
+const AHEAD_CHUNK_BYTES = 4 * 1024 ** 2;
+const DIGEST_BYTES = 16;
+
+/**
+ * A large write's change entries, written before the write itself in transactions of their own
+ * (`writeChangesAhead`), and the record digest of each, in log order. The write's own
+ * transaction then skips each entry already there: a 1 GB first ingest's change log is ~26 MiB,
+ * which its one transaction would otherwise hold in memory as dirty pages until it commits.
+ *
+ * Entries written ahead lie past the log's `last` until the write commits, and readers read no
+ * further than `last` (`readChangesAfter`): a write that fails leaves them unread, and the next
+ * write's transaction removes whatever lies past the `last` it began from (`finish`).
+ */
+export class ChangesAhead {
+  #digests = Buffer.allocUnsafe(DIGEST_BYTES * 1024);
+  #scratch = Buffer.allocUnsafe(DIGEST_BYTES);
+  count = 0;
+
+  constructor(readonly version: number) {}
+
+  push(digest: Digest): void {
+    if ((this.count + 1) * DIGEST_BYTES > this.#digests.length) {
+      const larger = Buffer.allocUnsafe(2 * this.#digests.length);
+      this.#digests.copy(larger);
+      this.#digests = larger;
+    }
+    this.#digests.write(digest, this.count * DIGEST_BYTES, DIGEST_BYTES, 'base64url');
+    this.count++;
+  }
+
+  /** Whether the entry at `seq` was written ahead for a record of this digest. */
+  holds(seq: number, digest: Digest): boolean {
+    if (seq >= this.count) return false;
+    this.#scratch.write(digest, 0, DIGEST_BYTES, 'base64url');
+    return this.#scratch.equals(
+      this.#digests.subarray(seq * DIGEST_BYTES, (seq + 1) * DIGEST_BYTES),
+    );
+  }
+}
+
+/**
+ * Writes the change entries of the write about to be made at `version`, in transactions of about
+ * AHEAD_CHUNK_BYTES of summaries each, run by `transaction`; `changed` lists the records that
+ * write will change, in its order, and is read inside those transactions, so that no summary is
+ * held beyond its own put. Returns undefined when the log will not record that write (a replay
+ * behind its end).
+ */
+export function writeChangesAhead(
+  db: ChangesDatabase,
+  meta: Database<unknown, string>,
+  write: { feed: string; version: number; now: number },
+  changed: Iterable<{ record: EventRecord; digest: Digest }>,
+  transaction: (fn: () => void) => void,
+): ChangesAhead | undefined {
+  if (write.version <= readBounds(meta).last[0]) return undefined;
+  const ahead = new ChangesAhead(write.version);
+  const changes = changed[Symbol.iterator]();
+  let next = changes.next();
+  while (next.done !== true) {
+    transaction(() => {
+      for (let bytes = 0; next.done !== true && bytes < AHEAD_CHUNK_BYTES; next = changes.next()) {
+        const { record, digest } = next.value;
+        db.putSync([write.version, ahead.count], [write.feed, write.now, record.summary]);
+        ahead.push(digest);
+        bytes += record.summary.length;
+      }
+    });
+  }
+  return ahead;
+}
+
 /**
  * The changes of one write, recorded in its transaction: `add` each record the write changed,
- * then `finish` once to write the bounds and compact the front of the log.
+ * then `finish` once to write the bounds and compact the front of the log. Entries written
+ * ahead (`ahead`) are not written again.
  */
 export class ChangeRecorder {
   private readonly bounds: ChangeLogBounds;
@@ -115,17 +189,25 @@ export class ChangeRecorder {
     private readonly version: number,
     private readonly retention: ChangeRetention,
     private readonly now: number,
+    private readonly ahead?: ChangesAhead,
   ) {
     this.bounds = readBounds(meta);
     this.recording = version > this.bounds.last[0];
   }
 
-  add(feed: string, record: EventRecord): void {
+  add(feed: string, record: EventRecord, digest: Digest): void {
     if (!this.recording) return;
-    this.db.putSync([this.version, this.seq++], [feed, this.now, record.summary]);
+    const seq = this.seq++;
+    if (this.ahead?.version === this.version && this.ahead.holds(seq, digest)) return;
+    this.db.putSync([this.version, seq], [feed, this.now, record.summary]);
   }
 
   finish(): void {
+    if (!this.recording) return;
+    // Entries past the log's end that this write did not make its own: written ahead for a write
+    // that failed, or ahead of this one beyond what it recorded.
+    removeRange(this.db, [this.bounds.last[0], this.bounds.last[1] + 1], [this.version, 0]);
+    removeRange(this.db, [this.version, this.seq], undefined);
     if (this.seq === 0) return;
     const bounds: ChangeLogBounds = {
       horizon: this.bounds.horizon,
@@ -135,6 +217,14 @@ export class ChangeRecorder {
     compact(this.db, bounds, this.retention, this.now);
     this.meta.putSync(CHANGES_KEY, bounds);
   }
+}
+
+function removeRange(
+  db: ChangesDatabase,
+  start: ChangePosition,
+  end: ChangePosition | undefined,
+): void {
+  for (const key of [...db.getKeys({ start, end })]) db.removeSync(key);
 }
 
 /** Removes changes from the front past the retention, moving the horizon over them (in place). */
@@ -173,7 +263,9 @@ export function readChangesAfter(
     return { expired: false, changes };
   }
   // Keys order as arrays of numbers; [v, seq + 1] is the first key after [v, seq].
-  for (const { key, value } of db.getRange({ start: [after[0], after[1] + 1], limit })) {
+  // No further than `last`: entries past it are written ahead of a write not yet committed.
+  const end: ChangePosition = [bounds.last[0], bounds.last[1] + 1];
+  for (const { key, value } of db.getRange({ start: [after[0], after[1] + 1], end, limit })) {
     changes.push({ position: key, feed: value[0], summary: value[2] });
   }
   return { expired: false, changes };

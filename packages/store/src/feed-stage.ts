@@ -9,6 +9,12 @@ import { describeCause, StoreError } from './store-error.js';
 
 type Staged = [id: string, startsAt: number, endsAt: number, summary: string];
 
+/** A stage's records: read afresh from the stage each time they are iterated. */
+export interface StagedRecords extends Iterable<EventRecord> {
+  /** Distinct records. */
+  readonly size: number;
+}
+
 /**
  * Where a feed's records wait while the feed is still arriving (a partner's body, a cluster
  * batch's parts), so that no write transaction of the store stays open across the network. A
@@ -21,7 +27,7 @@ export interface FeedStage {
   add(records: readonly EventRecord[]): void;
   /** Distinct records staged. */
   size(): number;
-  records(): IterableIterator<EventRecord>;
+  records(): StagedRecords;
   /**
    * Empties the stage for the next feed: its files are deleted, not only its records, because
    * a failed feed must not keep its disk space (a full disk would then refuse even the record
@@ -118,18 +124,26 @@ export function openFeedStage(storePath: string, name: string): FeedStage {
       staged += records.length;
     },
     size: () => (opened === undefined ? 0 : entryCount(opened.index)),
-    *records() {
-      if (opened === undefined) return;
-      const { fd, index } = opened;
-      // Only a stage holding an id twice has frames to pass over: the others are read without a
-      // lookup per record.
-      const restaged = staged > entryCount(index);
-      for (const { offset, record } of readFrames(fd, written)) {
-        // An id staged again later: its last staging is the one that counts.
-        if (restaged && index.get(record[0]) !== offset) continue;
-        const [id, startsAt, endsAt, summary] = record;
-        yield { id, startsAt, endsAt, summary };
-      }
+    records() {
+      const files = opened;
+      const end = written;
+      const stagings = staged;
+      return {
+        size: files === undefined ? 0 : entryCount(files.index),
+        *[Symbol.iterator]() {
+          if (files === undefined) return;
+          const { fd, index } = files;
+          // Only a stage holding an id twice has frames to pass over: the others are read
+          // without a lookup per record.
+          const restaged = stagings > entryCount(index);
+          for (const { offset, record } of readFrames(fd, end)) {
+            // An id staged again later: its last staging is the one that counts.
+            if (restaged && index.get(record[0]) !== offset) continue;
+            const [id, startsAt, endsAt, summary] = record;
+            yield { id, startsAt, endsAt, summary };
+          }
+        },
+      };
     },
     clear: discard,
     close: discard,

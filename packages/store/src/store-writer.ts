@@ -4,8 +4,10 @@ import { type EventRecord, EventRecordSchema } from '@tessera/core';
 import {
   ChangeRecorder,
   type ChangeRetention,
+  type ChangesAhead,
   DEFAULT_CHANGE_RETENTION,
   restartChangeLog,
+  writeChangesAhead,
 } from './change-log.js';
 import {
   computeDigests,
@@ -126,7 +128,9 @@ export interface StoreWriter extends StoreView {
    * Applies one feed's upserts and closes the feed as `commit` says, in a single durable
    * transaction that never waits on anything (the records come from memory or a stage). Never
    * deletes an event. If anything throws midway (the records iterable included), the
-   * transaction aborts and the store is exactly as before.
+   * transaction aborts and the store reads exactly as before. A large write whose records can
+   * be read twice (a stage's) has its change entries written ahead, unread until it commits
+   * (see ChangesAhead): its records are then read twice.
    */
   applyFeed(feed: string, records: Iterable<EventRecord>, commit: FeedCommit): ApplyCounts;
   recordPoll(feed: string, outcome: PollOutcome): FeedState;
@@ -162,6 +166,27 @@ export interface StoreWriter extends StoreView {
   /** Every stored event as a record, in key order, from one snapshot (read at the first call to next). */
   records(): IterableIterator<EventRecord>;
   close(): Promise<void>;
+}
+
+/** What a feed's write will commit as: its version, and when its changes are recorded. */
+interface WritePlan {
+  version: number;
+  now: number;
+}
+
+/**
+ * Writes of at least this many records have their change entries written ahead (see
+ * ChangesAhead): below it, the entries' pages are a few MiB at most, not worth a second read of
+ * the records and a transaction more.
+ */
+const AHEAD_MIN_RECORDS = 16_384;
+
+/** Records that can be read more than once and say how many there are (a stage's, a Set). */
+function rereadable(
+  records: Iterable<EventRecord>,
+): records is Iterable<EventRecord> & { readonly size: number } {
+  const candidate = records as Partial<{ size: unknown; next: unknown }>;
+  return typeof candidate.size === 'number' && typeof candidate.next !== 'function';
 }
 
 function emptyCounts(): ApplyCounts {
@@ -275,14 +300,22 @@ function createWriter(
   const upsertAll = (
     feed: string,
     records: Iterable<EventRecord>,
-    version: number,
+    plan: WritePlan & { ahead: ChangesAhead | undefined },
   ): ApplyCounts => {
+    const { version } = plan;
     const counts = emptyCounts();
     const blocks = beginBlocksUpdate(blockSources);
     const digest = new DigestSum(readDigest(env) ?? EMPTY_DIGEST);
     const feedDigest = new DigestSum(readFeedDigest(env, feed));
     let unattributed: DigestSum | undefined;
-    const changes = new ChangeRecorder(changesDb, meta, version, changeRetention, Date.now());
+    const changes = new ChangeRecorder(
+      changesDb,
+      meta,
+      version,
+      changeRetention,
+      plan.now,
+      plan.ahead,
+    );
     for (const record of records) {
       if (!EventRecordSchema.safeParse(record).success) {
         throw new StoreError('invalid_record', `refusing malformed record ${String(record?.id)}`);
@@ -302,7 +335,7 @@ function createWriter(
         const key = eventKey(record.startsAt, record.id);
         events.putSync(key, encoded.value);
         blocks.touch(key);
-        changes.add(feed, record);
+        changes.add(feed, record, seen.digest);
       }
       const movedAt = seen.change === 'moved' ? version : previous?.[2];
       ids.putSync(record.id, idEntry(record.startsAt, seen.digest, movedAt, feed));
@@ -328,6 +361,33 @@ function createWriter(
     blocks.finish();
     changes.finish();
     return counts;
+  };
+
+  /** The records a write of `records` would change, against committed content (no write is open). */
+  function* changedRecords(
+    records: Iterable<EventRecord>,
+  ): Generator<{ record: EventRecord; digest: Digest }> {
+    for (const record of records) {
+      // A malformed record makes the write itself fail; what was written ahead then stays unread.
+      if (!EventRecordSchema.safeParse(record).success) return;
+      const digest = recordDigest(record);
+      if (inspectDigest(record, digest).change !== 'unchanged') yield { record, digest };
+    }
+  }
+
+  /**
+   * The change entries of a large write, written ahead of it (see ChangesAhead), when its records
+   * can be read twice: a collection of known size, such as a stage's records.
+   */
+  const writeAhead = (
+    feed: string,
+    records: Iterable<EventRecord>,
+    plan: WritePlan,
+  ): ChangesAhead | undefined => {
+    if (!rereadable(records) || records.size < AHEAD_MIN_RECORDS) return undefined;
+    return writeChangesAhead(changesDb, meta, { feed, ...plan }, changedRecords(records), (fn) =>
+      write(`writing feed ${feed}'s changes ahead`, fn),
+    );
   };
 
   const readRecord = (feed: string): FeedRecord => {
@@ -370,10 +430,14 @@ function createWriter(
     inspect,
 
     applyFeed(feed, records, commit) {
+      const sourced = isSourced(commit);
+      // The version this write commits: no other write can come between (one writer, and
+      // nothing here waits), so the head read now is the one the transaction reads.
+      const version = sourced ? commit.version : readHead(env).version + 1;
+      const now = Date.now();
+      const ahead = writeAhead(feed, records, { version, now });
       return write(`applying feed ${feed}`, () => {
-        const sourced = isSourced(commit);
-        const version = sourced ? commit.version : readHead(env).version + 1;
-        const counts = upsertAll(feed, records, version);
+        const counts = upsertAll(feed, records, { version, now, ahead });
         if (sourced) finishSourced(feed, counts, commit);
         else finishPoll(feed, counts, commit);
         return counts;

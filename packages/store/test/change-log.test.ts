@@ -11,6 +11,7 @@ import { type ChangeRetention, ChangeRetentionSchema } from '../src/change-log.j
 import { type ChangePosition, endOfVersion } from '../src/layout.js';
 import { openStoreReader } from '../src/store-reader.js';
 import { openStoreWriter, type StoreWriter } from '../src/store-writer.js';
+import { lastTransactionId } from '../src/testing.js';
 
 /** Seeds the generated follow case; printed in its name, CHANGES_SEED reruns one. */
 const CHANGES_SEED = Number(process.env.CHANGES_SEED ?? 7);
@@ -205,6 +206,101 @@ describe('the change log', () => {
       await reader.close();
     }
     store = openWith();
+  });
+});
+
+/** A summary the size of a real one (~300 bytes), so that a large write fills chunks as one does. */
+function sized(eventId: string, startH: number, title = `event ${eventId}`): EventRecord {
+  return record(eventId, startH, `${title} ${'·'.repeat(280)}`);
+}
+
+/**
+ * Records that can be read twice and say how many there are, as a stage's can: a large write of
+ * them has its changes written ahead. `tearAt` makes the second reading (the write's own) throw
+ * after that many records, as a torn read would.
+ */
+function rereadable(records: EventRecord[], tearAt?: number) {
+  let readings = 0;
+  return {
+    size: records.length,
+    *[Symbol.iterator]() {
+      readings++;
+      for (const [i, r] of records.entries()) {
+        if (readings === 2 && i === tearAt) throw new Error('torn');
+        yield r;
+      }
+    },
+  };
+}
+
+describe('changes written ahead of a large write', () => {
+  /** 20,000 records (~6 MB of summaries), seeded: every one new, then 80 % and 30 % of them moved and renamed. */
+  function generation(random: () => number, round: number): EventRecord[] {
+    return Array.from({ length: 20_000 }, (_, i) =>
+      random() < [0, 0.8, 0.3][round]!
+        ? sized(String(i), Math.floor(random() * 5_000), `round ${round}`)
+        : sized(String(i), i % 5_000),
+    );
+  }
+
+  it(`record the same log as the same writes made in one transaction each (seed ${CHANGES_SEED})`, async () => {
+    const reference = openStoreWriter({
+      path: mkdtempSync(join(tmpdir(), 'tessera-changes-ref-')),
+    });
+    try {
+      const random = createRandom(CHANGES_SEED);
+      for (const [round, records] of [0, 1, 2].map((r) => [r, generation(random, r)] as const)) {
+        const before = lastTransactionId(store);
+        store.applyFeed('a', rereadable(records), commit(round + 1));
+        reference.applyFeed('a', records, commit(round + 1));
+        // Past a chunk's worth of changes (rounds 0 and 1), some are written ahead: in
+        // transactions of their own before the write's.
+        if (round < 2) expect(lastTransactionId(store) - before).toBeGreaterThan(1);
+      }
+      const seen = follow(store, endOfVersion(0), 7_000).seen;
+      expect(seen.length).toBeGreaterThan(20_000);
+      expect(seen).toEqual(follow(reference, endOfVersion(0), 7_000).seen);
+    } finally {
+      await reference.close();
+    }
+  });
+
+  it('are never read if the write fails, and give way to the next writes', () => {
+    store.applyFeed('a', [record('small', 1)], commit(1));
+    // Two chunks' worth of changes, so that the retry below writes fewer ahead than were.
+    const large = Array.from({ length: 30_000 }, (_, i) => sized(String(i), i % 5_000));
+    const before = lastTransactionId(store);
+    expect(() => store.applyFeed('a', rereadable(large, 29_000), commit(2))).toThrow(/torn/);
+    // Entries were written ahead of the failed write (its own transaction never committed) …
+    expect(lastTransactionId(store) - before).toBeGreaterThan(0);
+    // … and a consumer at any position reads none of them.
+    expect(follow(store, endOfVersion(0)).seen.map((c) => c.position)).toEqual([[1, 0]]);
+    expect(store.changes([1, 0], 10)).toEqual({ expired: false, changes: [] });
+
+    // The same version again, fewer records: past them, nothing of the failed write is left.
+    store.applyFeed('a', rereadable(large.slice(0, 17_000)), commit(2));
+    store.applyFeed('a', [record('later', 2)], commit(3));
+    const positions = follow(store, endOfVersion(0), 5_000).seen.map((c) => c.position);
+    expect(positions).toHaveLength(1 + 17_000 + 1);
+    expect(positions.at(-2)).toEqual([2, 16_999]);
+    expect(positions.at(-1)).toEqual([3, 0]);
+  });
+
+  it('left by a failed copy of a source are never read after a later version commits', () => {
+    const write = (version: number) => ({
+      state: store.state('a'),
+      storeId: 'dataset',
+      version,
+      position: { at: version },
+    });
+    store.applyFeed('a', [record('small', 1)], write(10));
+    const large = Array.from({ length: 20_000 }, (_, i) => sized(String(i), i % 5_000));
+    expect(() => store.applyFeed('a', rereadable(large, 19_000), write(11))).toThrow(/torn/);
+    store.applyFeed('a', [record('later', 2)], write(13));
+    expect(follow(store, endOfVersion(0)).seen.map((c) => c.position)).toEqual([
+      [10, 0],
+      [13, 0],
+    ]);
   });
 });
 
