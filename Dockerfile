@@ -53,6 +53,8 @@ CMD ["node", "dist/main.js"]
 
 FROM runtime AS ingestor
 COPY --from=build --chown=node:node /out/ingestor /app
+# Its threads share two malloc arenas (see APP_ENVIRONMENT).
+ENV MALLOC_ARENA_MAX=2
 # The V8 options the Makefile runs it with (see docs/decisions.md, 10 and 11).
 CMD ["node", "--no-memory-pool-share-memory-on-teardown", "--max-semi-space-size=2", "dist/main.js"]
 

@@ -30,8 +30,9 @@ MANIFESTS := package.json pnpm-lock.yaml pnpm-workspace.yaml $(wildcard packages
 # otherwise), and a small young generation (the feed's bytes pass through the main thread as
 # short-lived Buffers; see docs/decisions.md, 10 and 11). APP_NODE_OPTIONS in packages/testkit is the table
 # this, the Dockerfile and the tests follow (held to it by apps/e2e/test/launch-options.test.ts),
-# and APP_ENVIRONMENT the environment: glibc's malloc keeping the API's large answers' memory.
-INGESTOR := node --no-memory-pool-share-memory-on-teardown --max-semi-space-size=2 apps/ingestor/dist/main.js
+# and APP_ENVIRONMENT the environment: glibc's malloc keeping the API's large answers' memory,
+# and the ingestor's threads sharing two malloc arenas.
+INGESTOR := env MALLOC_ARENA_MAX=2 node --no-memory-pool-share-memory-on-teardown --max-semi-space-size=2 apps/ingestor/dist/main.js
 API      := env MALLOC_MMAP_THRESHOLD_=8388608 MALLOC_TRIM_THRESHOLD_=67108864 node apps/api/dist/main.js
 SIM      := node apps/provider-sim/dist/main.js
 

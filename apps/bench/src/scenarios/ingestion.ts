@@ -1,5 +1,5 @@
 import { basesForBytes } from '@tessera/simulator';
-import { APP_NODE_OPTIONS } from '@tessera/testkit';
+import { APP_ENVIRONMENT, APP_NODE_OPTIONS, type AppName } from '@tessera/testkit';
 import type { BenchContext, IngestReport } from '../bench-context.js';
 
 export interface IngestResult {
@@ -27,6 +27,13 @@ const generated = (mb: number) => ({
   zonesPerEvent: 100,
   seed: 7,
 });
+
+/** An app's environment as a command line's leading `NAME=value ` words. */
+function environmentWords(app: AppName): string {
+  return Object.entries(APP_ENVIRONMENT[app])
+    .map(([name, value]) => `${name}=${value} `)
+    .join('');
+}
 
 /** Whole `--once` runs into an empty store: ~100 MB and the large feed, 1 and 2 parse threads. */
 export async function runIngestion(ctx: BenchContext): Promise<IngestResult[]> {
@@ -59,7 +66,7 @@ export async function runIngestion(ctx: BenchContext): Promise<IngestResult[]> {
     }
   }
   ctx.command(
-    `PARSE_THREADS=N DATA_DIR=fresh PROVIDER_URL=simulator node ${APP_NODE_OPTIONS.ingestor.join(' ')} apps/ingestor/dist/main.js --once --json`,
+    `${environmentWords('ingestor')}PARSE_THREADS=N DATA_DIR=fresh PROVIDER_URL=simulator node ${APP_NODE_OPTIONS.ingestor.join(' ')} apps/ingestor/dist/main.js --once --json`,
   );
   return results;
 }
