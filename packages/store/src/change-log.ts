@@ -100,15 +100,13 @@ export function restartChangeLog(meta: Database<unknown, string>): void {
   meta.putSync(CHANGES_KEY, { ...bounds, horizon: here, last: here } satisfies ChangeLogBounds);
 }
 
-/** Bytes of summaries per transaction when a write's changes are written ahead of it. */
-const AHEAD_CHUNK_BYTES = 4 * 1024 ** 2;
 const DIGEST_BYTES = 16;
 
 /**
- * A large write's change entries, written before the write itself in transactions of their own
- * (`writeChangesAhead`), and the record digest of each, in log order. The write's own
- * transaction then skips each entry already there: a 1 GB first ingest's change log is ~26 MiB,
- * which its one transaction would otherwise hold in memory as dirty pages until it commits.
+ * A large write's change entries, written before the write itself, in transactions of their own
+ * (the writer's), and the record digest of each, in log order. The write's own transaction then
+ * skips each entry already there: a 1 GB first ingest's change log is ~26 MiB, which its one
+ * transaction would otherwise hold in memory as dirty pages until it commits.
  *
  * Entries written ahead lie past the log's `last` until the write commits, and readers read no
  * further than `last` (`readChangesAfter`): a write that fails leaves them unread, and the next
@@ -117,59 +115,46 @@ const DIGEST_BYTES = 16;
 export class ChangesAhead {
   #digests = Buffer.allocUnsafe(DIGEST_BYTES * 1024);
   #scratch = Buffer.allocUnsafe(DIGEST_BYTES);
-  count = 0;
+  #count = 0;
 
-  constructor(readonly version: number) {}
+  private constructor(
+    private readonly db: ChangesDatabase,
+    private readonly write: { feed: string; version: number; now: number },
+  ) {}
 
-  push(digest: Digest): void {
-    if ((this.count + 1) * DIGEST_BYTES > this.#digests.length) {
+  /** Undefined when the log will not record the write at `write.version` (a replay behind its end). */
+  static begin(
+    db: ChangesDatabase,
+    meta: Database<unknown, string>,
+    write: { feed: string; version: number; now: number },
+  ): ChangesAhead | undefined {
+    return write.version > readBounds(meta).last[0] ? new ChangesAhead(db, write) : undefined;
+  }
+
+  get version(): number {
+    return this.write.version;
+  }
+
+  /** Writes the next change's entry, in the caller's write transaction. */
+  add(summary: string, digest: Digest): void {
+    const { feed, version, now } = this.write;
+    this.db.putSync([version, this.#count], [feed, now, summary]);
+    if ((this.#count + 1) * DIGEST_BYTES > this.#digests.length) {
       const larger = Buffer.allocUnsafe(2 * this.#digests.length);
       this.#digests.copy(larger);
       this.#digests = larger;
     }
-    this.#digests.write(digest, this.count * DIGEST_BYTES, DIGEST_BYTES, 'base64url');
-    this.count++;
+    this.#digests.write(digest, this.#count * DIGEST_BYTES, DIGEST_BYTES, 'base64url');
+    this.#count++;
   }
 
   /** Whether the entry at `seq` was written ahead for a record of this digest. */
   holds(seq: number, digest: Digest): boolean {
-    if (seq >= this.count) return false;
+    if (seq >= this.#count) return false;
     this.#scratch.write(digest, 0, DIGEST_BYTES, 'base64url');
-    return this.#scratch.equals(
-      this.#digests.subarray(seq * DIGEST_BYTES, (seq + 1) * DIGEST_BYTES),
-    );
+    const at = seq * DIGEST_BYTES;
+    return this.#scratch.equals(this.#digests.subarray(at, at + DIGEST_BYTES));
   }
-}
-
-/**
- * Writes the change entries of the write about to be made at `version`, in transactions of about
- * AHEAD_CHUNK_BYTES of summaries each, run by `transaction`; `changed` lists the records that
- * write will change, in its order, and is read inside those transactions, so that no summary is
- * held beyond its own put. Returns undefined when the log will not record that write (a replay
- * behind its end).
- */
-export function writeChangesAhead(
-  db: ChangesDatabase,
-  meta: Database<unknown, string>,
-  write: { feed: string; version: number; now: number },
-  changed: Iterable<{ record: EventRecord; digest: Digest }>,
-  transaction: (fn: () => void) => void,
-): ChangesAhead | undefined {
-  if (write.version <= readBounds(meta).last[0]) return undefined;
-  const ahead = new ChangesAhead(write.version);
-  const changes = changed[Symbol.iterator]();
-  let next = changes.next();
-  while (next.done !== true) {
-    transaction(() => {
-      for (let bytes = 0; next.done !== true && bytes < AHEAD_CHUNK_BYTES; next = changes.next()) {
-        const { record, digest } = next.value;
-        db.putSync([write.version, ahead.count], [write.feed, write.now, record.summary]);
-        ahead.push(digest);
-        bytes += record.summary.length;
-      }
-    });
-  }
-  return ahead;
 }
 
 /**

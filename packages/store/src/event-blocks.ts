@@ -5,6 +5,7 @@ import {
   BLOCKS_KEY,
   DIGEST_KEY,
   type Digest,
+  DigestSum,
   decodeEnd,
   type EventKey,
   summaryBytes,
@@ -163,11 +164,58 @@ export interface BlockSources {
  */
 const WHOLE_REBUILD_RATIO = 32;
 
+/**
+ * The blocks of a large write into an empty `events`, packed ahead of it from its records in key
+ * order, in transactions of their own (the writer's): that write's own transaction then only
+ * stamps them (see BlocksUpdate.finish), where rebuilding them all would hold their pages (~23
+ * MiB for a 1 GB first ingest) in memory as dirty pages until it commits. The first of those
+ * transactions removes the stamp, so no reader trusts the blocks until the write commits; a write
+ * that fails leaves them unstamped, to be rebuilt.
+ */
+export class BlocksAhead {
+  readonly #packer = new BlockPacker();
+  readonly #digest = new DigestSum();
+  #complete = false;
+
+  constructor(private readonly sources: BlockSources) {}
+
+  /** In the first transaction: the blocks there are (of no events) and their stamp go. */
+  begin(): void {
+    for (const key of [...this.sources.blocks.getKeys({})]) this.sources.blocks.removeSync(key);
+    this.sources.meta.removeSync(BLOCKS_KEY);
+  }
+
+  /** The next event in key order, with its record digest. */
+  add(key: EventKey, endsAt: number, summary: Uint8Array, digest: Digest): void {
+    this.#packer.add(key, endsAt, summary);
+    this.#digest.toggle(digest);
+    if (this.#packer.full) this.#put(this.#packer.take());
+  }
+
+  /** In the last transaction, once every event is added. */
+  end(): void {
+    this.#put(this.#packer.take());
+    this.#complete = true;
+  }
+
+  /** Whether these blocks hold exactly the events of a state of this digest. */
+  describes(digest: Digest | undefined): boolean {
+    return this.#complete && digest === this.#digest.value();
+  }
+
+  #put(block: { key: EventKey; value: Buffer } | undefined): void {
+    if (block !== undefined) this.sources.blocks.putSync(block.key, block.value);
+  }
+}
+
 /** The blocks' side of one write: told each key it writes or removes, then finished before the commit. */
 export interface BlocksUpdate {
   touch(key: EventKey): void;
-  /** Rebuilds the blocks that hold a touched key, or all of them (below), and stamps them. */
-  finish(): void;
+  /**
+   * Rebuilds the blocks that hold a touched key, or all of them (below), and stamps them; or,
+   * for a write into an empty `events` whose blocks were packed ahead, only stamps those.
+   */
+  finish(ahead?: BlocksAhead): void;
 }
 
 /**
@@ -203,8 +251,12 @@ export function beginBlocksUpdate(sources: BlockSources): BlocksUpdate {
       if (count * (WHOLE_REBUILD_RATIO - 1) > before) touched = undefined;
       else touched.push(key);
     },
-    finish() {
+    finish(ahead) {
       if (count === 0) return;
+      if (before === 0 && ahead?.describes(sources.meta.get(DIGEST_KEY) as Digest | undefined)) {
+        stampBlocks(sources.meta);
+        return;
+      }
       if (
         touched === undefined ||
         count * WHOLE_REBUILD_RATIO > entryCount(sources.eventsInPlace)

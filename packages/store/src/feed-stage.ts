@@ -13,6 +13,12 @@ type Staged = [id: string, startsAt: number, endsAt: number, summary: string];
 export interface StagedRecords extends Iterable<EventRecord> {
   /** Distinct records. */
   readonly size: number;
+  /**
+   * The same records in `events` key order (start, then id), as often as iterated: the order is
+   * found once, at the first iteration, from one pass over the stage (held as ~16 bytes a
+   * record), and each record is then read back on its own.
+   */
+  inKeyOrder(): Iterable<EventRecord>;
 }
 
 /**
@@ -128,25 +134,83 @@ export function openFeedStage(storePath: string, name: string): FeedStage {
       const files = opened;
       const end = written;
       const stagings = staged;
+      /** The live frames, each with its offset, in the order staged. */
+      function* live(): Generator<{ offset: number; length: number; record: Staged }> {
+        if (files === undefined) return;
+        const { fd, index } = files;
+        // Only a stage holding an id twice has frames to pass over: the others are read
+        // without a lookup per record.
+        const restaged = stagings > entryCount(index);
+        for (const frame of readFrames(fd, end)) {
+          // An id staged again later: its last staging is the one that counts.
+          if (!restaged || index.get(frame.record[0]) === frame.offset) yield frame;
+        }
+      }
+      let keyOrder: FramesInKeyOrder | undefined;
       return {
         size: files === undefined ? 0 : entryCount(files.index),
         *[Symbol.iterator]() {
-          if (files === undefined) return;
-          const { fd, index } = files;
-          // Only a stage holding an id twice has frames to pass over: the others are read
-          // without a lookup per record.
-          const restaged = stagings > entryCount(index);
-          for (const { offset, record } of readFrames(fd, end)) {
-            // An id staged again later: its last staging is the one that counts.
-            if (restaged && index.get(record[0]) !== offset) continue;
-            const [id, startsAt, endsAt, summary] = record;
-            yield { id, startsAt, endsAt, summary };
-          }
+          for (const { record } of live()) yield asRecord(record);
         },
+        inKeyOrder: () => ({
+          *[Symbol.iterator]() {
+            if (files === undefined) return;
+            keyOrder ??= framesInKeyOrder(live());
+            const read = frameReader(files.fd);
+            const { offsets, lengths } = keyOrder;
+            for (let i = 0; i < offsets.length; i++) yield asRecord(read(offsets[i]!, lengths[i]!));
+          },
+        }),
       };
     },
     clear: discard,
     close: discard,
+  };
+}
+
+function asRecord([id, startsAt, endsAt, summary]: Staged): EventRecord {
+  return { id, startsAt, endsAt, summary };
+}
+
+/** Where each frame lies (its body's length after the header), in `events` key order. */
+interface FramesInKeyOrder {
+  offsets: Float64Array;
+  lengths: Uint32Array;
+}
+
+/**
+ * The frames sorted as `events` orders their keys: by start, then by the id's UTF-8 bytes. Ids
+ * are copied out as bytes (a decoded id is a slice of a string as long as its whole frame, which
+ * holding would hold every summary).
+ */
+function framesInKeyOrder(
+  frames: Iterable<{ offset: number; length: number; record: Staged }>,
+): FramesInKeyOrder {
+  const starts: number[] = [];
+  const offsets: number[] = [];
+  const lengths: number[] = [];
+  const idEnds: number[] = [];
+  let ids = Buffer.allocUnsafe(64 * 1024);
+  let idBytes = 0;
+  for (const { offset, length, record } of frames) {
+    const size = Buffer.byteLength(record[0]);
+    if (idBytes + size > ids.length) {
+      const larger = Buffer.allocUnsafe(2 * (idBytes + size));
+      ids.copy(larger, 0, 0, idBytes);
+      ids = larger;
+    }
+    idBytes += ids.write(record[0], idBytes);
+    starts.push(record[1]);
+    offsets.push(offset);
+    lengths.push(length);
+    idEnds.push(idBytes);
+  }
+  const idOf = (i: number) => ids.subarray(i === 0 ? 0 : idEnds[i - 1], idEnds[i]);
+  const order = Uint32Array.from(starts.keys());
+  order.sort((a, b) => starts[a]! - starts[b]! || Buffer.compare(idOf(a), idOf(b)));
+  return {
+    offsets: Float64Array.from(order, (i) => offsets[i]!),
+    lengths: Uint32Array.from(order, (i) => lengths[i]!),
   };
 }
 
@@ -178,8 +242,32 @@ function frames(records: readonly EventRecord[], at: number): { bytes: Buffer; o
   return { bytes, offsets };
 }
 
+/** Reads frames one at a time, each at its offset, through one buffer (grown for a longer frame). */
+function frameReader(fd: number): (offset: number, length: number) => Staged {
+  let buffer = Buffer.allocUnsafe(4096);
+  return (offset, length) => {
+    if (length > buffer.length) buffer = Buffer.allocUnsafe(2 * length);
+    const body = offset + FRAME_HEADER_BYTES;
+    let filled = 0;
+    while (filled < length) {
+      const read = readSync(fd, buffer, filled, length - filled, body + filled);
+      if (read === 0) {
+        throw new StoreError(
+          'store_write_failed',
+          `the stage's records file ends within the frame at ${offset}`,
+        );
+      }
+      filled += read;
+    }
+    return unpack(buffer.subarray(0, length)) as Staged;
+  };
+}
+
 /** The records file's frames in order, read a block at a time (a longer frame grows the block). */
-function* readFrames(fd: number, end: number): Generator<{ offset: number; record: Staged }> {
+function* readFrames(
+  fd: number,
+  end: number,
+): Generator<{ offset: number; length: number; record: Staged }> {
   let block = Buffer.allocUnsafe(READ_BLOCK_BYTES);
   let blockAt = 0;
   let filled = 0;
@@ -207,7 +295,7 @@ function* readFrames(fd: number, end: number): Generator<{ offset: number; recor
     const length = block.readUInt32LE(at - blockAt);
     if (at + FRAME_HEADER_BYTES + length > blockAt + filled) fill(at, FRAME_HEADER_BYTES + length);
     const start = at - blockAt + FRAME_HEADER_BYTES;
-    yield { offset: at, record: unpack(block.subarray(start, start + length)) as Staged };
+    yield { offset: at, length, record: unpack(block.subarray(start, start + length)) as Staged };
     at += FRAME_HEADER_BYTES + length;
   }
 }

@@ -4,10 +4,9 @@ import { type EventRecord, EventRecordSchema } from '@tessera/core';
 import {
   ChangeRecorder,
   type ChangeRetention,
-  type ChangesAhead,
+  ChangesAhead,
   DEFAULT_CHANGE_RETENTION,
   restartChangeLog,
-  writeChangesAhead,
 } from './change-log.js';
 import {
   computeDigests,
@@ -20,8 +19,8 @@ import {
   rewriteDigests,
   unavailable,
 } from './environment.js';
-import { beginBlocksUpdate, blocksCurrent, rebuildAllBlocks } from './event-blocks.js';
-import { type FeedStage, openFeedStage } from './feed-stage.js';
+import { BlocksAhead, beginBlocksUpdate, blocksCurrent, rebuildAllBlocks } from './event-blocks.js';
+import { type FeedStage, openFeedStage, type StagedRecords } from './feed-stage.js';
 import {
   DIGEST_KEY,
   type Digest,
@@ -29,6 +28,7 @@ import {
   decodeRecord,
   digestDelta,
   EMPTY_DIGEST,
+  type EncodedRecord,
   encodeRecord,
   eventKey,
   FEEDS_KEY,
@@ -42,6 +42,7 @@ import {
   recordDigest,
   SOURCE_POSITION_KEY,
   STAGE_DIR,
+  summaryBytes,
   UNATTRIBUTED_FEED,
   UNMIGRATED_FEED,
 } from './layout.js';
@@ -175,18 +176,29 @@ interface WritePlan {
 }
 
 /**
- * Writes of at least this many records have their change entries written ahead (see
- * ChangesAhead): below it, the entries' pages are a few MiB at most, not worth a second read of
- * the records and a transaction more.
+ * What a large write from a stage writes before its own transaction, which would otherwise hold
+ * all of it in memory as dirty pages until it commits (a 1 GB first ingest: ~26 MiB of change
+ * entries, ~23 MiB of blocks): its change entries (ChangesAhead), read in the order the write
+ * reads its records, and, into an empty store, its blocks (BlocksAhead), packed from the records
+ * read in key order (each record read back on its own: a first ingest's cost).
+ */
+interface WrittenAhead {
+  records: Iterable<EventRecord>;
+  changes?: ChangesAhead | undefined;
+  blocks?: BlocksAhead | undefined;
+}
+
+/**
+ * Writes of at least this many records from a stage are written ahead (see WrittenAhead): below
+ * it, what they hold is a few MiB at most, not worth a second read and more transactions.
  */
 const AHEAD_MIN_RECORDS = 16_384;
+/** Summaries per transaction of an ahead pass. */
+const AHEAD_CHUNK_BYTES = 4 * 1024 ** 2;
 
-/** Records that can be read more than once and say how many there are (a stage's, a Set). */
-function rereadable(
-  records: Iterable<EventRecord>,
-): records is Iterable<EventRecord> & { readonly size: number } {
-  const candidate = records as Partial<{ size: unknown; next: unknown }>;
-  return typeof candidate.size === 'number' && typeof candidate.next !== 'function';
+function rereadable(records: Iterable<EventRecord>): records is StagedRecords {
+  const candidate = records as Partial<StagedRecords>;
+  return typeof candidate.size === 'number' && typeof candidate.inKeyOrder === 'function';
 }
 
 function emptyCounts(): ApplyCounts {
@@ -300,7 +312,7 @@ function createWriter(
   const upsertAll = (
     feed: string,
     records: Iterable<EventRecord>,
-    plan: WritePlan & { ahead: ChangesAhead | undefined },
+    plan: WritePlan & { ahead: WrittenAhead },
   ): ApplyCounts => {
     const { version } = plan;
     const counts = emptyCounts();
@@ -314,7 +326,7 @@ function createWriter(
       version,
       changeRetention,
       plan.now,
-      plan.ahead,
+      plan.ahead.changes,
     );
     for (const record of records) {
       if (!EventRecordSchema.safeParse(record).success) {
@@ -358,36 +370,81 @@ function createWriter(
     if (unattributed !== undefined) {
       meta.putSync(feedDigestKey(UNATTRIBUTED_FEED), unattributed.value());
     }
-    blocks.finish();
+    blocks.finish(plan.ahead.blocks);
     changes.finish();
     return counts;
   };
 
-  /** The records a write of `records` would change, against committed content (no write is open). */
-  function* changedRecords(
-    records: Iterable<EventRecord>,
-  ): Generator<{ record: EventRecord; digest: Digest }> {
-    for (const record of records) {
-      // A malformed record makes the write itself fail; what was written ahead then stays unread.
-      if (!EventRecordSchema.safeParse(record).success) return;
-      const digest = recordDigest(record);
-      if (inspectDigest(record, digest).change !== 'unchanged') yield { record, digest };
-    }
-  }
-
   /**
-   * The change entries of a large write, written ahead of it (see ChangesAhead), when its records
-   * can be read twice: a collection of known size, such as a stage's records.
+   * One pass of a write's ahead work over its records, in transactions of about
+   * AHEAD_CHUNK_BYTES of summaries each: `first` opens the first, `last` closes the last. A
+   * malformed record ends the pass early, without `last` (the write itself then fails, and what
+   * was written ahead stays unread).
    */
+  const passAhead = (
+    what: string,
+    records: Iterable<EventRecord>,
+    step: {
+      first?: () => void;
+      each: (record: EventRecord, encoded: EncodedRecord) => void;
+      last?: () => void;
+    },
+  ): void => {
+    const pending = records[Symbol.iterator]();
+    let next = pending.next();
+    let first = true;
+    while (next.done !== true) {
+      write(what, () => {
+        if (first) step.first?.();
+        first = false;
+        for (let bytes = 0; next.done !== true && bytes < AHEAD_CHUNK_BYTES; ) {
+          const record = next.value;
+          if (!EventRecordSchema.safeParse(record).success) {
+            next = { done: true, value: undefined };
+            return;
+          }
+          step.each(record, encodeRecord(record));
+          bytes += record.summary.length;
+          next = pending.next();
+          if (next.done === true) step.last?.();
+        }
+      });
+    }
+  };
+
+  /** A large write's work before its own transaction (see WrittenAhead). */
   const writeAhead = (
     feed: string,
     records: Iterable<EventRecord>,
     plan: WritePlan,
-  ): ChangesAhead | undefined => {
-    if (!rereadable(records) || records.size < AHEAD_MIN_RECORDS) return undefined;
-    return writeChangesAhead(changesDb, meta, { feed, ...plan }, changedRecords(records), (fn) =>
-      write(`writing feed ${feed}'s changes ahead`, fn),
-    );
+  ): WrittenAhead => {
+    if (!rereadable(records) || records.size < AHEAD_MIN_RECORDS) return { records };
+    const empty = (events.getStats() as { entryCount: number }).entryCount === 0;
+    const blocks = empty ? new BlocksAhead(blockSources) : undefined;
+    if (blocks !== undefined) {
+      passAhead(`packing feed ${feed}'s blocks ahead`, records.inKeyOrder(), {
+        first: () => blocks.begin(),
+        each: (record, { value, digest }) =>
+          blocks.add(
+            eventKey(record.startsAt, record.id),
+            record.endsAt,
+            summaryBytes(value),
+            digest,
+          ),
+        last: () => blocks.end(),
+      });
+    }
+    const changes = ChangesAhead.begin(changesDb, meta, { feed, ...plan });
+    if (changes !== undefined) {
+      passAhead(`writing feed ${feed}'s changes ahead`, records, {
+        each: (record, { digest }) => {
+          if (inspectDigest(record, digest).change !== 'unchanged') {
+            changes.add(record.summary, digest);
+          }
+        },
+      });
+    }
+    return { records, changes, blocks };
   };
 
   const readRecord = (feed: string): FeedRecord => {
@@ -437,7 +494,7 @@ function createWriter(
       const now = Date.now();
       const ahead = writeAhead(feed, records, { version, now });
       return write(`applying feed ${feed}`, () => {
-        const counts = upsertAll(feed, records, { version, now, ahead });
+        const counts = upsertAll(feed, ahead.records, { version, now, ahead });
         if (sourced) finishSourced(feed, counts, commit);
         else finishPoll(feed, counts, commit);
         return counts;

@@ -265,3 +265,69 @@ describe(`blocks against a plain model of the writes (BLOCKS_SEED=${SEED})`, () 
     expect(whole.runs).toBeLessThan(model.size / 32);
   });
 });
+
+describe(`blocks of a large first ingest from a stage (BLOCKS_SEED=${SEED})`, () => {
+  /** 20,000 events over few hours (ties broken by id), summaries of real size, a few past a block's bytes. */
+  function bulk(random: () => number): EventRecord[] {
+    return Array.from({ length: 20_000 }, (_, n): EventRecord => {
+      const id = eventIdFor('bulk', String(n % 50), String(n));
+      const startsAt = BASE + Math.floor(random() * 24 * 60) * HOUR;
+      const size = random() < 0.005 ? 20_000 : 200 + Math.floor(random() * 200);
+      const title = `${n} ${'ü'.repeat(size)}`;
+      return { id, startsAt, endsAt: startsAt + HOUR, summary: JSON.stringify({ id, title }) };
+    });
+  }
+
+  function check(model: Map<string, EventRecord & { feed: string }>, random: () => number) {
+    const whole = joinedRuns(writer, ALL);
+    expect(whole.text).toBe(expected(model, ALL));
+    // Read from blocks, not one event at a time (these summaries fill a block's bytes at ~20 events).
+    expect(whole.runs).toBeLessThan(model.size / 8);
+    for (let i = 0; i < 20; i++) {
+      const window = randomWindow(random);
+      expect(joinedRuns(writer, window).text, JSON.stringify(window)).toBe(expected(model, window));
+    }
+  }
+
+  it('are packed ahead of the write, and read as those of a write made in one transaction', async () => {
+    const random = createRandom(SEED + 3);
+    const records = bulk(random);
+    const model = new Map(records.map((r) => [r.id, { ...r, feed: 'bulk' }]));
+    const stage = writer.openStage('bulk');
+    stage.add(records);
+    const before = lastTransactionId(writer);
+    writer.applyFeed('bulk', stage.records(), commit(1));
+    await stage.close();
+    expect(lastTransactionId(writer) - before).toBeGreaterThan(1);
+    expect(writer.blocksCurrent()).toBe(true);
+    check(model, random);
+
+    // Small writes after it repack the blocks they touch, as after any write.
+    const moved = records.slice(0, 30).map((r) => ({ ...r, startsAt: r.startsAt + HOUR }));
+    writer.applyFeed('bulk', moved, commit(2));
+    for (const r of moved) model.set(r.id, { ...r, feed: 'bulk' });
+    check(model, random);
+  });
+
+  it('are never trusted when the write fails, and rebuilt for the next', async () => {
+    const random = createRandom(SEED + 4);
+    const records = bulk(random);
+    const stage = writer.openStage('bulk');
+    // Not whole seconds: refused by the write, after everything before it was packed ahead.
+    stage.add([
+      ...records,
+      { ...records[0]!, id: eventIdFor('bulk', 'x', 'bad'), startsAt: BASE + 1e12 + 1 },
+    ]);
+    expect(() => writer.applyFeed('bulk', stage.records(), commit(1))).toThrow(/malformed/);
+    await stage.clear();
+    expect(writer.blocksCurrent()).toBe(false);
+    expect(joinedRuns(writer, ALL).text).toBe('');
+
+    stage.add(records.slice(0, 100));
+    writer.applyFeed('bulk', stage.records(), commit(1));
+    await stage.close();
+    const model = new Map(records.slice(0, 100).map((r) => [r.id, { ...r, feed: 'bulk' }]));
+    check(model, random);
+    expect(writer.blocksCurrent()).toBe(true);
+  });
+});
