@@ -52,7 +52,13 @@ export const IngestorConfigSchema = z.object({
   INGEST_NICE: z.coerce.number().int().min(0).max(19).default(10),
   /** Consecutive polls failed by the store (not the partner) after which the ingestor exits. */
   STORE_FAILURE_LIMIT: z.coerce.number().int().min(1).default(5),
-  CHUNK_BYTES: bytes(1024 ** 2),
+  /**
+   * The pieces of feed handed to parse threads, two per thread in flight. Half a MiB: the main
+   * thread's allocator keeps the pages the pieces pass through, and 1 MiB ones held the 1 GB
+   * ingest's parse ~9 MiB higher (peak RSS 190–197 against 185–192 MiB in alternating runs, the
+   * same speed and decode time).
+   */
+  CHUNK_BYTES: bytes(512 * 1024),
   /**
    * How much of the change log (GET /changes) the store keeps: a count of changes or a duration
    * (7d). A consumer further behind than this lists /search again.
