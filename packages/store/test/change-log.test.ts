@@ -44,6 +44,14 @@ function openWith(retention?: ChangeRetention): StoreWriter {
   });
 }
 
+/** A write copied from a source (a cluster's stream) at `version`. */
+const copied = (version: number) => ({
+  state: store.state('a'),
+  storeId: 'dataset',
+  version,
+  position: { at: version },
+});
+
 /** Every change after `from`, read in pages of `page`: what a consumer following the log sees. */
 function follow(view: Pick<StoreWriter, 'changes'>, from: ChangePosition, page = 3) {
   const seen: Array<{ position: ChangePosition; feed: string; summary: string }> = [];
@@ -154,14 +162,8 @@ describe('the change log', () => {
   });
 
   it('records a write copied from a source at its version, and nothing for a replay behind the log', () => {
-    const write = (version: number) => ({
-      state: store.state('a'),
-      storeId: 'dataset',
-      version,
-      position: { at: version },
-    });
-    store.applyFeed('a', [record('1', 1)], write(10));
-    store.applyFeed('a', [record('2', 2)], write(12));
+    store.applyFeed('a', [record('1', 1)], copied(10));
+    store.applyFeed('a', [record('2', 2)], copied(12));
     expect(follow(store, endOfVersion(0)).seen.map((c) => c.position)).toEqual([
       [10, 0],
       [12, 0],
@@ -169,10 +171,10 @@ describe('the change log', () => {
     // A re-sync empties the feed and replays older batches: those record nothing, and whoever
     // followed this node before the re-sync lists again.
     store.emptyFeed('a', { storeId: 'dataset', position: null });
-    store.applyFeed('a', [record('1', 1)], write(10));
+    store.applyFeed('a', [record('1', 1)], copied(10));
     expect(store.changes([12, 0], 10).expired).toBe(true);
     expect(store.changes(endOfVersion(12), 10)).toEqual({ expired: false, changes: [] });
-    store.applyFeed('a', [record('3', 3)], write(14));
+    store.applyFeed('a', [record('3', 3)], copied(14));
     expect(follow(store, endOfVersion(12)).seen.map((c) => c.position)).toEqual([[14, 0]]);
   });
 
@@ -283,18 +285,12 @@ describe('changes written ahead of a large write from a stage', () => {
   });
 
   it('left by a failed copy of a source are never read after a later version commits', async () => {
-    const write = (version: number) => ({
-      state: store.state('a'),
-      storeId: 'dataset',
-      version,
-      position: { at: version },
-    });
-    store.applyFeed('a', [record('small', 1)], write(10));
+    store.applyFeed('a', [record('small', 1)], copied(10));
     const large = Array.from({ length: 20_000 }, (_, i) => sized(String(i), i % 5_000));
     const failing = staged(store, [...large, malformed()]);
-    expect(() => store.applyFeed('a', failing.records(), write(11))).toThrow(/malformed/);
+    expect(() => store.applyFeed('a', failing.records(), copied(11))).toThrow(/malformed/);
     await failing.close();
-    store.applyFeed('a', [record('later', 2)], write(13));
+    store.applyFeed('a', [record('later', 2)], copied(13));
     expect(follow(store, endOfVersion(0)).seen.map((c) => c.position)).toEqual([
       [10, 0],
       [13, 0],
