@@ -1,4 +1,4 @@
-import { DeliverPolicy, jetstream } from '@nats-io/jetstream';
+import { DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { FEED_STREAM } from '@tessera/replication';
 import {
@@ -119,6 +119,12 @@ export async function runCluster(ctx: BenchContext): Promise<ClusterResult> {
       evolve: true,
     });
     for (let i = 0; i < 3; i++) await startNode();
+    // The nodes' ingestors create the stream once they reach the cluster, which can be after
+    // their APIs answer: a consumer asked for before then fails with "stream not found".
+    const streams = (await jetstreamManager(nc)).streams;
+    await waitUntil(() => streams.info(FEED_STREAM).catch(() => undefined), {
+      what: 'the feed stream',
+    });
 
     // Replication lag: each new feed changes every event; from its commit message's time on the
     // stream to the moment each node's /search shows the new version.
