@@ -393,22 +393,27 @@ function createWriter(
     const pending = records[Symbol.iterator]();
     let next = pending.next();
     let first = true;
-    while (next.done !== true) {
-      write(what, () => {
-        if (first) step.first?.();
-        first = false;
-        for (let bytes = 0; next.done !== true && bytes < AHEAD_CHUNK_BYTES; ) {
-          const record = next.value;
-          if (!EventRecordSchema.safeParse(record).success) {
-            next = { done: true, value: undefined };
-            return;
+    try {
+      while (next.done !== true) {
+        write(what, () => {
+          if (first) step.first?.();
+          first = false;
+          for (let bytes = 0; next.done !== true && bytes < AHEAD_CHUNK_BYTES; ) {
+            const record = next.value;
+            if (!EventRecordSchema.safeParse(record).success) {
+              next = { done: true, value: undefined };
+              return;
+            }
+            step.each(record, encodeRecord(record));
+            bytes += record.summary.length;
+            next = pending.next();
+            if (next.done === true) step.last?.();
           }
-          step.each(record, encodeRecord(record));
-          bytes += record.summary.length;
-          next = pending.next();
-          if (next.done === true) step.last?.();
-        }
-      });
+        });
+      }
+    } finally {
+      // A pass ended early leaves the records' reading open (a stage's key order, its scratch file).
+      pending.return?.();
     }
   };
 

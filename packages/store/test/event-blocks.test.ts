@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -7,6 +7,7 @@ import { createRandom } from '@tessera/simulator';
 import { startNode } from '@tessera/testkit';
 import { open } from 'lmdb';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { stagePath } from '../src/feed-stage.js';
 import { encodeEventValue, eventKey } from '../src/layout.js';
 import { openStoreReader } from '../src/store-reader.js';
 import type { StoreView } from '../src/store-view.js';
@@ -319,6 +320,8 @@ describe(`blocks of a large first ingest from a stage (BLOCKS_SEED=${SEED})`, ()
       { ...records[0]!, id: eventIdFor('bulk', 'x', 'bad'), startsAt: BASE + 1e12 + 1 },
     ]);
     expect(() => writer.applyFeed('bulk', stage.records(), commit(1))).toThrow(/malformed/);
+    // The key-order reading the failed write began is closed: its scratch file is gone.
+    expect(readdirSync(stagePath(dir, 'bulk'))).not.toContain('key-order');
     await stage.clear();
     expect(writer.blocksCurrent()).toBe(false);
     expect(joinedRuns(writer, ALL).text).toBe('');
