@@ -103,7 +103,11 @@ describe('parser pool', () => {
       [...APP_NODE_OPTIONS.ingestor, '--input-type=module', '-e', HEAP_RELEASE_SCRIPT],
       { encoding: 'utf8' },
     );
-    const { start, parsing, stopped } = JSON.parse(out) as Record<string, number>;
+    const { start, parsing, stopped } = JSON.parse(out) as {
+      start: number;
+      parsing: number;
+      stopped: number;
+    };
     // The parse grows the threads' heaps by tens of MiB; stopping them must return most of it
     // (Node 26 keeps a stopped isolate's pages unless told not to; see APP_NODE_OPTIONS).
     expect(parsing - start).toBeGreaterThan(16);
