@@ -244,7 +244,7 @@ export function openForWriting(path: string, legacyFeed: string): Environment {
 function moveStateToFeedRecord(env: Environment, id: string): void {
   const state = env.meta.get(STATE_KEY);
   if (state === undefined) return;
-  const events = (env.events.getStats() as { entryCount: number }).entryCount;
+  const events = entryCount(env.events);
   env.meta.putSync(feedKey(id), {
     ...INITIAL_FEED_RECORD,
     state: FeedStateSchema.parse(state),
@@ -363,4 +363,9 @@ export function readDigest(env: Environment): Digest | null {
 
 export function readHead(env: Environment): Head {
   return env.meta.get(HEAD_KEY) as Head;
+}
+
+/** How many entries a database of the store holds (LMDB keeps the count: no scan). */
+export function entryCount(db: { getStats(): unknown }): number {
+  return (db.getStats() as { entryCount: number }).entryCount;
 }

@@ -1,4 +1,5 @@
 import type { Database, RootDatabase } from 'lmdb';
+import { entryCount } from './environment.js';
 import { IN_PLACE_ENCODER } from './in-place-encoder.js';
 import {
   BLOCKS_DB,
@@ -267,10 +268,6 @@ export function beginBlocksUpdate(sources: BlockSources): BlocksUpdate {
       }
     },
   };
-}
-
-function entryCount(db: Database<Buffer, EventKey>): number {
-  return (db.getStats() as { entryCount: number }).entryCount;
 }
 
 function repackStretches(sources: BlockSources, touched: readonly EventKey[]): void {

@@ -2,7 +2,7 @@ import { closeSync, mkdirSync, openSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { EventRecord } from '@tessera/core';
 import { open, type RootDatabase } from 'lmdb';
-import { unavailable } from './environment.js';
+import { entryCount, unavailable } from './environment.js';
 import { STAGE_DIR } from './layout.js';
 import { asRecord, decodeFrame, encodeFrames, readFrames, writeAll } from './stage-frames.js';
 import { type LiveFrame, recordsInKeyOrder } from './stage-key-order.js';
@@ -158,9 +158,4 @@ export function openFeedStage(storePath: string, name: string): FeedStage {
     clear: discard,
     close: discard,
   };
-}
-
-/** Distinct ids staged: the index's entries. */
-function entryCount(index: RootDatabase<number, string>): number {
-  return (index.getStats() as { entryCount: number }).entryCount;
 }

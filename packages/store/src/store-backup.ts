@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { openForReading, readHead } from './environment.js';
+import { entryCount, openForReading, readHead } from './environment.js';
 import { DATA_FILE, type Head } from './layout.js';
 import { StoreError } from './store-error.js';
 
@@ -38,7 +38,7 @@ export async function backupStore(path: string, target: string): Promise<BackupR
       if (copied.storeId !== head.storeId || copied.version < head.version) {
         throw new Error(`the copy holds ${copied.version}, the store held ${head.version}`);
       }
-      const events = (copy.events.getStats() as { entryCount: number }).entryCount;
+      const events = entryCount(copy.events);
       return { head: copied, events, bytes: statSync(file).size };
     } finally {
       await copy.root.close();

@@ -6,6 +6,7 @@ import {
   blocksOf,
   changesOf,
   type Environment,
+  entryCount,
   readDigest,
   readHead,
   unavailable,
@@ -149,7 +150,7 @@ export function viewOf(env: Environment): OwnedView {
     head: () => read(() => readHead(env)),
     state: (feed) => read(() => readFeed(env, feed)?.state ?? INITIAL_STATE),
     feeds: () => read(() => readFeeds(env)),
-    count: () => read(() => (env.events.getStats() as { entryCount: number }).entryCount),
+    count: () => read(() => entryCount(env.events)),
     digest: () => read(() => readDigest(env)),
     scan(window, position) {
       const { from, to } = startBounds(window);

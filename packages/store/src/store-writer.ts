@@ -11,6 +11,7 @@ import {
 import {
   computeDigests,
   type Environment,
+  entryCount,
   openForWriting,
   readDigest,
   readFeedDigest,
@@ -180,7 +181,7 @@ interface WritePlan {
  * all of it in memory as dirty pages until it commits (a 1 GB first ingest: ~26 MiB of change
  * entries, ~23 MiB of blocks): its change entries (ChangesAhead), read in the order the write
  * reads its records, and, into an empty store, its blocks (BlocksAhead), packed from the records
- * read in key order (each record read back on its own: a first ingest's cost).
+ * read in key order (a bucket sort through a scratch file: a first ingest's cost).
  */
 interface WrittenAhead {
   records: Iterable<EventRecord>;
@@ -424,7 +425,7 @@ function createWriter(
     plan: WritePlan,
   ): WrittenAhead => {
     if (!rereadable(records) || records.size < AHEAD_MIN_RECORDS) return { records };
-    const empty = (events.getStats() as { entryCount: number }).entryCount === 0;
+    const empty = entryCount(events) === 0;
     const blocks = empty ? new BlocksAhead(blockSources) : undefined;
     if (blocks !== undefined) {
       passAhead(`packing feed ${feed}'s blocks ahead`, records.inKeyOrder(), {
