@@ -132,7 +132,7 @@ async function readAndCommit(
   try {
     // One plan for both ends: how the source cuts is how the parser reads (a mapping compiled once).
     const plan = readingPlan(deps.format);
-    const source = feedSource(deps, plan, fetched, steps.source);
+    const source = await feedSource(deps, plan, fetched, steps.source);
     const readings = parseReadings(deps, plan, source.chunks, signal, steps.parse);
     const progress = () =>
       deps.onProgress?.({ bytes: steps.source.bytes, events: steps.staged.events });

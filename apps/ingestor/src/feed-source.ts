@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { NORMALIZATION_VERSION } from '@tessera/core';
 import {
   BUILT_IN_FORMAT,
@@ -9,6 +8,7 @@ import {
   type FeedFormat,
   type Mapping,
 } from '@tessera/mapping';
+import { createXXHash128 } from 'hash-wasm';
 import type { FeedChunk } from './feed-chunk.js';
 import { FeedDecoder } from './feed-encoding.js';
 import { checkEnvelope } from './feed-envelope.js';
@@ -68,14 +68,21 @@ export function readingPlan(format: FeedFormat): ReadingPlan {
 /**
  * The body, hashed, decoded to UTF-8 and cut as `plan` says (the one the parser follows too);
  * `stats` is this source's own to write.
+ *
+ * The digest only tells a feed's bytes from the ones last applied, so it is XXH3's 128 bits
+ * (hash-wasm, ~7 GB/s here) rather than SHA-256 (~1.8 GB/s in hardware): on the main thread,
+ * beside the splitter and the stage, SHA-256 took 0.8 s of CPU per GB. An accidental collision
+ * (2^-128) would skip one changed poll; a partner crafting one only withholds its own update.
  */
-export function feedSource(
+export async function feedSource(
   settings: SourceSettings,
   { plan }: ReadingPlan,
   { body, charset }: { body: AsyncIterable<Buffer>; charset: string | null },
   stats: SourceStats,
-): FeedSource {
-  const hash = createHash('sha256').update(
+): Promise<FeedSource> {
+  const hash = await createXXHash128();
+  hash.init();
+  hash.update(
     `${settings.provider}\u0000${settings.timeZone}\u0000${NORMALIZATION_VERSION}\u0000${formatDigest(settings.format)}`,
   );
   const cutter = createCutter(settings, plan);
