@@ -7,6 +7,8 @@ interface RouteLatency {
   counts: Float64Array;
   sum: number;
   count: number;
+  /** Requests by status. */
+  statuses: Map<number, number>;
 }
 
 interface MetricValue {
@@ -22,7 +24,8 @@ interface MetricValue {
  * rest of our per-request work together; the exposition is the same.
  */
 export function registerRequestMetrics(registry: Registry) {
-  const requests = new Map<string, { route: string; status: number; count: number }>();
+  // One lookup by route (the router's own strings, whose hashes V8 keeps) and one by status: a
+  // key made per request would be a new string hashed every time.
   const latency = new Map<string, RouteLatency>();
 
   const total = {
@@ -42,11 +45,15 @@ export function registerRequestMetrics(registry: Registry) {
     ...total,
     get: async () => ({
       ...total,
-      values: [...requests.values()].map(
-        (r): MetricValue => ({ value: r.count, labels: { route: r.route, status: r.status } }),
+      values: [...latency].flatMap(([route, l]) =>
+        [...l.statuses].map(
+          ([status, count]): MetricValue => ({ value: count, labels: { route, status } }),
+        ),
       ),
     }),
-    reset: () => requests.clear(),
+    reset: () => {
+      for (const l of latency.values()) l.statuses.clear();
+    },
   } as never);
 
   registry.registerMetric({
@@ -71,23 +78,23 @@ export function registerRequestMetrics(registry: Registry) {
       }
       return { ...duration, values };
     },
-    reset: () => latency.clear(),
+    reset: () => {
+      for (const l of latency.values()) {
+        l.counts.fill(0);
+        l.sum = 0;
+        l.count = 0;
+      }
+    },
   } as never);
 
   return {
     observe(route: string, status: number, seconds: number): void {
-      const key = `${route} ${status}`;
-      let counted = requests.get(key);
-      if (counted === undefined) {
-        counted = { route, status, count: 0 };
-        requests.set(key, counted);
-      }
-      counted.count++;
       let l = latency.get(route);
       if (l === undefined) {
-        l = { counts: new Float64Array(BUCKETS.length + 1), sum: 0, count: 0 };
+        l = { counts: new Float64Array(BUCKETS.length + 1), sum: 0, count: 0, statuses: new Map() };
         latency.set(route, l);
       }
+      l.statuses.set(status, (l.statuses.get(status) ?? 0) + 1);
       let i = 0;
       while (i < BUCKETS.length && seconds > BUCKETS[i]!) i++;
       l.counts[i]!++;
