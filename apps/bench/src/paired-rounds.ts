@@ -3,6 +3,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort, startNode } from '@tessera/testkit';
 import { measureThroughput, type Throughput } from './load.js';
+import { median } from './percentile.js';
 import { treeCpuSeconds } from './process-cpu.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -66,10 +67,10 @@ export async function measureInRounds<Name extends string>(
 /** Round by round: the subject's req/s over the other's, the other's CPU per request over its. */
 export function pairedRatio(subject: Throughput[], other: Throughput[]): PairedRatio {
   return {
-    requestsPerSecond: middle(
+    requestsPerSecond: median(
       subject.map((t, i) => t.requestsPerSecond / other[i]!.requestsPerSecond),
     ),
-    cpuPerRequest: middle(
+    cpuPerRequest: median(
       subject.map((t, i) => (other[i]!.cpuUsPerRequest ?? Number.NaN) / (t.cpuUsPerRequest ?? 1)),
     ),
   };
@@ -117,11 +118,10 @@ export async function saveAnswer(answer: Response, dir: string): Promise<SavedAn
   return { body, head, bodyFile, headFile };
 }
 
-export function middle(values: number[]): number {
-  return [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
-}
-
-/** The round with the median throughput, whole (its latencies belong to it). */
+/**
+ * The round with the median throughput (for an even count, the upper of the two middle ones),
+ * whole: its latencies belong to it.
+ */
 export function medianRun(runs: Throughput[]): Throughput {
   const sorted = [...runs].sort((a, b) => a.requestsPerSecond - b.requestsPerSecond);
   return sorted[Math.floor(sorted.length / 2)]!;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { nearestRank } from '../src/percentile.js';
+import { median, nearestRank } from '../src/percentile.js';
 
 const oneTo = (n: number) => Array.from({ length: n }, (_, i) => i + 1);
 
@@ -17,5 +17,19 @@ describe('nearestRank', () => {
     expect(nearestRank(oneTo(24), 0.99)).toBe(24);
     expect(nearestRank(oneTo(100), 0.99)).toBe(99);
     expect(nearestRank(oneTo(102), 0.99)).toBe(101);
+  });
+});
+
+describe('median', () => {
+  it('is the middle value of an odd count, whatever the order', () => {
+    expect(median([3, 1, 2])).toBe(2);
+    expect(median([7])).toBe(7);
+  });
+
+  it('is the mean of the two middle values of an even count, not the upper one', () => {
+    // Four rounds of a ratio: the upper middle alone would report 1.27 for rounds centred on 1.05.
+    expect(median([0.8, 0.83, 1.27, 1.3])).toBeCloseTo(1.05, 10);
+    expect(median(oneTo(8))).toBe(4.5);
+    expect(median([])).toBeNaN();
   });
 });

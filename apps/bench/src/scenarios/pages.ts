@@ -7,13 +7,13 @@ import {
   LOAD_CORE,
   measureInRounds,
   medianRun,
-  middle,
   type PairedRatio,
   pairedRatio,
   SERVER_CORE,
   saveAnswer,
   startReference,
 } from '../paired-rounds.js';
+import { median } from '../percentile.js';
 
 const PAGE = 100;
 const SAMPLES = 30;
@@ -145,7 +145,7 @@ async function firstEvents(url: string): Promise<FirstEvents> {
     ttfb.push(t.ttfbMs);
     first100.push(t.first100Ms);
   }
-  return { ttfbMs: middle(ttfb), first100Ms: middle(first100) };
+  return { ttfbMs: median(ttfb), first100Ms: median(first100) };
 }
 
 /**

@@ -4,7 +4,6 @@ import {
   LOAD_CORE,
   measureInRounds,
   medianRun,
-  middle,
   type PairedRatio,
   pairedRatio,
   type RoundServer,
@@ -12,6 +11,7 @@ import {
   saveAnswer,
   startReference,
 } from '../paired-rounds.js';
+import { median } from '../percentile.js';
 
 export type { PairedRatio } from '../paired-rounds.js';
 
@@ -124,7 +124,7 @@ export async function runSearchThroughput(
     const summary = (name: ServerName): SearchServerResult => ({
       ...medianRun(measured[name]),
       rounds: measured[name].map((t) => t.requestsPerSecond),
-      medianCpuUsPerRequest: middle(measured[name].map((t) => t.cpuUsPerRequest ?? Number.NaN)),
+      medianCpuUsPerRequest: median(measured[name].map((t) => t.cpuUsPerRequest ?? Number.NaN)),
     });
     const paired = (name: ServerName): PairedRatio => pairedRatio(measured.tessera, measured[name]);
     results.push({

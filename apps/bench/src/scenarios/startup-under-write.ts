@@ -1,6 +1,6 @@
 import { startApp, waitUntil } from '@tessera/testkit';
 import type { BenchContext } from '../bench-context.js';
-import { middle } from '../paired-rounds.js';
+import { median } from '../percentile.js';
 
 export interface StartupResult {
   /** API start to its first /search answer, store idle: the median of `idleRuns`. */
@@ -49,8 +49,8 @@ export async function runStartupUnderWrite(ctx: BenchContext): Promise<StartupRe
   await ingestor.stop();
   await ctx.setPlan({ steps: [], afterwards: 'none' });
   return {
-    idleMs: middle(idleRuns),
-    underWriteMs: middle(underWriteRuns),
+    idleMs: median(idleRuns),
+    underWriteMs: median(underWriteRuns),
     apiWorkers: workers,
     idleRuns,
     underWriteRuns,
