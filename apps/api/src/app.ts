@@ -276,8 +276,9 @@ function directExchange(ctx: Koa.ParameterizedContext<RequestState>): DirectExch
  * check of a missing Host is off (see server.ts), so that this refusal carries the envelope.
  */
 function createHostCheck(): (req: IncomingMessage) => void {
-  // Clients send the same Host on every request, and the authority expression backtracks per
-  // character (~0.4 µs a request, 1 % of a cached /search): the last valid value is remembered.
+  // Clients send the same Host on every request: the last valid value is remembered. Matching
+  // the authority expression (its match array included) took ~0.37 µs a request in a profile of
+  // a cached /search, ~1 % of it.
   let lastValid: string | undefined;
   return (req) => {
     const host = hostOf(req);

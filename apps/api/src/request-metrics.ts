@@ -2,7 +2,8 @@ import type { Registry } from 'prom-client';
 
 const BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1];
 
-interface RouteLatency {
+/** A route's requests: their latency histogram, and their count by status. */
+interface RouteRequests {
   /** Observations per bucket (not cumulative); the last slot is +Inf. */
   counts: Float64Array;
   sum: number;
@@ -26,7 +27,7 @@ interface MetricValue {
 export function registerRequestMetrics(registry: Registry) {
   // One lookup by route (the router's own strings, whose hashes V8 keeps) and one by status: a
   // key made per request would be a new string hashed every time.
-  const latency = new Map<string, RouteLatency>();
+  const routes = new Map<string, RouteRequests>();
 
   const total = {
     name: 'http_requests_total',
@@ -45,14 +46,14 @@ export function registerRequestMetrics(registry: Registry) {
     ...total,
     get: async () => ({
       ...total,
-      values: [...latency].flatMap(([route, l]) =>
+      values: [...routes].flatMap(([route, l]) =>
         [...l.statuses].map(
           ([status, count]): MetricValue => ({ value: count, labels: { route, status } }),
         ),
       ),
     }),
     reset: () => {
-      for (const l of latency.values()) l.statuses.clear();
+      for (const l of routes.values()) l.statuses.clear();
     },
   } as never);
 
@@ -60,7 +61,7 @@ export function registerRequestMetrics(registry: Registry) {
     ...duration,
     get: async () => {
       const values: MetricValue[] = [];
-      for (const [route, l] of latency) {
+      for (const [route, l] of routes) {
         let cumulative = 0;
         BUCKETS.forEach((le, i) => {
           cumulative += l.counts[i]!;
@@ -79,7 +80,7 @@ export function registerRequestMetrics(registry: Registry) {
       return { ...duration, values };
     },
     reset: () => {
-      for (const l of latency.values()) {
+      for (const l of routes.values()) {
         l.counts.fill(0);
         l.sum = 0;
         l.count = 0;
@@ -89,10 +90,10 @@ export function registerRequestMetrics(registry: Registry) {
 
   return {
     observe(route: string, status: number, seconds: number): void {
-      let l = latency.get(route);
+      let l = routes.get(route);
       if (l === undefined) {
         l = { counts: new Float64Array(BUCKETS.length + 1), sum: 0, count: 0, statuses: new Map() };
-        latency.set(route, l);
+        routes.set(route, l);
       }
       l.statuses.set(status, (l.statuses.get(status) ?? 0) + 1);
       let i = 0;

@@ -80,8 +80,8 @@ export async function feedSource(
   { body, charset }: { body: AsyncIterable<Buffer>; charset: string | null },
   stats: SourceStats,
 ): Promise<FeedSource> {
+  // Made ready to update (hash-wasm compiles its module once per process, then instantiates).
   const hash = await createXXHash128();
-  hash.init();
   hash.update(
     `${settings.provider}\u0000${settings.timeZone}\u0000${NORMALIZATION_VERSION}\u0000${formatDigest(settings.format)}`,
   );
